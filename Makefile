@@ -1,0 +1,29 @@
+# The two commands a newcomer needs (see README.md):
+#   make serve   set everything up, build, start ribbond on the built-in demo model (MODEL=<dir> for another)
+#   make test    set everything up, build, run the whole test suite
+SHELL := /bin/bash
+MODEL ?=
+ARGS ?=
+
+.PHONY: serve test setup build test-asan fuzz bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+
+serve: setup
+	@scripts/serve.sh "$(MODEL)" $(ARGS)
+
+test:
+	@scripts/test.sh
+
+test-asan:
+	@RIBBON_BUILD="$(CURDIR)/build-asan" RIBBON_BUILD_TYPE=RelWithDebInfo \
+	  RIBBON_CMAKE_ARGS="-DRIBBON_SANITIZE=ON -DRIBBON_ENABLE_CUDA=OFF" scripts/test.sh --asan
+
+bench: setup
+	@scripts/bench.sh
+
+clean:
+	rm -rf build build-asan

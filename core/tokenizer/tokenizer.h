@@ -1,0 +1,62 @@
+// Tokenizer: Hugging Face tokenizer.json (and SentencePiece tokenizer.model) in C++, exact to
+// the Python `tokenizers` library. Torch-free.
+//
+// Ownership: a Tokenizer is immutable after Load and shared (std::shared_ptr) by every request.
+// Threads: Encode/Decode/IdToPiece are const and safe to call concurrently. An
+// IncrementalDecoder belongs to one request and is used from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ribbon {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Loads `dir`/tokenizer.json (+ tokenizer_config.json), or `dir`/tokenizer.model.
+  // An unsupported component gives INVALID_ARGUMENT / UNIMPLEMENTED naming it.
+  static absl::StatusOr<std::shared_ptr<const Tokenizer>> Load(const std::string& dir);
+
+  // `text` must be valid UTF-8 (callers validate). add_special_tokens applies the
+  // post-processor template (e.g. BOS), as `tokenizers`' encode(text, add_special_tokens).
+  virtual std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const = 0;
+  // As `tokenizers`' decode(ids, skip_special_tokens). Invalid UTF-8 byte sequences from
+  // byte-level pieces are replaced with U+FFFD, as the library does.
+  virtual std::string Decode(std::span<const int32_t> ids, bool skip_special_tokens) const = 0;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual std::optional<int32_t> TokenToId(std::string_view token) const = 0;
+  virtual std::string IdToToken(int32_t id) const = 0;
+  virtual std::optional<int32_t> bos_token_id() const = 0;
+  virtual std::vector<int32_t> eos_token_ids() const = 0;
+};
+
+// Streams text from a growing sequence of ids. Each Push returns the new text that is final:
+// it never ends inside a UTF-8 character, and the concatenation of everything returned
+// (Push... then Flush) equals Decode(all ids, skip_special_tokens) of the generated ids decoded
+// after the prompt context.
+class IncrementalDecoder {
+ public:
+  IncrementalDecoder(std::shared_ptr<const Tokenizer> tokenizer,
+                     std::span<const int32_t> prompt_context, bool skip_special_tokens = true);
+  std::string Push(std::span<const int32_t> new_ids);
+  std::string Flush();
+
+ private:
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::vector<int32_t> ids_;
+  size_t prefix_offset_ = 0;  // start of the window decoded for context
+  size_t read_offset_ = 0;    // ids before this have had their text emitted
+  bool skip_special_tokens_;
+};
+
+}  // namespace ribbon

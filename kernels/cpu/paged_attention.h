@@ -1,0 +1,47 @@
+// Variable-length causal attention over a ribbon, reading keys and values from a paged KV cache.
+// Framework-free: raw pointers in, no allocation, no threads of its own. The caller splits the
+// work items [0, PagedAttentionWorkItems(args)) across threads (see core/model for the libtorch
+// adapter that uses at::parallel_for) and calls PagedAttentionCpu on disjoint ranges.
+//
+// One work item is one (query row, KV head) pair; it computes the outputs of the
+// num_heads / num_kv_heads query heads that share that KV head, walking the sequence's KV
+// blocks with an online softmax in fp32. A row attends to key positions
+// [max(0, pos - window + 1), pos] of its own sequence, so causality follows the positions and
+// chunked prefill needs nothing special. Keys must already be in the cache.
+//
+// Threads: any; concurrent calls on disjoint item ranges are safe.
+#pragma once
+
+#include <cstdint>
+
+namespace ribbon::kernels {
+
+struct PagedAttentionArgs {
+  const float* q = nullptr;      // row r, head h at q[r * q_row_stride + h * head_dim]
+  int64_t q_row_stride = 0;      // elements
+  const float* k_cache = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  const float* v_cache = nullptr;  // same layout
+  float* out = nullptr;          // [rows, num_heads, head_dim], contiguous
+  const int32_t* cu_seqlens = nullptr;    // [num_seqs + 1]
+  const int32_t* positions = nullptr;     // [rows]
+  const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
+  int32_t num_seqs = 0;
+  int32_t max_blocks_per_seq = 0;
+  int32_t num_heads = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;   // at most kMaxHeadDim
+  int32_t block_size = 16;
+  int32_t sliding_window = 0;  // 0 = unlimited
+  float scale = 1.0f;
+};
+
+inline constexpr int32_t kMaxHeadDim = 256;
+inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
+
+// Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads.
+int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args);
+
+// Computes work items [begin, end).
+void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t end);
+
+}  // namespace ribbon::kernels

@@ -1,0 +1,11 @@
+# Sourced by the other scripts: where the Python environment, ccache and the build live.
+# The environment and ccache sit outside the clone, keyed by the lock file's hash.
+ribbon_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export RIBBON_CACHE="${RIBBON_CACHE:-$HOME/.cache/ribbon}"
+lock_hash="$(sha256sum "$ribbon_root/requirements.lock" | cut -c1-12)"
+export RIBBON_VENV="${RIBBON_VENV:-$RIBBON_CACHE/venv-$lock_hash}"
+export CCACHE_DIR="${CCACHE_DIR:-$RIBBON_CACHE/ccache}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+export RIBBON_BUILD="${RIBBON_BUILD:-$ribbon_root/build}"
+export RIBBON_JOBS="${RIBBON_JOBS:-$(nproc)}"
+export RIBBON_SHARED_DATA="${RIBBON_SHARED_DATA:-$ribbon_root/../shared/data}"

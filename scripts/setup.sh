@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Sets up everything ribbon needs on a fresh Debian 12 machine, then configures and builds.
+# Idempotent: each phase is skipped when its inputs have not changed.
+#   - Debian packages (apt) that are missing;
+#   - the pinned Python environment (requirements.lock), kept outside the clone and keyed by
+#     the lock file's hash, so a fresh clone on the same machine reuses it;
+#   - ccache, also outside the clone;
+#   - the CMake + Ninja build in $RIBBON_BUILD (default build/);
+#   - the built-in demo model (random weights, generated deterministically).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+source scripts/env.sh
+
+phase() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(
+  build-essential ninja-build ccache pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev catch2 libcpp-httplib-dev
+  libpcre2-dev libutf8proc-dev libsentencepiece-dev prometheus python3-venv
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  phase "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$RIBBON_VENV/.complete" ]; then
+  phase "creating Python environment $RIBBON_VENV (torch 2.11, transformers, grpcio, ...)"
+  rm -rf "$RIBBON_VENV"
+  mkdir -p "$(dirname "$RIBBON_VENV")"
+  "${RIBBON_PYTHON_BASE:-python3}" -m venv "$RIBBON_VENV"
+  "$RIBBON_VENV/bin/pip" install -q --upgrade pip
+  "$RIBBON_VENV/bin/pip" install -q --no-cache-dir -r requirements.lock
+  touch "$RIBBON_VENV/.complete"
+fi
+
+mkdir -p "$CCACHE_DIR"
+if [ ! -f "$RIBBON_BUILD/build.ninja" ]; then
+  phase "configuring $RIBBON_BUILD"
+  "$RIBBON_VENV/bin/cmake" -S . -B "$RIBBON_BUILD" -G Ninja \
+    -DCMAKE_BUILD_TYPE="${RIBBON_BUILD_TYPE:-Release}" \
+    -DRIBBON_PYTHON="$RIBBON_VENV/bin/python" ${RIBBON_CMAKE_ARGS:-}
+fi
+phase "building ($RIBBON_JOBS jobs)"
+"$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS"
+
+demo="$RIBBON_BUILD/models/demo"
+stamp="$(sha256sum scripts/make_demo_model.py | cut -c1-16)"
+if [ "$(cat "$demo/.stamp" 2>/dev/null)" != "$stamp" ]; then
+  phase "generating the demo model in $demo"
+  "$RIBBON_VENV/bin/python" scripts/make_demo_model.py --out "$demo"
+  echo "$stamp" > "$demo/.stamp"
+fi

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets everything up, builds, and runs the whole test suite (C++ and Python) through CTest.
+# Prints the time of each phase. Extra arguments: --asan (sanitizer build; GPU-free suite).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+source scripts/env.sh
+t0=$(date +%s)
+scripts/setup.sh
+t1=$(date +%s)
+label_args=()
+if [[ "${1:-}" == "--asan" ]]; then
+  export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  label_args=(-L cpp)
+fi
+status=0
+(cd "$RIBBON_BUILD" && ctest --output-on-failure --timeout 1200 -j "${RIBBON_TEST_JOBS:-1}" "${label_args[@]}") || status=$?
+t2=$(date +%s)
+echo "[test] phases: setup+build $((t1 - t0))s, tests $((t2 - t1))s"
+exit $status
