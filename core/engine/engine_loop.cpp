@@ -1,0 +1,148 @@
+// Engine::Impl: inbox, step loop and request lifecycle.
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "core/common/status_macros.h"
+#include "core/engine/engine_impl.h"
+#include "core/engine/plan_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace ribbon {
+namespace {
+
+double Seconds(TimeNs from, TimeNs to) { return NsToSeconds(to - from); }
+
+}  // namespace
+
+Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> model,
+                   std::unique_ptr<sched::Scheduler> scheduler, int32_t num_blocks)
+    : options_(options), model_(std::move(model)), scheduler_(std::move(scheduler)),
+      blocks_({.num_blocks = num_blocks, .block_size = options.block_size}) {}
+
+Engine::Impl::~Impl() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status Engine::Impl::Validate(const GenerationRequest& r) const {
+  const ModelConfig& c = model_->config();
+  if (r.prompt.empty()) return absl::InvalidArgumentError("prompt: must not be empty");
+  for (size_t i = 0; i < r.prompt.size(); ++i) {
+    if (r.prompt[i] < 0 || r.prompt[i] >= c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt: token id ", r.prompt[i], " at index ", i,
+                                                     " is outside the vocabulary [0, ", c.vocab_size, ")"));
+    }
+  }
+  const int64_t context = c.max_position_embeddings;
+  if (static_cast<int64_t>(r.prompt.size()) > context) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt: ", r.prompt.size(),
+                                                   " tokens exceed the model's context of ", context, " tokens"));
+  }
+  if (r.stop.max_new_tokens < 1) return absl::InvalidArgumentError("max_new_tokens: must be at least 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+  RETURN_IF_ERROR(Validate(request));
+  const int64_t prompt_tokens = static_cast<int64_t>(request.prompt.size());
+  auto seq = std::make_unique<Sequence>();
+  seq->id = next_id_.fetch_add(1);
+  seq->prompt_len = static_cast<int32_t>(prompt_tokens);
+  seq->tokens = request.prompt;
+  seq->info.prompt_tokens = seq->prompt_len;
+  seq->info.arrival = SteadyNowNs();
+  seq->request = std::move(request);
+  seq->sink = std::move(sink);
+  const uint64_t id = seq->id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!accepting_) return absl::UnavailableError("server is shutting down");
+    if (queued_.load() >= options_.max_queued_requests) {
+      return absl::ResourceExhaustedError(absl::StrCat("queue is full: ", options_.max_queued_requests,
+                                                       " waiting requests (max_queued_requests)"));
+    }
+    if (queued_prompt_tokens_.load() + prompt_tokens > options_.max_queued_prompt_tokens) {
+      return absl::ResourceExhaustedError(absl::StrCat("queue is full: waiting prompt tokens would exceed ",
+                                                       options_.max_queued_prompt_tokens,
+                                                       " (max_queued_prompt_tokens)"));
+    }
+    queued_.fetch_add(1);
+    queued_prompt_tokens_.fetch_add(prompt_tokens);
+    inbox_.push_back(std::move(seq));
+  }
+  wake_.notify_one();
+  return id;
+}
+
+void Engine::Impl::Cancel(uint64_t id, FinishReason reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancels_.emplace_back(id, reason);
+  }
+  wake_.notify_one();
+}
+
+void Engine::Impl::DrainInbox() {
+  std::deque<std::unique_ptr<Sequence>> arrived;
+  std::vector<std::pair<uint64_t, FinishReason>> cancels;
+  bool abort_all = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arrived.swap(inbox_);
+    cancels.swap(cancels_);
+    abort_all = abort_all_;
+  }
+  for (auto& seq : arrived) {
+    by_id_[seq->id] = seq.get();
+    live_.push_back(std::move(seq));
+  }
+  for (const auto& [id, reason] : cancels) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) continue;
+    const absl::Status status = reason == FinishReason::kCancelled ? absl::CancelledError("cancelled")
+                                : reason == FinishReason::kDeadline ? absl::DeadlineExceededError("deadline exceeded")
+                                                                    : absl::OkStatus();
+    Finish(*it->second, reason, status);
+  }
+  if (abort_all) {
+    for (auto& seq : live_) {
+      if (seq->sink) Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
+    }
+  }
+  RemoveFinished();
+}
+
+std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
+  std::vector<sched::SeqState> states;
+  states.reserve(live_.size());
+  for (const auto& seq : live_) {
+    sched::SeqState s;
+    s.id = seq->id;
+    s.prompt_len = seq->prompt_len;
+    s.num_tokens = static_cast<int32_t>(seq->tokens.size());
+    s.num_computed = seq->num_computed;
+    s.max_total_tokens = static_cast<int32_t>(std::min<int64_t>(
+        seq->prompt_len + seq->request.stop.max_new_tokens, model_->config().max_position_embeddings));
+    s.blocks_held = blocks_.BlocksHeld(seq->id);
+    s.priority = seq->request.priority;
+    s.arrival = seq->info.arrival;
+    s.deadline = seq->request.deadline;
+    s.running = seq->running;
+    states.push_back(s);
+  }
+  return states;
+}
+
+void Engine::Impl::Preempt(Sequence& seq) {
+  blocks_.Free(seq.id);
+  seq.num_computed = 0;
+  seq.running = false;
+  ++seq.info.preemptions;
+  preemptions_.fetch_add(1);
+}
+
+void Engine::Impl::ApplyDecision(const sched::ScheduleDecision& d) {
+  for (uint64_t id : d.expired) Finish(*by_id_.at(id), FinishReason::kDeadline, absl::DeadlineExceededError("deadline exceeded"));
+  for (const auto& r : d.rejected) Finish(*by_id_.at(r.id), FinishReason::kError, r.status);
+  for (uint64_t id : d.preempted) Preempt(*by_id_.at(id));
+}
+
+}  // namespace ribbon

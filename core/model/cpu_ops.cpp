@@ -1,0 +1,95 @@
+#include "core/model/cpu_ops.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace ribbon::cpu {
+namespace {
+
+// Rows per task: enough work per task to amortise scheduling.
+int64_t Grain(int64_t work_per_row) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row)); }
+
+}  // namespace
+
+void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t dim,
+             int64_t x_stride, int64_t out_stride, float eps) {
+  at::parallel_for(0, rows, Grain(dim), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = x + r * x_stride;
+      float* o = out + r * out_stride;
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < dim; ++i) sum += xr[i] * xr[i];
+      const float inv = 1.0f / std::sqrt(sum / static_cast<float>(dim) + eps);
+#pragma omp simd
+      for (int64_t i = 0; i < dim; ++i) o[i] = xr[i] * inv * weight[i];
+    }
+  });
+}
+
+void ApplyRope(float* x, int64_t rows, int64_t row_stride, int64_t num_heads, int64_t head_dim,
+               const int32_t* positions, const float* cos, const float* sin) {
+  const int64_t half = head_dim / 2;
+  at::parallel_for(0, rows, Grain(num_heads * head_dim), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* c = cos + static_cast<int64_t>(positions[r]) * half;
+      const float* s = sin + static_cast<int64_t>(positions[r]) * half;
+      for (int64_t h = 0; h < num_heads; ++h) {
+        float* head = x + r * row_stride + h * head_dim;
+#pragma omp simd
+        for (int64_t i = 0; i < half; ++i) {
+          const float a = head[i];
+          const float b = head[i + half];
+          head[i] = a * c[i] - b * s[i];
+          head[i + half] = b * c[i] + a * s[i];
+        }
+      }
+    }
+  });
+}
+
+void SiluMul(const float* gate_up, float* out, int64_t rows, int64_t inter) {
+  at::parallel_for(0, rows, Grain(inter), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* g = gate_up + r * 2 * inter;
+      const float* u = g + inter;
+      float* o = out + r * inter;
+#pragma omp simd
+      for (int64_t i = 0; i < inter; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
+  });
+}
+
+void GatherRows(const float* table, const int32_t* ids, float* out, int64_t rows, int64_t dim) {
+  at::parallel_for(0, rows, Grain(dim), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      std::memcpy(out + r * dim, table + static_cast<int64_t>(ids[r]) * dim, dim * sizeof(float));
+    }
+  });
+}
+
+void WriteKv(const float* k_src, const float* v_src, int64_t src_stride, const int32_t* slots,
+             int64_t rows, int64_t kv_width, float* k_cache, float* v_cache) {
+  at::parallel_for(0, rows, Grain(2 * kv_width), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (slots[r] < 0) continue;
+      const int64_t dst = static_cast<int64_t>(slots[r]) * kv_width;
+      std::memcpy(k_cache + dst, k_src + r * src_stride, kv_width * sizeof(float));
+      std::memcpy(v_cache + dst, v_src + r * src_stride, kv_width * sizeof(float));
+    }
+  });
+}
+
+void AddBias(float* out, const float* bias, int64_t rows, int64_t width, int64_t stride) {
+  at::parallel_for(0, rows, Grain(width), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* o = out + r * stride;
+#pragma omp simd
+      for (int64_t i = 0; i < width; ++i) o[i] += bias[i];
+    }
+  });
+}
+
+}  // namespace ribbon::cpu

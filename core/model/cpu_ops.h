@@ -1,0 +1,35 @@
+// Hand-written CPU loops for the small per-row operations of a decoder layer, so a step costs a
+// constant, small number of ATen calls (the GEMMs) whatever the number of sequences.
+// Raw float32 pointers, row-major; rows are split across torch's intra-op thread pool.
+// Threads: call from one thread (each call parallelises internally).
+#pragma once
+
+#include <cstdint>
+
+namespace ribbon::cpu {
+
+// out[r] = x[r] / rms(x[r]) * weight, for `rows` rows of `dim` (out may equal x).
+void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t dim,
+             int64_t x_stride, int64_t out_stride, float eps);
+
+// Rotates heads in place with HF's rotate_half convention: pairs (i, i + head_dim/2).
+// `x` row r starts at x + r * row_stride and holds `num_heads` heads of head_dim.
+// cos/sin tables are [max_position, head_dim/2].
+void ApplyRope(float* x, int64_t rows, int64_t row_stride, int64_t num_heads, int64_t head_dim,
+               const int32_t* positions, const float* cos, const float* sin);
+
+// out[r, i] = silu(gate_up[r, i]) * gate_up[r, inter + i].
+void SiluMul(const float* gate_up, float* out, int64_t rows, int64_t inter);
+
+// out[r] = table[ids[r]] (rows of `dim`).
+void GatherRows(const float* table, const int32_t* ids, float* out, int64_t rows, int64_t dim);
+
+// Writes each row's K and V (num_kv_heads * head_dim floats at k_src / v_src + r * src_stride)
+// into the cache slot slot_mapping[r]; rows with slot -1 are skipped.
+void WriteKv(const float* k_src, const float* v_src, int64_t src_stride, const int32_t* slots,
+             int64_t rows, int64_t kv_width, float* k_cache, float* v_cache);
+
+// out[r] += bias for `rows` rows of `width` with stride.
+void AddBias(float* out, const float* bias, int64_t rows, int64_t width, int64_t stride);
+
+}  // namespace ribbon::cpu

@@ -1,0 +1,195 @@
+// The CPU ModelRunner for Llama-family decoders (Llama, Mistral, Qwen2), float32.
+// One step = a constant number of ATen GEMM calls per layer plus hand-written loops
+// (core/model/cpu_ops) and one attention kernel over the whole ribbon (kernels/cpu).
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/common/status_macros.h"
+#include "core/model/cpu_ops.h"
+#include "core/model/llama_weights.h"
+#include "core/model/model_runner.h"
+#include "core/model/rope.h"
+#include "kernels/cpu/paged_attention.h"
+
+namespace ribbon {
+namespace {
+
+at::Tensor View(float* data, int64_t rows, int64_t cols) {
+  return at::from_blob(data, {rows, cols}, at::TensorOptions().dtype(at::kFloat));
+}
+
+class LlamaCpuRunner final : public ModelRunner {
+ public:
+  LlamaCpuRunner(ModelConfig config, LlamaWeights weights)
+      : c_(std::move(config)), w_(std::move(weights)),
+        rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {}
+
+  const ModelConfig& config() const override { return c_; }
+  std::string Describe() const override {
+    return absl::StrFormat("cpu float32, %d threads, attention=cpu-paged", at::get_num_threads());
+  }
+  int64_t weight_bytes() const override { return w_.bytes; }
+  int64_t KvBytesPerBlock(int32_t block_size) const override {
+    return 2 * c_.num_layers * block_size * c_.kv_size() * static_cast<int64_t>(sizeof(float));
+  }
+
+  absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override {
+    if (block_size <= 0 || block_size > 64) return absl::InvalidArgumentError("block_size must be in [1, 64]");
+    c10::InferenceMode guard;
+    const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
+    k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
+    v_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
+    num_blocks_ = num_blocks;
+    block_size_ = block_size;
+    return absl::OkStatus();
+  }
+
+  absl::Status Forward(const StepPlan& plan, std::span<float> logits) override;
+
+ private:
+  absl::Status Validate(const StepPlan& plan, size_t logits_size) const;
+  void EnsureWorkspace(int64_t rows);
+  void Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const;
+  void Layer(const StepPlan& plan, int64_t layer);
+
+  ModelConfig c_;
+  LlamaWeights w_;
+  RopeTables rope_;
+  at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
+  int32_t num_blocks_ = 0;
+  int32_t block_size_ = 16;
+  // Workspaces sized for `capacity_` rows, reused every step.
+  int64_t capacity_ = 0;
+  at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
+  int64_t rows_ = 0;  // rows of the step in flight
+};
+
+absl::Status LlamaCpuRunner::Validate(const StepPlan& plan, size_t logits_size) const {
+  if (!k_cache_.defined()) return absl::FailedPreconditionError("KV cache not allocated");
+  const size_t rows = static_cast<size_t>(plan.num_rows);
+  if (plan.token_ids.size() != rows || plan.positions.size() != rows || plan.slot_mapping.size() != rows ||
+      plan.cu_seqlens.size() != static_cast<size_t>(plan.num_seqs) + 1 ||
+      plan.cu_seqlens.back() > plan.num_rows || plan.block_size != block_size_) {
+    return absl::InvalidArgumentError("StepPlan sizes are inconsistent");
+  }
+  if (logits_size < plan.sample_rows.size() * static_cast<size_t>(c_.vocab_size)) {
+    return absl::InvalidArgumentError("logits buffer too small");
+  }
+  return absl::OkStatus();
+}
+
+void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
+  if (rows <= capacity_) return;
+  capacity_ = std::max<int64_t>(rows, 2 * capacity_);
+  const int64_t d = c_.hidden_size;
+  x_ = at::empty({capacity_, d}, at::kFloat);
+  h_ = at::empty({capacity_, d}, at::kFloat);
+  qkv_ = at::empty({capacity_, c_.q_size() + 2 * c_.kv_size()}, at::kFloat);
+  attn_ = at::empty({capacity_, c_.q_size()}, at::kFloat);
+  gate_up_ = at::empty({capacity_, 2 * c_.intermediate_size}, at::kFloat);
+  act_ = at::empty({capacity_, c_.intermediate_size}, at::kFloat);
+}
+
+void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const {
+  const int64_t qkv_width = c_.q_size() + 2 * c_.kv_size();
+  kernels::PagedAttentionArgs a;
+  a.q = qkv;
+  a.q_row_stride = qkv_width;
+  a.k_cache = k_cache_.data_ptr<float>() + layer * k_cache_.stride(0);
+  a.v_cache = v_cache_.data_ptr<float>() + layer * v_cache_.stride(0);
+  a.out = out;
+  a.cu_seqlens = plan.cu_seqlens.data();
+  a.positions = plan.positions.data();
+  a.block_tables = plan.block_tables.data();
+  a.num_seqs = plan.num_seqs;
+  a.max_blocks_per_seq = plan.max_blocks_per_seq;
+  a.num_heads = static_cast<int32_t>(c_.num_heads);
+  a.num_kv_heads = static_cast<int32_t>(c_.num_kv_heads);
+  a.head_dim = static_cast<int32_t>(c_.head_dim);
+  a.block_size = block_size_;
+  a.sliding_window = static_cast<int32_t>(c_.sliding_window);
+  a.scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
+  const int64_t items = kernels::PagedAttentionWorkItems(a);
+  at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) { kernels::PagedAttentionCpu(a, begin, end); });
+  const int64_t real_rows = plan.cu_seqlens.back();
+  if (real_rows < rows_) std::memset(out + real_rows * c_.q_size(), 0, (rows_ - real_rows) * c_.q_size() * sizeof(float));
+}
+
+void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
+  const LlamaLayerWeights& w = w_.layers[layer];
+  const int64_t t = rows_, d = c_.hidden_size, q = c_.q_size(), kv = c_.kv_size();
+  const int64_t qkv_width = q + 2 * kv, f = c_.intermediate_size;
+  float* x = x_.data_ptr<float>();
+  float* h = h_.data_ptr<float>();
+  float* qkv = qkv_.data_ptr<float>();
+  const float eps = static_cast<float>(c_.rms_norm_eps);
+
+  cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
+  at::Tensor qkv_view = View(qkv, t, qkv_width);
+  at::mm_out(qkv_view, View(h, t, d), w.qkv.t());
+  if (w.qkv_bias.defined()) cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
+  cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
+  cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
+  cpu::WriteKv(qkv + q, qkv + q + kv, qkv_width, plan.slot_mapping.data(), t, kv,
+               k_cache_.data_ptr<float>() + layer * k_cache_.stride(0),
+               v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
+  float* attn = attn_.data_ptr<float>();
+  Attention(plan, layer, qkv, attn);
+  at::Tensor x_view = View(x, t, d);
+  x_view.addmm_(View(attn, t, q), w.o.t());
+
+  cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
+  float* gate_up = gate_up_.data_ptr<float>();
+  at::Tensor gate_up_view = View(gate_up, t, 2 * f);
+  at::mm_out(gate_up_view, View(h, t, d), w.gate_up.t());
+  float* act = act_.data_ptr<float>();
+  cpu::SiluMul(gate_up, act, t, f);
+  x_view.addmm_(View(act, t, f), w.down.t());
+}
+
+absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logits) {
+  RETURN_IF_ERROR(Validate(plan, logits.size()));
+  c10::InferenceMode guard;
+  rows_ = plan.num_rows;
+  EnsureWorkspace(rows_);
+  const int64_t d = c_.hidden_size;
+  cpu::GatherRows(w_.embed.data_ptr<float>(), plan.token_ids.data(), x_.data_ptr<float>(), rows_, d);
+  for (int64_t layer = 0; layer < c_.num_layers; ++layer) Layer(plan, layer);
+
+  const int64_t s = static_cast<int64_t>(plan.sample_rows.size());
+  if (s == 0) return absl::OkStatus();
+  float* h = h_.data_ptr<float>();
+  cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
+  cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d, static_cast<float>(c_.rms_norm_eps));
+  at::Tensor logits_view = View(logits.data(), s, c_.vocab_size);
+  at::mm_out(logits_view, View(h, s, d), w_.lm_head.t());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& options) {
+  if (options.device != "cpu") {
+    return absl::UnimplementedError(absl::StrCat("device \"", options.device, "\" is not supported by this build"));
+  }
+  if (options.dtype != "auto" && options.dtype != "float32") {
+    return absl::UnimplementedError(absl::StrCat("dtype \"", options.dtype, "\" is not supported on the CPU (use float32)"));
+  }
+  if (options.num_threads > 0) at::set_num_threads(options.num_threads);
+  ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
+  c10::InferenceMode guard;
+  ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));
+  return std::unique_ptr<ModelRunner>(new LlamaCpuRunner(checkpoint->config(), std::move(weights)));
+}
+
+}  // namespace ribbon

@@ -1,0 +1,167 @@
+#include "core/model/model_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/common/files.h"
+#include "core/common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace ribbon {
+namespace {
+
+using nlohmann::json;
+
+const char* const kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralForCausalLM",
+                                               "Qwen2ForCausalLM"};
+
+absl::StatusOr<json> ParseJson(const std::string& text, const std::string& source) {
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(source, ": invalid JSON"));
+  if (!parsed.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  return parsed;
+}
+
+// Reads an integer field; `fallback` < 0 means required.
+absl::StatusOr<int64_t> IntField(const json& j, const char* key, int64_t fallback,
+                                 const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (fallback >= 0) return fallback;
+    return absl::InvalidArgumentError(absl::StrCat(source, ": missing \"", key, "\""));
+  }
+  if (!it->is_number_integer()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": \"", key, "\" must be an integer"));
+  }
+  return it->get<int64_t>();
+}
+
+double NumberField(const json& j, const char* key, double fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+std::vector<int32_t> IdList(const json& value) {
+  std::vector<int32_t> ids;
+  if (value.is_number_integer()) ids.push_back(value.get<int32_t>());
+  if (value.is_array()) {
+    for (const auto& v : value) {
+      if (v.is_number_integer()) ids.push_back(v.get<int32_t>());
+    }
+  }
+  return ids;
+}
+
+absl::Status ParseArchitecture(const json& j, const std::string& source, ModelConfig& c) {
+  auto arch = j.find("architectures");
+  if (arch == j.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": missing \"architectures\""));
+  }
+  c.architecture = (*arch)[0].get<std::string>();
+  for (const char* supported : kSupportedArchitectures) {
+    if (c.architecture == supported) return absl::OkStatus();
+  }
+  return absl::UnimplementedError(absl::StrCat(source, ": unsupported architecture \"",
+                                               c.architecture, "\" (supported: ",
+                                               absl::StrJoin(kSupportedArchitectures, ", "), ")"));
+}
+
+absl::Status ParseRopeScaling(const json& j, const std::string& source, ModelConfig& c) {
+  auto it = j.find("rope_scaling");
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling must be an object"));
+  std::string type = it->value("rope_type", it->value("type", std::string()));
+  if (type == "default") return absl::OkStatus();
+  if (type != "llama3" && type != "linear") {
+    return absl::UnimplementedError(absl::StrCat(source, ": unsupported rope_scaling type \"", type, "\""));
+  }
+  c.rope_scaling.type = type;
+  c.rope_scaling.factor = NumberField(*it, "factor", 1.0);
+  c.rope_scaling.low_freq_factor = NumberField(*it, "low_freq_factor", 1.0);
+  c.rope_scaling.high_freq_factor = NumberField(*it, "high_freq_factor", 4.0);
+  c.rope_scaling.original_max_position_embeddings =
+      static_cast<int64_t>(NumberField(*it, "original_max_position_embeddings", 8192));
+  return absl::OkStatus();
+}
+
+absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c) {
+  ASSIGN_OR_RETURN(c.hidden_size, IntField(j, "hidden_size", -1, source));
+  ASSIGN_OR_RETURN(c.intermediate_size, IntField(j, "intermediate_size", -1, source));
+  ASSIGN_OR_RETURN(c.num_layers, IntField(j, "num_hidden_layers", -1, source));
+  ASSIGN_OR_RETURN(c.num_heads, IntField(j, "num_attention_heads", -1, source));
+  ASSIGN_OR_RETURN(c.num_kv_heads, IntField(j, "num_key_value_heads", c.num_heads, source));
+  ASSIGN_OR_RETURN(c.vocab_size, IntField(j, "vocab_size", -1, source));
+  ASSIGN_OR_RETURN(c.max_position_embeddings, IntField(j, "max_position_embeddings", 2048, source));
+  for (auto [name, value] : {std::pair{"hidden_size", c.hidden_size},
+                             {"intermediate_size", c.intermediate_size},
+                             {"num_hidden_layers", c.num_layers},
+                             {"num_attention_heads", c.num_heads},
+                             {"num_key_value_heads", c.num_kv_heads},
+                             {"vocab_size", c.vocab_size},
+                             {"max_position_embeddings", c.max_position_embeddings}}) {
+    if (value <= 0) return absl::InvalidArgumentError(absl::StrCat(source, ": \"", name, "\" must be positive"));
+  }
+  if (c.num_heads % c.num_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": num_attention_heads (", c.num_heads,
+                                                   ") is not a multiple of num_key_value_heads (",
+                                                   c.num_kv_heads, ")"));
+  }
+  const int64_t default_head_dim = c.hidden_size / c.num_heads;
+  ASSIGN_OR_RETURN(c.head_dim, IntField(j, "head_dim", default_head_dim, source));
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim ", c.head_dim,
+                                                   " must be even and in [2, 256]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseAttentionVariant(const json& j, const std::string& source, ModelConfig& c) {
+  c.qkv_bias = c.architecture == "Qwen2ForCausalLM" || j.value("attention_bias", false);
+  auto window = j.find("sliding_window");
+  const bool window_used = c.architecture == "MistralForCausalLM" || j.value("use_sliding_window", false);
+  if (window_used && window != j.end() && window->is_number_integer()) {
+    c.sliding_window = window->get<int64_t>();
+  }
+  if (j.value("hidden_act", std::string("silu")) != "silu") {
+    return absl::UnimplementedError(absl::StrCat(source, ": unsupported hidden_act \"",
+                                                 j.value("hidden_act", std::string()), "\""));
+  }
+  if (j.value("mlp_bias", false)) return absl::UnimplementedError(absl::StrCat(source, ": mlp_bias is not supported"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& config_json,
+                                             const std::string& generation_config_json,
+                                             const std::string& source) {
+  ASSIGN_OR_RETURN(json j, ParseJson(config_json, source));
+  ModelConfig c;
+  RETURN_IF_ERROR(ParseArchitecture(j, source, c));
+  c.model_type = j.value("model_type", std::string());
+  RETURN_IF_ERROR(ParseShape(j, source, c));
+  RETURN_IF_ERROR(ParseRopeScaling(j, source, c));
+  RETURN_IF_ERROR(ParseAttentionVariant(j, source, c));
+  c.rms_norm_eps = NumberField(j, "rms_norm_eps", 1e-6);
+  c.rope_theta = NumberField(j, "rope_theta", 10000.0);
+  c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
+  if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"];
+  if (j.contains("eos_token_id")) c.eos_token_ids = IdList(j["eos_token_id"]);
+  if (!generation_config_json.empty()) {
+    ASSIGN_OR_RETURN(json g, ParseJson(generation_config_json, "generation_config.json"));
+    if (g.contains("bos_token_id") && g["bos_token_id"].is_number_integer()) c.bos_token_id = g["bos_token_id"];
+    if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) c.eos_token_ids = IdList(g["eos_token_id"]);
+  }
+  return c;
+}
+
+absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir) {
+  const std::string path = dir + "/config.json";
+  ASSIGN_OR_RETURN(std::string config, ReadTextFile(path));
+  std::string generation;
+  if (auto text = ReadTextFile(dir + "/generation_config.json"); text.ok()) generation = *text;
+  return ParseModelConfig(config, generation, path);
+}
+
+}  // namespace ribbon
