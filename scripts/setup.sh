@@ -52,9 +52,9 @@ phase "building ($RIBBON_JOBS jobs)"
 "$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS"
 
 demo="$RIBBON_BUILD/models/demo"
-stamp="$(sha256sum scripts/make_demo_model.py | cut -c1-16)"
+stamp="$(sha256sum scripts/make_models.py | cut -c1-16)"
 if [ "$(cat "$demo/.stamp" 2>/dev/null)" != "$stamp" ]; then
   phase "generating the demo model in $demo"
-  "$RIBBON_VENV/bin/python" scripts/make_demo_model.py --out "$demo"
+  "$RIBBON_VENV/bin/python" scripts/make_models.py demo --out "$demo"
   echo "$stamp" > "$demo/.stamp"
 fi

@@ -65,12 +65,20 @@ absl::Status ParseArchitecture(const json& j, const std::string& source, ModelCo
                                                absl::StrJoin(kSupportedArchitectures, ", "), ")"));
 }
 
+// RoPE settings live in "rope_scaling" (+ top-level "rope_theta") up to transformers 4.x and in
+// "rope_parameters" (theta included) from transformers 5.
 absl::Status ParseRopeScaling(const json& j, const std::string& source, ModelConfig& c) {
-  auto it = j.find("rope_scaling");
+  c.rope_theta = NumberField(j, "rope_theta", 10000.0);
+  auto it = j.find("rope_parameters");
+  if (it != j.end() && it->is_object()) {
+    c.rope_theta = NumberField(*it, "rope_theta", c.rope_theta);
+  } else {
+    it = j.find("rope_scaling");
+  }
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling must be an object"));
   std::string type = it->value("rope_type", it->value("type", std::string()));
-  if (type == "default") return absl::OkStatus();
+  if (type.empty() || type == "default") return absl::OkStatus();
   if (type != "llama3" && type != "linear") {
     return absl::UnimplementedError(absl::StrCat(source, ": unsupported rope_scaling type \"", type, "\""));
   }
@@ -142,7 +150,6 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& config_json,
   RETURN_IF_ERROR(ParseRopeScaling(j, source, c));
   RETURN_IF_ERROR(ParseAttentionVariant(j, source, c));
   c.rms_norm_eps = NumberField(j, "rms_norm_eps", 1e-6);
-  c.rope_theta = NumberField(j, "rope_theta", 10000.0);
   c.tie_word_embeddings = j.value("tie_word_embeddings", false);
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
