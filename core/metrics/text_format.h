@@ -9,8 +9,10 @@
 
 namespace ribbon::metrics {
 
-// Shortest text that parses back to exactly `value` ("0.25", "1e-06", "2560"), or the spellings
-// Prometheus reads for the special values: "+Inf", "-Inf", "NaN".
+// Shortest text that parses back to exactly `value`, in the layout of Go's
+// strconv.FormatFloat(value, 'g', -1, 64) as the official clients write it ("0.25", "0.0001",
+// "1e-05", "2560", "1e+06"), or the spellings Prometheus reads for the special values: "+Inf",
+// "-Inf", "NaN".
 void AppendDouble(std::string& out, double value);
 void AppendUint(std::string& out, uint64_t value);
 

@@ -63,7 +63,7 @@ TEST_CASE("gauges set, add and print as doubles; families print in registration 
   a->Add(-0.5);
   CHECK(registry.Serialize() ==
         "# HELP b_ratio B.\n# TYPE b_ratio gauge\nb_ratio 0.25\n"
-        "# HELP a_bytes A.\n# TYPE a_bytes gauge\na_bytes 9999999999.5\n");
+        "# HELP a_bytes A.\n# TYPE a_bytes gauge\na_bytes 9.9999999995e+09\n");
 }
 
 TEST_CASE("callback gauges are read at scrape time") {

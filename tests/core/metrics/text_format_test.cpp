@@ -16,7 +16,7 @@ std::string Double(double value) {
   return out;
 }
 
-TEST_CASE("doubles are written in the shortest form that reads back exactly") {
+TEST_CASE("doubles are written in the shortest form that reads back exactly, laid out as Go") {
   CHECK(Double(0.0) == "0");
   CHECK(Double(1.0) == "1");
   CHECK(Double(2560.0) == "2560");
@@ -26,6 +26,15 @@ TEST_CASE("doubles are written in the shortest form that reads back exactly") {
   CHECK(Double(1e-6) == "1e-06");
   CHECK(Double(-1.5) == "-1.5");
   CHECK(Double(1e300) == "1e+300");
+  // Go's 'g' layout: fixed for decimal exponents -4..5, scientific outside.
+  CHECK(Double(0.0001) == "0.0001");
+  CHECK(Double(0.00025) == "0.00025");
+  CHECK(Double(1e-5) == "1e-05");
+  CHECK(Double(2.5e-5) == "2.5e-05");
+  CHECK(Double(123456.0) == "123456");
+  CHECK(Double(1e6) == "1e+06");
+  CHECK(Double(988000000.0) == "9.88e+08");
+  CHECK(Double(-0.0) == "-0");
   for (double value : {0.1, 1.0 / 3.0, 123456.789, 5e-324, 1.7976931348623157e308}) {
     CHECK(std::strtod(Double(value).c_str(), nullptr) == value);  // stod throws on subnormals
   }
