@@ -32,7 +32,9 @@ class LlamaCpuRunner final : public ModelRunner {
  public:
   LlamaCpuRunner(ModelConfig config, LlamaWeights weights)
       : c_(std::move(config)), w_(std::move(weights)),
-        rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {}
+        rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {
+    TransposeForGemm();
+  }
 
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
@@ -57,6 +59,7 @@ class LlamaCpuRunner final : public ModelRunner {
   absl::Status Forward(const StepPlan& plan, std::span<float> logits) override;
 
  private:
+  void TransposeForGemm();
   absl::Status Validate(const StepPlan& plan, size_t logits_size) const;
   void EnsureWorkspace(int64_t rows);
   void Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const;
@@ -65,6 +68,7 @@ class LlamaCpuRunner final : public ModelRunner {
   ModelConfig c_;
   LlamaWeights w_;
   RopeTables rope_;
+  at::Tensor lm_head_t_;          // [hidden, vocab]
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
   int32_t num_blocks_ = 0;
   int32_t block_size_ = 16;
@@ -73,6 +77,22 @@ class LlamaCpuRunner final : public ModelRunner {
   at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
   int64_t rows_ = 0;  // rows of the step in flight
 };
+
+// Stores every GEMM weight as [in, out] so each step calls mm/addmm on plain contiguous tensors:
+// a transposed view would cost three more ATen calls (t, transpose, as_strided) per GEMM.
+void LlamaCpuRunner::TransposeForGemm() {
+  c10::InferenceMode guard;
+  auto transpose = [](at::Tensor& w) { w = w.t().contiguous(); };
+  for (LlamaLayerWeights& layer : w_.layers) {
+    transpose(layer.qkv);
+    transpose(layer.o);
+    transpose(layer.gate_up);
+    transpose(layer.down);
+  }
+  lm_head_t_ = w_.lm_head.t().contiguous();
+  if (c_.tie_word_embeddings) w_.bytes += lm_head_t_.nbytes();
+  w_.lm_head = at::Tensor();
+}
 
 absl::Status LlamaCpuRunner::Validate(const StepPlan& plan, size_t logits_size) const {
   if (!k_cache_.defined()) return absl::FailedPreconditionError("KV cache not allocated");
@@ -136,7 +156,7 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
 
   cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
   at::Tensor qkv_view = View(qkv, t, qkv_width);
-  at::mm_out(qkv_view, View(h, t, d), w.qkv.t());
+  at::mm_out(qkv_view, View(h, t, d), w.qkv);
   if (w.qkv_bias.defined()) cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
   cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
   cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
@@ -146,15 +166,15 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   float* attn = attn_.data_ptr<float>();
   Attention(plan, layer, qkv, attn);
   at::Tensor x_view = View(x, t, d);
-  x_view.addmm_(View(attn, t, q), w.o.t());
+  x_view.addmm_(View(attn, t, q), w.o);
 
   cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
   float* gate_up = gate_up_.data_ptr<float>();
   at::Tensor gate_up_view = View(gate_up, t, 2 * f);
-  at::mm_out(gate_up_view, View(h, t, d), w.gate_up.t());
+  at::mm_out(gate_up_view, View(h, t, d), w.gate_up);
   float* act = act_.data_ptr<float>();
   cpu::SiluMul(gate_up, act, t, f);
-  x_view.addmm_(View(act, t, f), w.down.t());
+  x_view.addmm_(View(act, t, f), w.down);
 }
 
 absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logits) {
@@ -172,7 +192,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
   cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
   cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d, static_cast<float>(c_.rms_norm_eps));
   at::Tensor logits_view = View(logits.data(), s, c_.vocab_size);
-  at::mm_out(logits_view, View(h, s, d), w_.lm_head.t());
+  at::mm_out(logits_view, View(h, s, d), lm_head_t_);
   return absl::OkStatus();
 }
 
