@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "absl/strings/str_cat.h"
+#include "core/scheduler/admission.h"
 
 namespace ribbon::sched {
 namespace {
@@ -23,16 +23,13 @@ struct BlockLedger {
 ScheduleDecision FcfsScheduler::Schedule(const SchedulerInput& input) {
   ScheduleDecision d;
   BlockLedger kv{input.kv.free_blocks, input.kv.block_size};
-  int32_t budget = options_.max_ribbon_tokens;
+  int32_t budget = TokenBudget(options_);  // aligned down, so the aligned rows fit too
   std::vector<const SeqState*> live;
   for (const SeqState& s : input.seqs) {
     if (s.deadline <= input.now) {
       d.expired.push_back(s.id);
-    } else if (BlocksFor(s.max_total_tokens, kv.block_size) > input.kv.total_blocks) {
-      d.rejected.push_back({s.id, absl::ResourceExhaustedError(absl::StrCat(
-                                      "request needs ", BlocksFor(s.max_total_tokens, kv.block_size),
-                                      " KV blocks (prompt + max_new_tokens = ", s.max_total_tokens,
-                                      " tokens) but the cache has ", input.kv.total_blocks))});
+    } else if (auto why = NeverFits(s, input.kv, options_)) {
+      d.rejected.push_back({s.id, *std::move(why)});
     } else {
       live.push_back(&s);
     }

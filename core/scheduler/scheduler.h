@@ -7,6 +7,7 @@
 // implementations need no locking. Schedule() may keep state between calls (ages, statistics).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -45,7 +46,15 @@ struct SchedulerInput {
   TimeNs now = 0;
   std::span<const SeqState> seqs;  // every live sequence, in arrival order
   KvBudget kv;
+  // This step's token budget when the engine has lowered it below
+  // SchedulerOptions::max_ribbon_tokens (after an out-of-memory); 0 = use the options' value.
+  int32_t token_budget = 0;
 };
+
+// The token budget a policy must respect for this input.
+inline int32_t EffectiveBudget(const SchedulerInput& input, int32_t max_ribbon_tokens) {
+  return input.token_budget > 0 ? std::min(input.token_budget, max_ribbon_tokens) : max_ribbon_tokens;
+}
 
 // `num_tokens` tokens of sequence `id`, starting at its num_computed, go into this step's ribbon.
 // In padded mode `padded_tokens` (>= num_tokens) rows are laid out for it; pads write KV too, so
@@ -86,6 +95,13 @@ struct SchedulerOptions {
   int32_t align = 16;                // ribbon rows rounded up to a multiple of this; 1 = off
   int32_t max_blocks_per_seq = 0;    // 0 = unlimited (bounded by the pool)
   BatchingMode mode = BatchingMode::kPacked;
+  // Aging: a request that has waited this many steps goes ahead of every non-aged one, and aged
+  // requests are admitted strictly first-come-first-served. Bounds how long FFD packing and
+  // priorities can keep a request waiting (see docs/scheduler.md). Must be >= 1.
+  int32_t max_wait_steps = 32;
+  // Free KV blocks kept back per running sequence when admitting a new one, so that running
+  // decodes can grow without preempting what was just admitted. 0 = none.
+  int32_t kv_headroom_blocks_per_seq = 1;
 };
 
 inline int32_t BlocksFor(int32_t tokens, int32_t block_size) {
@@ -94,6 +110,13 @@ inline int32_t BlocksFor(int32_t tokens, int32_t block_size) {
 
 inline int32_t AlignUp(int32_t n, int32_t align) {
   return align <= 1 ? n : (n + align - 1) / align * align;
+}
+
+inline int32_t AlignDown(int32_t n, int32_t align) { return align <= 1 ? n : n / align * align; }
+
+// Tokens one step may carry so that its aligned row count stays within max_ribbon_tokens.
+inline int32_t TokenBudget(const SchedulerOptions& options) {
+  return AlignDown(options.max_ribbon_tokens, options.align);
 }
 
 }  // namespace ribbon::sched
