@@ -40,22 +40,33 @@ class Tokenizer {
   virtual std::vector<int32_t> eos_token_ids() const = 0;
 };
 
-// Streams text from a growing sequence of ids. Each Push returns the new text that is final:
-// it never ends inside a UTF-8 character, and the concatenation of everything returned
-// (Push... then Flush) equals Decode(all ids, skip_special_tokens) of the generated ids decoded
-// after the prompt context.
+// Streams text from a growing sequence of ids, as `tokenizers`' DecodeStream (with the prompt
+// as its initial ids) does. Each Push returns the new text that is final: it never ends inside
+// a UTF-8 character (text whose decode ends in U+FFFD is held back until a later id completes
+// it), and it is never revised. The concatenation of everything returned (Push... then Flush)
+// equals Decode(prompt_context + generated) with Decode(prompt_context) cut from its front,
+// i.e. the generated text as it reads after the prompt (for a Llama-style decoder, a leading
+// space is kept when there is context and dropped when there is none).
+//
+// Ownership: shares the tokenizer; owns its window of ids. Threads: one request's decoder is
+// used from one thread at a time.
 class IncrementalDecoder {
  public:
   IncrementalDecoder(std::shared_ptr<const Tokenizer> tokenizer,
                      std::span<const int32_t> prompt_context, bool skip_special_tokens = true);
+  // Takes the next generated ids; returns the text they make final (often empty).
   std::string Push(std::span<const int32_t> new_ids);
+  // Ends the stream: returns whatever text is still held back (e.g. an incomplete character,
+  // shown as U+FFFD exactly as Decode shows it).
   std::string Flush();
 
  private:
   std::shared_ptr<const Tokenizer> tokenizer_;
-  std::vector<int32_t> ids_;
-  size_t prefix_offset_ = 0;  // start of the window decoded for context
-  size_t read_offset_ = 0;    // ids before this have had their text emitted
+  // The ids still needed as context: those of the last emitted chunk and any pending ones.
+  std::vector<int32_t> window_;
+  // Decode of window_[0, prefix_index_): the text already accounted for.
+  std::string prefix_text_;
+  size_t prefix_index_ = 0;
   bool skip_special_tokens_;
 };
 

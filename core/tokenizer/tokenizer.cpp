@@ -1,0 +1,60 @@
+#include "core/tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/common/status_macros.h"
+#include "core/tokenizer/hf_tokenizer.h"
+#include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "core/tokenizer/special_tokens.h"
+
+namespace ribbon {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path.string()));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::shared_ptr<const Tokenizer>> LoadHf(const std::filesystem::path& json_path,
+                                                       const ModelTokenConfig& config) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<HfTokenizer> tokenizer, HfTokenizer::FromJson(text));
+  tokenizer->set_special_ids(ResolveSpecialIds(config, *tokenizer, {}));
+  return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
+}
+
+absl::StatusOr<std::shared_ptr<const Tokenizer>> LoadSentencePiece(
+    const std::filesystem::path& model_path, const ModelTokenConfig& config) {
+  const SentencePieceOptions options{.add_bos = config.add_bos_token.value_or(true),
+                                     .add_eos = config.add_eos_token.value_or(false)};
+  ASSIGN_OR_RETURN(std::unique_ptr<SentencePieceTokenizer> tokenizer,
+                   SentencePieceTokenizer::FromFile(model_path.string(), options));
+  const SpecialTokenIds model_defaults = tokenizer->special_ids();
+  tokenizer->set_special_ids(ResolveSpecialIds(config, *tokenizer, model_defaults));
+  return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::Load(const std::string& dir) {
+  const std::filesystem::path root(dir);
+  ASSIGN_OR_RETURN(const ModelTokenConfig config, ReadModelTokenConfig(dir));
+  std::error_code error;
+  if (std::filesystem::exists(root / "tokenizer.json", error)) {
+    return LoadHf(root / "tokenizer.json", config);
+  }
+  if (std::filesystem::exists(root / "tokenizer.model", error)) {
+    return LoadSentencePiece(root / "tokenizer.model", config);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no tokenizer.json or tokenizer.model in '", dir, "'"));
+}
+
+}  // namespace ribbon
