@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,11 @@ struct EngineOptions {
   int32_t max_queued_requests = 1024;        // waiting requests; beyond: RESOURCE_EXHAUSTED
   int64_t max_queued_prompt_tokens = 1 << 20;  // waiting prompt tokens; beyond: RESOURCE_EXHAUSTED
   int32_t debug_step_delay_ms = 0;           // test-only: sleep before each step
+  // After an out-of-memory the step budget halves, never below this.
+  int32_t min_ribbon_tokens = 16;
+  // Test-only fault injection: called before each forward with the step number; true makes that
+  // forward fail as if the device had run out of memory.
+  std::function<bool(int64_t step)> debug_inject_oom;
 };
 
 // A point-in-time view for metrics and GetServerInfo. Any thread.
@@ -40,6 +46,8 @@ struct EngineStats {
   int32_t kv_blocks_total = 0;
   int64_t steps = 0;
   int64_t preemptions = 0;
+  int64_t oom_recoveries = 0;
+  int32_t token_budget = 0;     // the step budget in force (lowered after out-of-memory)
 };
 
 // What one step did, for metrics. Delivered on the engine thread after the step.
@@ -50,6 +58,7 @@ struct StepReport {
   int32_t prompt_tokens = 0;    // prefill tokens among real_tokens
   int32_t decode_tokens = 0;
   int32_t preempted = 0;
+  bool oom_recovered = false;   // the forward ran out of memory; the step was retried smaller
   double schedule_seconds = 0;  // policy + plan building
   double forward_seconds = 0;
   double sample_seconds = 0;

@@ -46,6 +46,8 @@ class Engine::Impl {
   void Finish(Sequence& seq, FinishReason reason, absl::Status status);
   void RemoveFinished();
   void Preempt(Sequence& seq);
+  absl::Status Forward(StepReport& report);
+  void ShrinkBudget(int32_t failed_rows);
   void Loop();
 
   std::unique_ptr<sched::Scheduler> scheduler_;
@@ -74,6 +76,8 @@ class Engine::Impl {
   std::atomic<int32_t> live_count_{0};
   std::atomic<int64_t> steps_{0};
   std::atomic<int64_t> preemptions_{0};
+  std::atomic<int64_t> oom_recoveries_{0};
+  std::atomic<int32_t> token_budget_{0};  // engine thread writes; 0 until the first step
 };
 
 }  // namespace ribbon

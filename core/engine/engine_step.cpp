@@ -24,11 +24,13 @@ absl::StatusOr<bool> Engine::Impl::StepOnce() {
   StepReport report;
   const TimeNs t0 = SteadyNowNs();
   const std::vector<sched::SeqState> states = Snapshot();
-  sched::SchedulerInput input{t0, states, {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()}};
+  if (token_budget_.load() == 0) token_budget_.store(options_.scheduler.max_ribbon_tokens);
+  sched::SchedulerInput input{t0, states, {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
+                              token_budget_.load()};
   const sched::ScheduleDecision decision = scheduler_->Schedule(input);
   ApplyDecision(decision);
   report.preempted = static_cast<int32_t>(decision.preempted.size());
-  report.capacity = options_.scheduler.max_ribbon_tokens;
+  report.capacity = token_budget_.load();
   absl::Status status = absl::OkStatus();
   if (!decision.chunks.empty()) {
     status = Run(decision, report);
@@ -66,10 +68,11 @@ absl::Status Engine::Impl::Run(const sched::ScheduleDecision& decision, StepRepo
   report.real_tokens = plan_.real_tokens;
   logits_.resize(samplers.size() * static_cast<size_t>(model_->config().vocab_size));
   const TimeNs t1 = SteadyNowNs();
-  absl::Status forward = model_->Forward(plan_, logits_);
+  absl::Status forward = Forward(report);
   const TimeNs t2 = SteadyNowNs();
   report.schedule_seconds = NsToSeconds(t1 - t0);
   report.forward_seconds = NsToSeconds(t2 - t1);
+  if (report.oom_recovered) return absl::OkStatus();  // nothing advanced; the sequences run again
   if (!forward.ok()) {
     spdlog::error("forward failed: {}", forward.ToString());
     for (const auto& chunk : decision.chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, forward);
@@ -84,6 +87,31 @@ absl::Status Engine::Impl::Run(const sched::ScheduleDecision& decision, StepRepo
   SampleAndAdvance(samplers, decision.chunks);
   report.sample_seconds = NsToSeconds(SteadyNowNs() - t2);
   return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::Forward(StepReport& report) {
+  absl::Status status = options_.debug_inject_oom && options_.debug_inject_oom(steps_.load())
+                            ? absl::ResourceExhaustedError("injected out-of-memory")
+                            : model_->Forward(plan_, logits_);
+  // A ribbon already at the floor cannot shrink: that out-of-memory fails its requests.
+  if (absl::IsResourceExhausted(status) && plan_.num_rows > std::max(1, options_.min_ribbon_tokens)) {
+    ShrinkBudget(plan_.num_rows);
+    report.oom_recovered = true;
+  }
+  return status;
+}
+
+// Out of memory: halve the step budget (aligned, never below min_ribbon_tokens) and put the
+// step's sequences back as they were. Nothing was sampled and num_computed did not move, so no
+// token is lost or duplicated; KV written for the failed rows is simply written again.
+void Engine::Impl::ShrinkBudget(int32_t failed_rows) {
+  const int32_t floor = std::max(1, options_.min_ribbon_tokens);
+  const int32_t halved = sched::AlignUp(std::max(1, failed_rows / 2), std::max(1, options_.scheduler.align));
+  const int32_t budget = std::max(floor, std::min(token_budget_.load(), halved));
+  spdlog::warn("out of memory in a ribbon of {} rows: step budget {} -> {} tokens", failed_rows,
+               token_budget_.load(), budget);
+  token_budget_.store(budget);
+  oom_recoveries_.fetch_add(1);
 }
 
 void Engine::Impl::SampleAndAdvance(const std::vector<Sequence*>& samplers,
@@ -219,6 +247,8 @@ EngineStats Engine::Impl::Stats() const {
   s.kv_blocks_total = blocks_.total_blocks();
   s.steps = steps_.load();
   s.preemptions = preemptions_.load();
+  s.oom_recoveries = oom_recoveries_.load();
+  s.token_budget = token_budget_.load();
   return s;
 }
 

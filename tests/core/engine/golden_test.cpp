@@ -10,6 +10,7 @@ namespace {
 
 std::unique_ptr<Engine> MakeEngine(const EngineOptions& options) {
   auto model = LoadModel({.path = Stories260k(), .num_threads = 2});
+  INFO(model.status().ToString());
   REQUIRE(model.ok());
   auto engine = Engine::Create(options, std::move(*model));
   REQUIRE(engine.ok());

@@ -10,6 +10,7 @@ namespace {
 
 std::unique_ptr<Engine> MakeEngine(int32_t max_ribbon_tokens, int32_t align) {
   auto model = LoadModel({.path = Stories260k(), .num_threads = 2});
+  INFO(model.status().ToString());
   REQUIRE(model.ok());
   EngineOptions options;
   options.scheduler.max_ribbon_tokens = max_ribbon_tokens;
