@@ -39,7 +39,7 @@ std::optional<absl::Status> NeverFits(const SeqState& seq, const KvBudget& kv,
   return std::nullopt;
 }
 
-Admission AdmissionPolicy::Admit(const SchedulerInput& input) {
+Admission AdmissionPolicy::Admit(const SchedulerInput& input, int32_t token_budget) {
   ++step_;
   Admission out;
   std::vector<const SeqState*> running;
@@ -61,7 +61,7 @@ Admission AdmissionPolicy::Admit(const SchedulerInput& input) {
   std::erase_if(waiting_since_, [&](const auto& entry) { return entry.second.last_seen != step_; });
 
   Ledger kv{.free = input.kv.free_blocks, .block_size = input.kv.block_size};
-  ReserveRunning(running, kv, out);
+  ReserveRunning(running, token_budget, kv, out);
   const int32_t running_count = static_cast<int32_t>(running.size() - out.preempted.size());
   AdmitWaiting(waiting, running_count, kv, out);
   return out;
@@ -72,17 +72,16 @@ Admission AdmissionPolicy::Admit(const SchedulerInput& input) {
 // not enough it sits this step out holding its KV, until higher-ranked sequences release blocks
 // or need its blocks and preempt it. The highest-ranked sequence therefore always progresses.
 // Victims always rank below every sequence already served, so no reservation is undone.
-void AdmissionPolicy::ReserveRunning(std::vector<const SeqState*>& running, Ledger& kv,
-                                     Admission& out) const {
+void AdmissionPolicy::ReserveRunning(std::vector<const SeqState*>& running, int32_t token_budget,
+                                     Ledger& kv, Admission& out) const {
   SortByRank(running);
-  const int32_t budget = TokenBudget(options_);
   std::vector<bool> dropped(running.size(), false);
   for (size_t i = 0; i < running.size(); ++i) {
     if (dropped[i]) continue;
     const SeqState& s = *running[i];
     const int32_t remaining = s.num_tokens - s.num_computed;
     if (remaining <= 0) continue;
-    const int32_t need = kv.Extra(s, s.num_computed + std::min(remaining, budget));
+    const int32_t need = kv.Extra(s, s.num_computed + std::min(remaining, token_budget));
     if (need > kv.free) {
       int32_t reclaimable = kv.free;
       for (size_t j = i + 1; j < running.size(); ++j) {

@@ -52,8 +52,9 @@ class AdmissionPolicy {
   AdmissionPolicy(const AdmissionPolicy&) = delete;
   AdmissionPolicy& operator=(const AdmissionPolicy&) = delete;
 
-  // Called once per step; every call counts as one step for aging.
-  Admission Admit(const SchedulerInput& input);
+  // Called once per step; every call counts as one step for aging. `token_budget` is the step's
+  // (StepTokenBudget): running prompts reserve KV for at most that many tokens.
+  Admission Admit(const SchedulerInput& input, int32_t token_budget);
 
  private:
   struct Ledger;
@@ -67,7 +68,8 @@ class AdmissionPolicy {
     int64_t since = 0;
     int64_t last_seen = 0;
   };
-  void ReserveRunning(std::vector<const SeqState*>& running, Ledger& kv, Admission& out) const;
+  void ReserveRunning(std::vector<const SeqState*>& running, int32_t token_budget, Ledger& kv,
+                      Admission& out) const;
   void AdmitWaiting(std::vector<Waiting>& waiting, int32_t running_count, Ledger& kv,
                     Admission& out) const;
 

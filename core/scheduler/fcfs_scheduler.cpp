@@ -23,7 +23,7 @@ struct BlockLedger {
 ScheduleDecision FcfsScheduler::Schedule(const SchedulerInput& input) {
   ScheduleDecision d;
   BlockLedger kv{input.kv.free_blocks, input.kv.block_size};
-  int32_t budget = TokenBudget(options_);  // aligned down, so the aligned rows fit too
+  int32_t budget = StepTokenBudget(input, options_);  // aligned down: the aligned rows fit too
   std::vector<const SeqState*> live;
   for (const SeqState& s : input.seqs) {
     if (s.deadline <= input.now) {

@@ -5,10 +5,11 @@
 namespace ribbon::sched {
 
 ScheduleDecision FfdScheduler::Schedule(const SchedulerInput& input) {
-  Admission admitted = admission_.Admit(input);
+  const int32_t budget = StepTokenBudget(input, options_);
+  Admission admitted = admission_.Admit(input, budget);
   const PackInput pack{.decodes = admitted.decodes,
                        .prefills = admitted.prefills,
-                       .token_budget = TokenBudget(options_),
+                       .token_budget = budget,
                        .align = options_.align,
                        .kv_free_blocks = admitted.kv_free_blocks,
                        .block_size = input.kv.block_size,

@@ -119,4 +119,11 @@ inline int32_t TokenBudget(const SchedulerOptions& options) {
   return AlignDown(options.max_ribbon_tokens, options.align);
 }
 
+// The same for this step, honouring a budget the engine lowered (SchedulerInput::token_budget).
+// Never 0, so that something always runs; below one aligned group the rows exceed it by padding.
+inline int32_t StepTokenBudget(const SchedulerInput& input, const SchedulerOptions& options) {
+  const int32_t budget = EffectiveBudget(input, options.max_ribbon_tokens);
+  return std::max(1, AlignDown(budget, options.align));
+}
+
 }  // namespace ribbon::sched

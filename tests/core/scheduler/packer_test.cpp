@@ -1,0 +1,98 @@
+// PackFfd and PackPadded on hand-made candidates.
+#include "core/scheduler/packer.h"
+
+#include <catch2/catch.hpp>
+#include <vector>
+
+namespace ribbon::sched {
+namespace {
+
+SeqState Seq(SeqId id, int32_t num_tokens, int32_t num_computed = 0, int32_t priority = 0) {
+  return {.id = id,
+          .prompt_len = num_tokens,
+          .num_tokens = num_tokens,
+          .num_computed = num_computed,
+          .max_total_tokens = num_tokens + 16,
+          .blocks_held = BlocksFor(num_computed, 16),
+          .priority = priority,
+          .running = num_computed > 0};
+}
+
+using Chunks = std::vector<std::pair<SeqId, int32_t>>;
+
+Chunks Of(const Packing& p) {
+  Chunks out;
+  for (const ScheduledChunk& c : p.chunks) out.emplace_back(c.id, c.num_tokens);
+  return out;
+}
+
+TEST_CASE("FFD fills each priority class largest first, then chunks the oldest leftover",
+          "[sched][packer]") {
+  const SeqState low_big = Seq(1, 40, 0, 0);
+  const SeqState high_small = Seq(2, 20, 0, 1);
+  const SeqState high_big = Seq(3, 30, 0, 1);
+  const std::vector<Candidate> prefills{
+      {&low_big, 40, false}, {&high_small, 20, false}, {&high_big, 30, false}};
+  const Packing p = PackFfd({.prefills = prefills, .token_budget = 64, .align = 16});
+  CHECK(Of(p) == Chunks{{3, 30}, {2, 20}, {1, 14}});
+  CHECK(p.real_tokens == 64);
+  CHECK(p.ribbon_rows == 64);
+}
+
+TEST_CASE("decodes come first, then pinned prompts before FFD", "[sched][packer]") {
+  const SeqState d1 = Seq(1, 9, 8);
+  const SeqState d2 = Seq(2, 9, 8);
+  const SeqState pinned = Seq(3, 100);
+  const SeqState small = Seq(4, 10);
+  const std::vector<const SeqState*> decodes{&d1, &d2};
+  const std::vector<Candidate> prefills{{&pinned, 100, true}, {&small, 10, false}};
+  const Packing p =
+      PackFfd({.decodes = decodes, .prefills = prefills, .token_budget = 32, .align = 8});
+  CHECK(Of(p) == Chunks{{1, 1}, {2, 1}, {3, 30}});
+  const Packing tight = PackFfd({.decodes = decodes, .prefills = prefills, .token_budget = 1});
+  CHECK(Of(tight) == Chunks{{1, 1}});
+}
+
+TEST_CASE("the rows are the real tokens aligned up", "[sched][packer]") {
+  const SeqState s = Seq(1, 17);
+  const std::vector<Candidate> prefills{{&s, 17, false}};
+  CHECK(PackFfd({.prefills = prefills, .token_budget = 64, .align = 16}).ribbon_rows == 32);
+  CHECK(PackFfd({.prefills = prefills, .token_budget = 64, .align = 1}).ribbon_rows == 17);
+  CHECK(PackFfd({.token_budget = 64, .align = 16}).ribbon_rows == 0);
+}
+
+TEST_CASE("padded batches stop where the padded KV would not fit", "[sched][packer]") {
+  // A decode at 15 computed tokens holds 1 block; padded to 20 rows it needs 3 blocks (2 more).
+  const SeqState decode = Seq(1, 16, 15);
+  const SeqState prompt = Seq(2, 20);
+  const std::vector<const SeqState*> decodes{&decode};
+  const std::vector<Candidate> prefills{{&prompt, 20, false}};
+  PackInput in{.decodes = decodes,
+               .prefills = prefills,
+               .token_budget = 64,
+               .align = 1,
+               .kv_free_blocks = 4,
+               .block_size = 16};
+  const Packing fits = PackPadded(in);
+  CHECK(Of(fits) == Chunks{{1, 1}, {2, 20}});  // 2 + 2 blocks
+  CHECK(fits.chunks[0].padded_tokens == 20);
+  CHECK(fits.ribbon_rows == 40);
+  in.kv_free_blocks = 3;
+  CHECK(Of(PackPadded(in)) == Chunks{{1, 1}});
+  in.kv_free_blocks = 4;
+  in.max_blocks_per_seq = 2;  // the decode padded to 35 tokens would need 3
+  CHECK(Of(PackPadded(in)) == Chunks{{1, 1}});
+}
+
+TEST_CASE("a padded batch leading with a long prompt chunks it to the budget", "[sched][packer]") {
+  const SeqState big = Seq(1, 100);
+  const SeqState small = Seq(2, 4);
+  const std::vector<Candidate> prefills{{&big, 100, true}, {&small, 4, false}};
+  const Packing p =
+      PackPadded({.prefills = prefills, .token_budget = 64, .align = 16, .kv_free_blocks = 100});
+  CHECK(Of(p) == Chunks{{1, 64}});
+  CHECK(p.ribbon_rows == 64);
+}
+
+}  // namespace
+}  // namespace ribbon::sched
