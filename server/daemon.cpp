@@ -1,0 +1,205 @@
+#include "server/daemon.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/common/status_macros.h"
+#include "core/model/model_runner.h"
+#include "core/tokenizer/tokenizer.h"
+#include "nlohmann/json.hpp"
+#include "server/logging.h"
+
+namespace ribbon::server {
+namespace {
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const ServerSection& server) {
+  if (server.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
+  ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(server.tls_cert_path, "server.tls_cert_path"));
+  ASSIGN_OR_RETURN(std::string key, ReadWholeFile(server.tls_key_path, "server.tls_key_path"));
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+  return grpc::SslServerCredentials(options);
+}
+
+EngineOptions EngineOptionsFrom(const ServerConfig& config) {
+  const EngineSection& e = config.engine;
+  EngineOptions options;
+  options.num_kv_blocks = static_cast<int32_t>(e.num_kv_blocks);
+  options.block_size = static_cast<int32_t>(e.block_size);
+  options.scheduler_policy = e.scheduler_policy;
+  options.scheduler.max_ribbon_tokens = static_cast<int32_t>(e.max_ribbon_tokens);
+  options.scheduler.max_running_seqs = static_cast<int32_t>(e.max_running_seqs);
+  options.scheduler.align = static_cast<int32_t>(e.align);
+  options.scheduler.max_blocks_per_seq = static_cast<int32_t>(e.max_blocks_per_seq);
+  options.scheduler.mode =
+      e.batching_mode == "padded" ? sched::BatchingMode::kPadded : sched::BatchingMode::kPacked;
+  options.max_queued_requests = static_cast<int32_t>(e.max_queued_requests);
+  options.max_queued_prompt_tokens = e.max_queued_prompt_tokens;
+  options.debug_step_delay_ms = static_cast<int32_t>(config.debug.step_delay_ms);
+  return options;
+}
+
+}  // namespace
+
+int64_t CountParameters(const ModelConfig& c) {
+  const int64_t h = c.hidden_size;
+  const int64_t attention = h * (c.q_size() + 2 * c.kv_size()) + c.q_size() * h +
+                            (c.qkv_bias ? c.q_size() + 2 * c.kv_size() : 0);
+  const int64_t mlp = 3 * h * c.intermediate_size;
+  const int64_t per_layer = attention + mlp + 2 * h;
+  const int64_t embeddings = c.vocab_size * h;
+  return embeddings + c.num_layers * per_layer + h + (c.tie_word_embeddings ? 0 : embeddings);
+}
+
+Daemon::Daemon(ServerConfig config)
+    : config_(std::move(config)),
+      output_pool_(static_cast<int>(config_.server.output_threads)),
+      service_(&config_, &output_pool_) {}
+
+Daemon::~Daemon() { Drain(); }
+
+absl::Status Daemon::Listen() {
+  RETURN_IF_ERROR(StartGrpc());
+  RETURN_IF_ERROR(StartHttp());
+  RETURN_IF_ERROR(WritePortFile());
+  LogEvent(spdlog::level::info, "listening",
+           {{"grpc", config_.server.listen}, {"grpc_port", grpc_port_}, {"http_port", http_port_},
+            {"tls", !config_.server.tls_cert_path.empty()},
+            {"auth", !config_.server.auth_token.empty()}});
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartGrpc() {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeCredentials(config_.server));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.server.listen, credentials, &grpc_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.server.max_receive_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.server.max_send_message_bytes));
+  builder.RegisterService(&service_);
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("server.listen: cannot listen on ", config_.server.listen));
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus("", true);
+  grpc_server_->GetHealthCheckService()->SetServingStatus(kReadinessService, false);
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartHttp() {
+  if (config_.http.listen.empty()) return absl::OkStatus();
+  HttpSidePortHandlers handlers;
+  handlers.ready = [this] { return ready_.load(); };
+  ASSIGN_OR_RETURN(http_port_, http_.Start(config_.http.listen, std::move(handlers)));
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::WritePortFile() const {
+  const std::string& path = config_.server.port_file;
+  if (path.empty()) return absl::OkStatus();
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << nlohmann::json{{"grpc_port", grpc_port_}, {"http_port", http_port_}}.dump() << "\n";
+    if (!out) return absl::InvalidArgumentError(absl::StrCat("server.port_file: cannot write ", path));
+  }
+  // Renamed into place so that a reader never sees half a file.
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("server.port_file: cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::LoadModel() {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string tokenizer_dir =
+      config_.model.tokenizer_path.empty() ? config_.model.path : config_.model.tokenizer_path;
+  ASSIGN_OR_RETURN(backend_.tokenizer, Tokenizer::Load(tokenizer_dir));
+  ModelLoadOptions load;
+  load.path = config_.model.path;
+  load.device = config_.model.device;
+  load.dtype = config_.model.dtype;
+  load.attention_backend = config_.model.attention_backend;
+  load.num_threads = static_cast<int32_t>(config_.model.num_threads);
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, ribbon::LoadModel(load));
+  backend_.model_config = model->config();
+  backend_.device_description = model->Describe();
+  backend_.weight_bytes = model->weight_bytes();
+  backend_.parameters = CountParameters(backend_.model_config);
+  backend_.model_path = config_.model.path;
+  ASSIGN_OR_RETURN(engine_, Engine::Create(EngineOptionsFrom(config_), std::move(model)));
+  if (metrics_observer_) engine_->SetObserver(metrics_observer_);
+  engine_->Start();
+  backend_.engine = engine_.get();
+  service_.SetBackend(&backend_);
+  SetReady(true);
+  const EngineStats stats = engine_->Stats();
+  LogEvent(spdlog::level::info, "ready",
+           {{"model", config_.model.path}, {"device", backend_.device_description},
+            {"kv_blocks", stats.kv_blocks_total},
+            {"load_seconds",
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+  return absl::OkStatus();
+}
+
+void Daemon::SetReady(bool ready) {
+  ready_.store(ready);
+  if (grpc_server_) grpc_server_->GetHealthCheckService()->SetServingStatus(kReadinessService, ready);
+}
+
+void Daemon::RequestShutdown() {
+  {
+    std::lock_guard lock(shutdown_mu_);
+    shutdown_requested_ = true;
+  }
+  shutdown_requested_cv_.notify_all();
+}
+
+void Daemon::WaitForShutdownRequest() {
+  std::unique_lock lock(shutdown_mu_);
+  shutdown_requested_cv_.wait(lock, [this] { return shutdown_requested_; });
+}
+
+void Daemon::Drain() {
+  {
+    std::lock_guard lock(shutdown_mu_);
+    if (drained_) return;
+    drained_ = true;
+  }
+  const double grace = config_.server.shutdown_grace_seconds;
+  LogEvent(spdlog::level::info, "draining",
+           {{"grace_seconds", grace}, {"active_calls", service_.active_calls()}});
+  SetReady(false);
+  service_.StopAdmitting();
+  if (engine_) engine_->Shutdown(absl::Seconds(grace));
+  // The engine has finished every request; give the output threads a moment to write the ends.
+  const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (service_.active_calls() > 0 && std::chrono::steady_clock::now() < flush_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  output_pool_.Stop();
+  http_.Stop();
+  LogEvent(spdlog::level::info, "stopped", {{"remaining_calls", service_.active_calls()}});
+}
+
+}  // namespace ribbon::server

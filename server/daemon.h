@@ -1,0 +1,76 @@
+// Daemon: ribbond's life cycle, in order.
+//   Listen()      gRPC server up (health: liveness SERVING, readiness NOT_SERVING; reflection on),
+//                 HTTP side port up, port file written.
+//   LoadModel()   tokenizer, model and engine (which measures memory); engine started;
+//                 readiness SERVING.
+//   Drain()       readiness NOT_SERVING, new generations refused (UNAVAILABLE), in-flight ones
+//                 run for up to server.shutdown_grace_seconds, the rest end with UNAVAILABLE;
+//                 then everything stops.
+//
+// Ownership: owns the engine, the gRPC server, the service, the output threads and the HTTP
+// side port. Threads: Listen, LoadModel and Drain from the main thread; RequestShutdown from
+// any thread (e.g. the signal thread); WaitForShutdownRequest blocks the main thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/status.h"
+#include "core/engine/engine.h"
+#include "server/config.h"
+#include "server/generation_service.h"
+#include "server/http_side_port.h"
+#include "server/task_pool.h"
+
+namespace ribbon::server {
+
+// The name under which gRPC health reports readiness.
+inline constexpr char kReadinessService[] = "ribbon.v1.Generation";
+
+class Daemon {
+ public:
+  explicit Daemon(ServerConfig config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  absl::Status Listen();
+  absl::Status LoadModel();
+  void RequestShutdown();
+  void WaitForShutdownRequest();
+  void Drain();
+
+ private:
+  absl::Status StartGrpc();
+  absl::Status StartHttp();
+  absl::Status WritePortFile() const;
+  void SetReady(bool ready);
+
+  // Declared so that destruction runs the other way: the side port, the gRPC server, the
+  // service, the output threads, and last the engine that their tasks may still call.
+  const ServerConfig config_;
+  std::unique_ptr<Engine> engine_;
+  ServingBackend backend_;
+  std::shared_ptr<EngineObserver> metrics_observer_;
+  TaskPool output_pool_;
+  GenerationService service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  HttpSidePort http_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::atomic<bool> ready_{false};
+
+  std::mutex shutdown_mu_;
+  std::condition_variable shutdown_requested_cv_;
+  bool shutdown_requested_ = false;
+  bool drained_ = false;
+};
+
+// Total weights of a decoder-only transformer described by `config` (embeddings, attention,
+// MLP, norms, and the LM head unless tied).
+int64_t CountParameters(const ModelConfig& config);
+
+}  // namespace ribbon::server

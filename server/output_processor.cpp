@@ -1,0 +1,52 @@
+#include "server/output_processor.h"
+
+namespace ribbon::server {
+
+OutputProcessor::OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer,
+                                 OutputProcessorOptions options)
+    : decoder_(std::move(tokenizer), options.prompt, /*skip_special_tokens=*/true),
+      matcher_(std::move(options.stop_strings)),
+      ending_tokens_(options.stop_token_ids.begin(), options.stop_token_ids.end()) {
+  if (!options.ignore_eos) ending_tokens_.insert(options.eos_token_ids.begin(), options.eos_token_ids.end());
+}
+
+void OutputProcessor::Emit(const SampledToken& token, OutputChunk& chunk) {
+  if (matcher_.matched()) return;
+  chunk.tokens.push_back(token);
+  ++emitted_tokens_;
+  const int32_t id = token.token;
+  StopStringMatcher::Result result = matcher_.Push(decoder_.Push(std::span<const int32_t>(&id, 1)));
+  chunk.text += result.text;
+  chunk.stop_string_matched |= result.matched;
+}
+
+OutputChunk OutputProcessor::OnTokens(std::span<const SampledToken> tokens) {
+  OutputChunk chunk;
+  for (const SampledToken& token : tokens) {
+    if (held_token_) {
+      Emit(*held_token_, chunk);
+      held_token_.reset();
+    }
+    if (ending_tokens_.contains(token.token)) {
+      held_token_ = token;
+    } else {
+      Emit(token, chunk);
+    }
+  }
+  return chunk;
+}
+
+OutputChunk OutputProcessor::OnFinish(FinishReason reason) {
+  OutputChunk chunk;
+  if (held_token_ && reason != FinishReason::kStopToken) Emit(*held_token_, chunk);
+  held_token_.reset();
+  if (!matcher_.matched()) {
+    StopStringMatcher::Result result = matcher_.Push(decoder_.Flush());
+    chunk.text += result.text;
+    chunk.stop_string_matched |= result.matched;
+    chunk.text += matcher_.Flush();
+  }
+  return chunk;
+}
+
+}  // namespace ribbon::server
