@@ -76,6 +76,8 @@ void SimEngine::Fail(const std::string& what) {
   if (violation_.empty()) violation_ = absl::StrCat("step ", step_, ": ", what);
 }
 
+// Every id listed is live and listed once; chunks stay within the uncomputed tokens, decodes
+// first; expirations and rejections are exactly the ones due.
 void SimEngine::Check(const SimStep& step, const SchedulerInput& input) {
   const ScheduleDecision& d = step.decision;
   const std::span<const SeqState> seqs = input.seqs;
@@ -100,8 +102,6 @@ void SimEngine::Check(const SimStep& step, const SchedulerInput& input) {
     const SeqState* s = claim(id, "preempted");
     if (s && !s->running) Fail(absl::StrCat("seq ", id, " preempted while not running"));
   }
-  int32_t real = 0;
-  int32_t widest = 0;
   bool prefill_seen = false;
   for (const ScheduledChunk& c : d.chunks) {
     const SeqState* s = claim(c.id, "chunks");
@@ -116,8 +116,6 @@ void SimEngine::Check(const SimStep& step, const SchedulerInput& input) {
       Fail(absl::StrCat("decode of seq ", c.id, " after a prefill chunk"));
     }
     prefill_seen = prefill_seen || !decode;
-    real += c.num_tokens;
-    widest = std::max({widest, c.num_tokens, c.padded_tokens});
   }
   for (const SeqState& s : seqs) {
     if (s.deadline <= now && !Contains(d.expired, s.id)) {
@@ -128,6 +126,19 @@ void SimEngine::Check(const SimStep& step, const SchedulerInput& input) {
                      [&](const Rejection& r) { return r.id == s.id; })) {
       Fail(absl::StrCat("seq ", s.id, " can never fit but was not rejected"));
     }
+  }
+  CheckShape(step, input);
+}
+
+// The ribbon's size: within the budget, aligned, rectangular in padded mode; and the number of
+// sequences holding KV after the step within max_running_seqs.
+void SimEngine::CheckShape(const SimStep& step, const SchedulerInput& input) {
+  const ScheduleDecision& d = step.decision;
+  int32_t real = 0;
+  int32_t widest = 0;
+  for (const ScheduledChunk& c : d.chunks) {
+    real += c.num_tokens;
+    widest = std::max({widest, c.num_tokens, c.padded_tokens});
   }
   const int32_t align = options_.sched.align;
   if (d.real_tokens != real) Fail("real_tokens is not the sum of the chunks");
@@ -146,7 +157,7 @@ void SimEngine::Check(const SimStep& step, const SchedulerInput& input) {
     if (d.ribbon_rows != AlignUp(rect, align)) Fail("padded rows are not B * Lmax aligned");
   }
   int32_t running_after = static_cast<int32_t>(step.admitted.size());
-  for (const SeqState& s : seqs) {
+  for (const SeqState& s : input.seqs) {
     running_after += s.running && !Contains(d.preempted, s.id) && !Contains(d.expired, s.id);
   }
   if (running_after > options_.sched.max_running_seqs) {

@@ -87,6 +87,7 @@ class SimEngine {
   };
 
   void Check(const SimStep& step, const SchedulerInput& input);
+  void CheckShape(const SimStep& step, const SchedulerInput& input);
   void CheckAging(const SimStep& step, const std::vector<SeqState>& seqs);
   void Apply(SimStep& step);
   void End(SeqId id, SimEnd end, int64_t step);
