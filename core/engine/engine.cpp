@@ -6,7 +6,7 @@
 #include "core/common/status_macros.h"
 #include "core/engine/engine_impl.h"
 #include "core/engine/plan_builder.h"
-#include "core/scheduler/fcfs_scheduler.h"
+#include "core/scheduler/scheduler_factory.h"
 #include "spdlog/spdlog.h"
 
 namespace ribbon {
@@ -23,11 +23,6 @@ int32_t DefaultBlocks(const EngineOptions& o, const ModelRunner& model) {
   return static_cast<int32_t>(std::max<int64_t>(per_seq, std::min(wanted, affordable)));
 }
 
-absl::StatusOr<std::unique_ptr<sched::Scheduler>> MakePolicy(const EngineOptions& o) {
-  if (o.scheduler_policy == "fcfs") return std::make_unique<sched::FcfsScheduler>(o.scheduler);
-  return absl::InvalidArgumentError(absl::StrCat("unknown scheduler_policy \"", o.scheduler_policy, "\""));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options,
@@ -37,7 +32,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
     return absl::InvalidArgumentError(absl::StrCat("block_size ", options.block_size, " must be in [1, 64]"));
   }
   if (options.scheduler.max_ribbon_tokens <= 0) return absl::InvalidArgumentError("max_ribbon_tokens must be positive");
-  ASSIGN_OR_RETURN(auto scheduler, MakePolicy(options));
+  ASSIGN_OR_RETURN(auto scheduler, sched::MakeScheduler(options.scheduler_policy, options.scheduler));
   const int32_t blocks = options.num_kv_blocks > 0 ? options.num_kv_blocks : DefaultBlocks(options, *model);
   RETURN_IF_ERROR(model->AllocateKvCache(blocks, options.block_size));
   auto impl = std::make_unique<Impl>(options, std::move(model), std::move(scheduler), blocks);

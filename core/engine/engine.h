@@ -26,7 +26,7 @@ namespace ribbon {
 struct EngineOptions {
   int32_t num_kv_blocks = 0;  // KV cache blocks; 0 = enough for max_running_seqs full contexts
   int32_t block_size = 16;
-  std::string scheduler_policy = "fcfs";  // "fcfs" or "ffd" (First-Fit-Decreasing)
+  std::string scheduler_policy = "ffd";  // "ffd" (First-Fit-Decreasing) or "fcfs"
   sched::SchedulerOptions scheduler;
   int32_t max_queued_requests = 1024;        // waiting requests; beyond: RESOURCE_EXHAUSTED
   int64_t max_queued_prompt_tokens = 1 << 20;  // waiting prompt tokens; beyond: RESOURCE_EXHAUSTED

@@ -93,11 +93,18 @@ absl::Status Engine::Impl::Forward(StepReport& report) {
   absl::Status status = options_.debug_inject_oom && options_.debug_inject_oom(steps_.load())
                             ? absl::ResourceExhaustedError("injected out-of-memory")
                             : model_->Forward(plan_, logits_);
-  // A ribbon already at the floor cannot shrink: that out-of-memory fails its requests.
-  if (absl::IsResourceExhausted(status) && plan_.num_rows > std::max(1, options_.min_ribbon_tokens)) {
-    ShrinkBudget(plan_.num_rows);
-    report.oom_recovered = true;
+  if (!absl::IsResourceExhausted(status)) {
+    oom_streak_ = 0;
+    return status;
   }
+  // Shrink and retry; a ribbon already at the floor is retried as it is (the shortage may be
+  // transient), and only a streak of failures there fails its requests.
+  if (++oom_streak_ > kMaxOomRetriesAtFloor && plan_.num_rows <= std::max(1, options_.min_ribbon_tokens)) {
+    oom_streak_ = 0;
+    return status;
+  }
+  ShrinkBudget(plan_.num_rows);
+  report.oom_recovered = true;
   return status;
 }
 
