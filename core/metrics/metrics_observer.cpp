@@ -8,6 +8,7 @@ void MetricsObserver::OnStep(const StepReport& report) {
   const RibbonMetrics& m = metrics_;
   m.steps->Inc();
   if (report.preempted > 0) m.preemptions->Inc(static_cast<uint64_t>(report.preempted));
+  if (report.oom_recovered) m.oom_recoveries->Inc();
   m.ribbon_tokens->Observe(report.ribbon_rows);
   if (report.capacity > 0) {
     m.ribbon_fill_ratio->Observe(static_cast<double>(report.real_tokens) / report.capacity);

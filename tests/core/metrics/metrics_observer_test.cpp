@@ -153,10 +153,12 @@ TEST_CASE("a step records its ribbon shape, phase durations and preemptions") {
   step.forward_seconds = 0.004;
   step.sample_seconds = 0.0003;
   o.observer->OnStep(step);
+  step.oom_recovered = true;
   o.observer->OnStep(step);
   const Scrape s = o.Read();
   CHECK(s.Value("ribbon_steps_total") == 2);
   CHECK(s.Value("ribbon_preemptions_total") == 4);
+  CHECK(s.Value("ribbon_oom_recoveries_total") == 1);
   CHECK(s.Value("ribbon_ribbon_tokens_sum") == 32);
   CHECK(s.Value("ribbon_ribbon_tokens_bucket", {{"le", "8"}}) == 0);
   CHECK(s.Value("ribbon_ribbon_tokens_bucket", {{"le", "16"}}) == 2);
