@@ -10,6 +10,14 @@
 namespace ribbon {
 namespace {
 
+// log-softmax of one logit; -inf when every logit is -inf (no distribution to speak of).
+float LogProb(float logit, double log_normaliser) {
+  if (log_normaliser == -std::numeric_limits<double>::infinity()) {
+    return -std::numeric_limits<float>::infinity();
+  }
+  return static_cast<float>(logit - log_normaliser);
+}
+
 // Higher logit first; equal logits: lower token id first.
 bool RanksHigher(const TopLogprob& a, const TopLogprob& b) {
   return a.logprob > b.logprob || (a.logprob == b.logprob && a.token < b.token);
@@ -35,9 +43,7 @@ std::vector<TopLogprob> TopLogprobs(std::span<const float> logits, int32_t count
     }
   }
   std::sort_heap(top.begin(), top.end(), RanksHigher);
-  for (TopLogprob& entry : top) {
-    entry.logprob = static_cast<float>(entry.logprob - log_normaliser);
-  }
+  for (TopLogprob& entry : top) entry.logprob = LogProb(entry.logprob, log_normaliser);
   return top;
 }
 
@@ -71,7 +77,7 @@ SampledToken SampleToken(std::span<float> logits, const SamplingParams& params,
   result.token = ChooseToken(logits, params, context.output_index, workspace);
   if (want_logprobs) {
     const float raw_logit = LogitBeforePenalties(logits, result.token, workspace);
-    result.logprob = static_cast<float>(raw_logit - raw_log_normaliser);
+    result.logprob = LogProb(raw_logit, raw_log_normaliser);
   }
   return result;
 }

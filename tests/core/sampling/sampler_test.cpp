@@ -152,7 +152,11 @@ TEST_CASE("NaN and infinite logits", "[sampling]") {
     CHECK(Sample({nan, 0.0f, nan, 0.1f}, params, index) % 2 == 1);  // NaN is never drawn
     CHECK(Sample({0.0f, kInf, 5.0f}, params, index) == 1);
   }
-  CHECK(Sample({-kInf, -kInf, -kInf}, params, 0) == 0);
+  std::vector<float> all_masked = {-kInf, -kInf, -kInf};
+  const SampledToken fallback = SampleToken(all_masked, {.temperature = 1.0f, .top_logprobs = 2}, {});
+  CHECK(fallback.token == 0);
+  CHECK(fallback.logprob == -kInf);
+  CHECK(fallback.top.at(1).logprob == -kInf);
   std::vector<float> masked = {-kInf, 1.0f, -kInf};
   CHECK(SampleToken(masked, {.temperature = 1.0f, .logprobs = true}, {}).logprob ==
         Approx(0.0).margin(1e-7));
@@ -190,6 +194,15 @@ TEST_CASE("filters on a 151,936-token vocabulary keep the right tokens", "[sampl
   for (int i = 0; i < vocab; ++i) {
     if (top_p[i] > 0) REQUIRE(logits[i] >= sorted[kept - 1]);
   }
+}
+
+TEST_CASE("penalties that overflow a logit do not poison the distribution", "[sampling]") {
+  std::vector<float> logits = {3e38f, 1.0f, 2.0f};
+  const std::vector<int32_t> output = {0};
+  // 3e38 / 0.01 overflows to +inf, which counts as the largest float.
+  const auto probabilities = FilteredProbabilities(
+      logits, {.temperature = 1.0f, .repetition_penalty = 0.01f}, {.output = output});
+  CHECK(probabilities == std::vector<double>{1.0, 0.0, 0.0});
 }
 
 TEST_CASE("penalties ignore token ids outside the vocabulary", "[sampling]") {
