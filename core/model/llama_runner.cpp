@@ -9,6 +9,8 @@
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
 
+#include <malloc.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -206,6 +208,9 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& o
     return absl::UnimplementedError(absl::StrCat("dtype \"", options.dtype, "\" is not supported on the CPU (use float32)"));
   }
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
+  // Large buffers always come from mmap and go back to the system when freed; glibc's adaptive
+  // threshold would otherwise keep loading's temporaries resident (and tensors are large).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
   c10::InferenceMode guard;
   ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));

@@ -1,6 +1,6 @@
 #include "core/model/llama_weights.h"
 
-#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
 #include "absl/strings/str_cat.h"
@@ -37,17 +37,25 @@ class Loader {
     return t;
   }
 
-  // Several tensors concatenated along dim 0 (e.g. Q, K, V into one QKV matrix).
+  // Several tensors concatenated along dim 0 (e.g. Q, K, V into one QKV matrix), converted
+  // straight into their slice of the destination: no temporary copy per piece.
   absl::StatusOr<at::Tensor> Fused(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts) {
-    std::vector<at::Tensor> pieces;
     std::vector<const TensorView*> views;
+    int64_t rows = 0;
     for (const auto& [name, shape] : parts) {
       ASSIGN_OR_RETURN(const TensorView* view, ckpt_.Get(name, shape));
-      pieces.push_back(Borrow(*view).to(options_.dtype));
       views.push_back(view);
+      rows += shape[0];
     }
-    at::Tensor t = at::cat(pieces, 0).to(options_.device).contiguous();
-    for (const TensorView* view : views) ckpt_.Release(*view);
+    std::vector<int64_t> shape = views[0]->shape;
+    shape[0] = rows;
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(options_.dtype).device(options_.device));
+    int64_t row = 0;
+    for (const TensorView* view : views) {
+      t.narrow(0, row, view->shape[0]).copy_(Borrow(*view));
+      row += view->shape[0];
+      ckpt_.Release(*view);
+    }
     bytes_ += t.nbytes();
     return t;
   }

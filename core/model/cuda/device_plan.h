@@ -1,0 +1,74 @@
+// DevicePlan: a StepPlan's integer arrays on the GPU, uploaded with one host-to-device copy from
+// a pinned staging buffer, plus the host-side facts the attention backends choose by.
+// Private to core/model/cuda (includes ATen).
+//
+// Ownership: a DevicePlan points into its PlanUploader's device buffer and is valid until the
+// next Upload. Threads: the runner's thread (the engine thread).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/plan/step_plan.h"
+
+namespace ribbon::gpu {
+
+// What a plan may reference, for validation before anything reaches the device (a bad index
+// there would fault the whole CUDA context, not just this step).
+struct PlanLimits {
+  int64_t vocab_size = 0;
+  int64_t max_position = 0;  // rows' positions must be below this (RoPE table size)
+  int32_t num_blocks = 0;    // KV cache blocks
+  int32_t block_size = 0;
+  size_t logits_floats = 0;  // size of the caller's logits buffer (vocab_size per sample row)
+};
+
+// INVALID_ARGUMENT naming the first inconsistency: sizes, ids, positions, slots, block indices.
+absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits);
+
+struct DevicePlan {
+  int32_t num_rows = 0;
+  int32_t num_seqs = 0;
+  int32_t real_rows = 0;  // cu_seqlens[num_seqs]
+  int32_t max_blocks_per_seq = 0;
+  int32_t block_size = 0;
+  int32_t num_samples = 0;
+  int32_t total_kv = 0;   // sum of kv_lens: rows of the gathered varlen K/V
+  int32_t max_q = 0;      // longest segment (query rows)
+  int32_t max_kv = 0;     // longest kv_len
+  // Every segment's rows carry positions kv_len - n, ..., kv_len - 1: the causal alignment the
+  // fused varlen kernels assume (queries end where the keys end).
+  bool queries_end_at_kv = true;
+  // Additionally every segment starts at position 0 (n == kv_len): a plain packed prefill.
+  bool full_prefill = true;
+
+  const int32_t* token_ids = nullptr;     // [num_rows]
+  const int32_t* positions = nullptr;     // [num_rows]
+  const int32_t* slot_mapping = nullptr;  // [num_rows]
+  const int32_t* cu_seqlens = nullptr;    // [num_seqs + 1]
+  const int32_t* cu_kv = nullptr;         // [num_seqs + 1], prefix sums of kv_lens
+  const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
+  const int32_t* sample_rows = nullptr;   // [num_samples]
+  at::Tensor cu_seqlens_tensor;  // int32 [num_seqs + 1] views of the above, for ATen kernels
+  at::Tensor cu_kv_tensor;
+};
+
+class PlanUploader {
+ public:
+  // Stages `plan` in pinned memory and copies it to the stream's device (asynchronously).
+  // Waits first for the previous upload's copy, so the staging buffer is never overwritten
+  // while in flight.
+  absl::StatusOr<DevicePlan> Upload(const StepPlan& plan, c10::cuda::CUDAStream stream);
+
+ private:
+  at::Tensor pinned_;   // int32, pinned host memory
+  at::Tensor device_;   // int32, device memory
+  at::cuda::CUDAEvent copied_;
+};
+
+}  // namespace ribbon::gpu

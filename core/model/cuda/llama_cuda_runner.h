@@ -1,0 +1,65 @@
+// LlamaCudaRunner: the ModelRunner for Llama-family decoders (Llama, Mistral, Qwen2) on one CUDA
+// device. Per layer: RMSNorm (kernel), fused QKV GEMM (ATen/cuBLAS), RoPE (kernel), KV write by
+// slot mapping (kernel), attention (CudaAttention), O GEMM + residual add, RMSNorm, fused
+// gate/up GEMM, SiLU-mul (kernel), down GEMM + residual add. The residual adds are separate from
+// the GEMMs so that 16-bit rounding happens where transformers' eager code rounds.
+// Private to core/model/cuda (includes ATen); created through core/model/cuda/cuda_model.h.
+//
+// Ownership: owns its weights, KV cache and workspaces on the device. Threads: one at a time
+// (the engine thread); every call runs on the device's current CUDA stream and Forward returns
+// after the step has finished on the device.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <span>
+#include <string>
+
+#include "core/model/cuda/cuda_attention.h"
+#include "core/model/cuda/device_plan.h"
+#include "core/model/llama_weights.h"
+#include "core/model/model_runner.h"
+
+namespace ribbon::gpu {
+
+struct CudaRunnerOptions {
+  at::Device device = at::Device(at::kCUDA, 0);
+  at::ScalarType dtype = at::kBFloat16;
+  AttentionBackend attention = AttentionBackend::kFlash;
+};
+
+class LlamaCudaRunner final : public ModelRunner {
+ public:
+  LlamaCudaRunner(ModelConfig config, LlamaWeights weights, const CudaRunnerOptions& options);
+
+  const ModelConfig& config() const override { return c_; }
+  std::string Describe() const override;
+  int64_t weight_bytes() const override { return w_.bytes; }
+  int64_t KvBytesPerBlock(int32_t block_size) const override;
+  absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override;
+  absl::Status Forward(const StepPlan& plan, std::span<float> logits) override;
+
+ private:
+  absl::Status ForwardOnDevice(const StepPlan& plan, std::span<float> logits);
+  absl::Status Layer(const DevicePlan& plan, int64_t layer);
+  absl::Status Logits(const DevicePlan& plan, std::span<float> logits);
+  void EnsureWorkspace(int64_t rows);
+  at::Tensor Rows(const at::Tensor& workspace) const { return workspace.narrow(0, 0, rows_); }
+
+  ModelConfig c_;
+  LlamaWeights w_;
+  CudaRunnerOptions options_;
+  std::string device_name_;
+  at::Tensor rope_cos_, rope_sin_;  // [max_position, head_dim / 2] float32 on the device
+  at::Tensor k_cache_, v_cache_;    // [layers, slots, kv_heads * head_dim]
+  int32_t num_blocks_ = 0;
+  int32_t block_size_ = 16;
+  PlanUploader uploader_;
+  CudaAttention attention_;
+  // Workspaces sized for capacity_ rows, reused every step.
+  int64_t capacity_ = 0;
+  at::Tensor x_, h_, qkv_, attn_, gate_up_, act_, proj_;
+  int64_t rows_ = 0;  // rows of the step in flight
+};
+
+}  // namespace ribbon::gpu
