@@ -9,12 +9,6 @@
 #include "spdlog/spdlog.h"
 
 namespace ribbon {
-namespace {
-
-double Seconds(TimeNs from, TimeNs to) { return NsToSeconds(to - from); }
-
-}  // namespace
-
 Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> model,
                    std::unique_ptr<sched::Scheduler> scheduler, int32_t num_blocks)
     : options_(options), model_(std::move(model)), scheduler_(std::move(scheduler)),

@@ -32,15 +32,17 @@ at::Tensor View(float* data, int64_t rows, int64_t cols) {
 
 class LlamaCpuRunner final : public ModelRunner {
  public:
-  LlamaCpuRunner(ModelConfig config, LlamaWeights weights)
-      : c_(std::move(config)), w_(std::move(weights)),
+  // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations stay float32).
+  LlamaCpuRunner(ModelConfig config, LlamaWeights weights, at::ScalarType gemm_dtype)
+      : c_(std::move(config)), w_(std::move(weights)), gemm_dtype_(gemm_dtype),
         rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {
     TransposeForGemm();
   }
 
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
-    return absl::StrFormat("cpu float32, %d threads, attention=cpu-paged", at::get_num_threads());
+    return absl::StrFormat("cpu %s GEMMs, float32 activations and KV, %d threads, attention=cpu-paged",
+                           gemm_dtype_ == at::kBFloat16 ? "bfloat16" : "float32", at::get_num_threads());
   }
   int64_t weight_bytes() const override { return w_.bytes; }
   int64_t KvBytesPerBlock(int32_t block_size) const override {
@@ -62,6 +64,8 @@ class LlamaCpuRunner final : public ModelRunner {
 
  private:
   void TransposeForGemm();
+  // out[rows, n] = in[rows, k] @ w[k, n] (or += when `accumulate`), in the weights' dtype.
+  void Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate);
   absl::Status Validate(const StepPlan& plan, size_t logits_size) const;
   void EnsureWorkspace(int64_t rows);
   void Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const;
@@ -69,6 +73,7 @@ class LlamaCpuRunner final : public ModelRunner {
 
   ModelConfig c_;
   LlamaWeights w_;
+  at::ScalarType gemm_dtype_;
   RopeTables rope_;
   at::Tensor lm_head_t_;          // [hidden, vocab]
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
@@ -77,6 +82,7 @@ class LlamaCpuRunner final : public ModelRunner {
   // Workspaces sized for `capacity_` rows, reused every step.
   int64_t capacity_ = 0;
   at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
+  at::Tensor bf16_in_, bf16_out_;  // GEMM operands when the weights are bfloat16
   int64_t rows_ = 0;  // rows of the step in flight
 };
 
@@ -84,16 +90,43 @@ class LlamaCpuRunner final : public ModelRunner {
 // a transposed view would cost three more ATen calls (t, transpose, as_strided) per GEMM.
 void LlamaCpuRunner::TransposeForGemm() {
   c10::InferenceMode guard;
-  auto transpose = [](at::Tensor& w) { w = w.t().contiguous(); };
+  const at::ScalarType dtype = gemm_dtype_;
+  auto transpose = [dtype](at::Tensor& w) { w = w.t().contiguous().to(dtype); };
   for (LlamaLayerWeights& layer : w_.layers) {
     transpose(layer.qkv);
     transpose(layer.o);
     transpose(layer.gate_up);
     transpose(layer.down);
   }
-  lm_head_t_ = w_.lm_head.t().contiguous();
-  if (c_.tie_word_embeddings) w_.bytes += lm_head_t_.nbytes();
+  lm_head_t_ = w_.lm_head.t().contiguous().to(dtype);
   w_.lm_head = at::Tensor();
+  w_.bytes = w_.embed.nbytes() + lm_head_t_.nbytes() + w_.final_norm.nbytes();
+  for (const LlamaLayerWeights& layer : w_.layers) {
+    for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o, &layer.mlp_norm,
+                                &layer.gate_up, &layer.down}) {
+      if (t->defined()) w_.bytes += t->nbytes();
+    }
+  }
+}
+
+void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate) {
+  const int64_t k = w.size(0), n = w.size(1);
+  at::Tensor a = View(const_cast<float*>(in), rows, k);
+  at::Tensor o = View(out, rows, n);
+  if (w.scalar_type() == at::kFloat) {
+    if (accumulate) {
+      o.addmm_(a, w);
+    } else {
+      at::mm_out(o, a, w);
+    }
+    return;
+  }
+  uint16_t* a16 = static_cast<uint16_t*>(bf16_in_.data_ptr());
+  uint16_t* o16 = static_cast<uint16_t*>(bf16_out_.data_ptr());
+  cpu::FloatToBf16(in, a16, rows * k);
+  at::Tensor o16_view = at::from_blob(o16, {rows, n}, at::TensorOptions().dtype(at::kBFloat16));
+  at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)), w);
+  cpu::Bf16ToFloat(o16, out, rows * n, accumulate);
 }
 
 absl::Status LlamaCpuRunner::Validate(const StepPlan& plan, size_t logits_size) const {
@@ -120,6 +153,11 @@ void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
   attn_ = at::empty({capacity_, c_.q_size()}, at::kFloat);
   gate_up_ = at::empty({capacity_, 2 * c_.intermediate_size}, at::kFloat);
   act_ = at::empty({capacity_, c_.intermediate_size}, at::kFloat);
+  if (gemm_dtype_ == at::kBFloat16) {
+    const int64_t widest = std::max({d, c_.q_size() + 2 * c_.kv_size(), 2 * c_.intermediate_size, c_.vocab_size});
+    bf16_in_ = at::empty({capacity_, widest}, at::kBFloat16);
+    bf16_out_ = at::empty({capacity_, widest}, at::kBFloat16);
+  }
 }
 
 void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const {
@@ -157,8 +195,7 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   const float eps = static_cast<float>(c_.rms_norm_eps);
 
   cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
-  at::Tensor qkv_view = View(qkv, t, qkv_width);
-  at::mm_out(qkv_view, View(h, t, d), w.qkv);
+  Gemm(qkv, h, w.qkv, t, /*accumulate=*/false);
   if (w.qkv_bias.defined()) cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
   cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
   cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
@@ -167,16 +204,14 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
                v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
   float* attn = attn_.data_ptr<float>();
   Attention(plan, layer, qkv, attn);
-  at::Tensor x_view = View(x, t, d);
-  x_view.addmm_(View(attn, t, q), w.o);
+  Gemm(x, attn, w.o, t, /*accumulate=*/true);
 
   cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
   float* gate_up = gate_up_.data_ptr<float>();
-  at::Tensor gate_up_view = View(gate_up, t, 2 * f);
-  at::mm_out(gate_up_view, View(h, t, d), w.gate_up);
+  Gemm(gate_up, h, w.gate_up, t, /*accumulate=*/false);
   float* act = act_.data_ptr<float>();
   cpu::SiluMul(gate_up, act, t, f);
-  x_view.addmm_(View(act, t, f), w.down);
+  Gemm(x, act, w.down, t, /*accumulate=*/true);
 }
 
 absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logits) {
@@ -193,8 +228,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
   float* h = h_.data_ptr<float>();
   cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
   cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d, static_cast<float>(c_.rms_norm_eps));
-  at::Tensor logits_view = View(logits.data(), s, c_.vocab_size);
-  at::mm_out(logits_view, View(h, s, d), lm_head_t_);
+  Gemm(logits.data(), h, lm_head_t_, s, /*accumulate=*/false);
   return absl::OkStatus();
 }
 
@@ -204,9 +238,11 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& o
   if (options.device != "cpu") {
     return absl::UnimplementedError(absl::StrCat("device \"", options.device, "\" is not supported by this build"));
   }
-  if (options.dtype != "auto" && options.dtype != "float32") {
-    return absl::UnimplementedError(absl::StrCat("dtype \"", options.dtype, "\" is not supported on the CPU (use float32)"));
+  if (options.dtype != "auto" && options.dtype != "float32" && options.dtype != "bfloat16") {
+    return absl::InvalidArgumentError(absl::StrCat("dtype \"", options.dtype,
+                                                   "\" is not supported on the CPU (float32 or bfloat16)"));
   }
+  const at::ScalarType gemm_dtype = options.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   // Large buffers always come from mmap and go back to the system when freed; glibc's adaptive
   // threshold would otherwise keep loading's temporaries resident (and tensors are large).
@@ -214,7 +250,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& o
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
   c10::InferenceMode guard;
   ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));
-  return std::unique_ptr<ModelRunner>(new LlamaCpuRunner(checkpoint->config(), std::move(weights)));
+  return std::unique_ptr<ModelRunner>(new LlamaCpuRunner(checkpoint->config(), std::move(weights), gemm_dtype));
 }
 
 }  // namespace ribbon

@@ -1,7 +1,7 @@
 // logits_tool: runs ONE packed ribbon (every sequence's whole prompt laid end to end) through a
 // checkpoint and writes the float32 logits of every row, for the transformers parity tests.
 //
-//   logits_tool MODEL_DIR INPUT.json OUTPUT.bin
+//   logits_tool MODEL_DIR INPUT.json OUTPUT.bin [DTYPE]
 // INPUT.json: {"sequences": [[ids...], ...]}. OUTPUT.bin: rows in ribbon order, [rows, vocab].
 #include <cstdio>
 #include <fstream>
@@ -45,11 +45,11 @@ ribbon::StepPlan PackAll(const std::vector<std::vector<int32_t>>& seqs, ribbon::
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: logits_tool MODEL_DIR INPUT.json OUTPUT.bin\n";
+  if (argc != 4 && argc != 5) {
+    std::cerr << "usage: logits_tool MODEL_DIR INPUT.json OUTPUT.bin [float32|bfloat16]\n";
     return 2;
   }
-  auto model = ribbon::LoadModel({.path = argv[1], .num_threads = 2});
+  auto model = ribbon::LoadModel({.path = argv[1], .dtype = argc == 5 ? argv[4] : "auto", .num_threads = 2});
   if (!model.ok()) {
     std::cerr << model.status() << "\n";
     return 1;

@@ -31,12 +31,12 @@ def sequences(vocab, seed):
     return [rng.integers(0, vocab, size=int(n)).tolist() for n in lengths]
 
 
-def ribbon_logits(model_dir, seqs, tmp):
+def ribbon_logits(model_dir, seqs, tmp, dtype="float32"):
     inp, out = os.path.join(tmp, "in.json"), os.path.join(tmp, "out.bin")
     with open(inp, "w") as f:
         json.dump({"sequences": seqs}, f)
-    meta = json.loads(subprocess.run([TOOL, model_dir, inp, out], check=True, capture_output=True,
-                                     text=True).stdout)
+    meta = json.loads(subprocess.run([TOOL, model_dir, inp, out, dtype], check=True,
+                                     capture_output=True, text=True).stdout)
     flat = np.fromfile(out, dtype=np.float32).reshape(meta["rows"], meta["vocab"])
     splits = np.cumsum([len(s) for s in seqs])[:-1]
     return np.split(flat, splits)
@@ -105,3 +105,20 @@ def test_negative_controls_miss_by_100x(tmp, monkeypatch):
     monkeypatch.setattr(modeling_llama, "rotate_half", swapped_halves)
     swapped = max_diff(ours, reference_logits(model, seqs))
     assert swapped >= 100 * TOLERANCE, f"swapped RoPE halves only moved logits by {swapped}"
+
+
+def test_bfloat16_gemms_stay_close_to_float32(tmp):
+    """The CPU's bfloat16 compute dtype (bf16 GEMM weights, fp32 activations) agrees with
+    transformers' float32 argmax at >= 98% of positions; its logits move, but not far."""
+    torch.set_num_threads(2)
+    model = make_models.parity_model("llama-gqa")
+    make_models.scale_for_sharp_logits(model)
+    model_dir = os.path.join(tmp, "bf16")
+    make_models.save(model, model_dir)
+    seqs = sequences(model.config.vocab_size, seed=11)
+    ours = ribbon_logits(model_dir, seqs, tmp, dtype="bfloat16")
+    ref = reference_logits(model, seqs)
+    agree = np.mean(np.concatenate([a.argmax(-1) == b.argmax(-1) for a, b in zip(ours, ref)]))
+    diff = max_diff(ours, ref)
+    assert agree >= 0.98, f"argmax agreement {agree:.3f}"
+    assert TOLERANCE < diff < 0.5, f"bf16 max abs logit difference {diff}"
