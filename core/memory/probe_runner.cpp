@@ -1,0 +1,85 @@
+#include "core/memory/probe_runner.h"
+
+#include "core/common/status_macros.h"
+#include "core/memory/cuda_memory.h"
+#include "core/memory/host_memory.h"
+
+namespace ribbon::memory {
+
+ProbePassRunner::ProbePassRunner(ModelRunner& model, const ProbePlanOptions& plan_options)
+    : model_(model), plan_options_(plan_options) {}
+
+absl::Status ProbePassRunner::PrepareKv(int32_t rows) {
+  const int32_t blocks = ProbeKvBlocks(rows, plan_options_);
+  if (blocks == kv_blocks_) return absl::OkStatus();
+  RETURN_IF_ERROR(ReleaseKv());
+  RETURN_IF_ERROR(model_.AllocateKvCache(blocks, plan_options_.block_size));
+  kv_blocks_ = blocks;
+  return absl::OkStatus();
+}
+
+absl::Status ProbePassRunner::Run(int32_t rows) {
+  BlockManager blocks({.num_blocks = kv_blocks_, .block_size = plan_options_.block_size});
+  StepPlan plan;
+  RETURN_IF_ERROR(BuildProbePlan(rows, plan_options_, blocks, plan));
+  std::vector<float> logits(plan.sample_rows.size() * static_cast<size_t>(model_.config().vocab_size));
+  ++passes_;
+  return model_.Forward(plan, logits);
+}
+
+absl::Status ProbePassRunner::ReleaseKv() {
+  RETURN_IF_ERROR(model_.AllocateKvCache(0, plan_options_.block_size));
+  kv_blocks_ = 0;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CpuRunnerTarget::MeasurePass(int32_t rows) {
+  RETURN_IF_ERROR(passes_.PrepareKv(rows));
+  RETURN_IF_ERROR(ResetPeakResident());
+  RETURN_IF_ERROR(passes_.Run(rows));
+  ASSIGN_OR_RETURN(const ProcessMemory memory, ReadProcessMemory());
+  return memory.peak_resident_bytes - baseline_bytes_ - passes_.kv_bytes();
+}
+
+void CudaRunnerDevice::Keep(const absl::Status& status) {
+  if (status_.ok()) status_ = status;
+}
+
+absl::Status CudaRunnerDevice::TryRibbon(int32_t rows) {
+  RETURN_IF_ERROR(status_);
+  RETURN_IF_ERROR(passes_.PrepareKv(rows));
+  return passes_.Run(rows);
+}
+
+void CudaRunnerDevice::ReleaseCachedMemory() { Keep(CudaEmptyCache()); }
+
+void CudaRunnerDevice::ResetPeakStats() {
+  Keep(CudaResetPeakStats(device_));
+  const auto stats = CudaAllocatorStatsOf(device_);
+  Keep(stats.status());
+  allocated_at_reset_ = stats.ok() ? stats->allocated_bytes : 0;
+  kv_at_reset_ = passes_.kv_bytes();
+}
+
+// The pass may have swapped the KV cache (freed the old, allocated the new): the peak counts
+// the new one and not the old, so both are corrected for.
+int64_t CudaRunnerDevice::PeakActivationBytes() {
+  const auto stats = CudaAllocatorStatsOf(device_);
+  Keep(stats.status());
+  if (!stats.ok()) return 0;
+  return stats->peak_allocated_bytes - allocated_at_reset_ + kv_at_reset_ - passes_.kv_bytes();
+}
+
+int64_t CudaRunnerDevice::FreeBytes() {
+  const auto info = CudaMemoryOf(device_);
+  Keep(info.status());
+  return info.ok() ? info->free_bytes + passes_.kv_bytes() : 0;
+}
+
+int64_t CudaRunnerDevice::TotalBytes() {
+  const auto info = CudaMemoryOf(device_);
+  Keep(info.status());
+  return info.ok() ? info->total_bytes : 0;
+}
+
+}  // namespace ribbon::memory
