@@ -1,0 +1,71 @@
+// Host memory figures: the /proc and cgroup parsers on fixed texts, and the live figures of this
+// process moving as it touches and returns memory.
+#include <catch2/catch.hpp>
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "core/memory/host_memory.h"
+
+namespace ribbon::memory {
+namespace {
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+TEST_CASE("VmRSS and VmHWM are read from a status text in bytes") {
+  const auto parsed = ParseProcStatus("Name:\tribbond\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t    1024 kB\n");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->resident_bytes == 1024 * 1024);
+  CHECK(parsed->peak_resident_bytes == 2048 * 1024);
+  CHECK(absl::IsInvalidArgument(ParseProcStatus("Name:\tx\nVmRSS:\t1 kB\n").status()));
+}
+
+TEST_CASE("cgroup limit files: numbers are limits, max and v1's huge value are not") {
+  CHECK(ParseCgroupLimit("1073741824\n") == int64_t{1} << 30);
+  CHECK_FALSE(ParseCgroupLimit("max\n").has_value());
+  CHECK_FALSE(ParseCgroupLimit("9223372036854771712\n").has_value());
+  CHECK_FALSE(ParseCgroupLimit("").has_value());
+}
+
+TEST_CASE("the limit files of a cgroup and its ancestors, for v2 and v1") {
+  CHECK(CgroupLimitFiles("0::/system.slice/ribbond.service\n", "/cg") ==
+        std::vector<std::string>{"/cg/system.slice/ribbond.service/memory.max", "/cg/system.slice/memory.max",
+                                 "/cg/memory.max"});
+  CHECK(CgroupLimitFiles("0::/\n", "/cg") == std::vector<std::string>{"/cg/memory.max"});
+  CHECK(CgroupLimitFiles("5:cpu,cpuacct:/a\n4:memory:/pod/x\n0::/\n", "/cg") ==
+        std::vector<std::string>{"/cg/memory/pod/x/memory.limit_in_bytes", "/cg/memory/pod/memory.limit_in_bytes",
+                                 "/cg/memory/memory.limit_in_bytes", "/cg/memory.max"});
+}
+
+TEST_CASE("this process's resident figures follow touched memory and the peak resets") {
+  const auto before = ReadProcessMemory();
+  REQUIRE(before.ok());
+  CHECK(before->resident_bytes > 0);
+  CHECK(before->peak_resident_bytes >= before->resident_bytes);
+
+  const size_t bytes = 64 * kMiB;
+  void* block = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(block != MAP_FAILED);
+  std::memset(block, 1, bytes);
+  const auto touched = ReadProcessMemory();
+  REQUIRE(touched.ok());
+  CHECK(touched->resident_bytes - before->resident_bytes >= 60 * kMiB);
+  munmap(block, bytes);
+
+  REQUIRE(ResetPeakResident().ok());
+  const auto after = ReadProcessMemory();
+  REQUIRE(after.ok());
+  CHECK(after->resident_bytes < touched->resident_bytes - 60 * kMiB);
+  CHECK(after->peak_resident_bytes < touched->peak_resident_bytes - 60 * kMiB);
+}
+
+TEST_CASE("the detected budget is positive and names its source") {
+  const auto budget = DetectMemoryBudget();
+  REQUIRE(budget.ok());
+  CHECK(budget->bytes > 0);
+  CHECK_FALSE(budget->source.empty());
+}
+
+}  // namespace
+}  // namespace ribbon::memory
