@@ -12,10 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
+#include "core/metrics/metrics_observer.h"
 #include "core/model/model_runner.h"
 #include "core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "server/logging.h"
+#include "server/output_processor.h"
 
 namespace ribbon::server {
 namespace {
@@ -109,6 +111,7 @@ absl::Status Daemon::StartHttp() {
   if (config_.http.listen.empty()) return absl::OkStatus();
   HttpSidePortHandlers handlers;
   handlers.ready = [this] { return ready_.load(); };
+  handlers.metrics = [this] { return ScrapeMetrics(); };
   ASSIGN_OR_RETURN(http_port_, http_.Start(config_.http.listen, std::move(handlers)));
   return absl::OkStatus();
 }
@@ -134,6 +137,7 @@ absl::Status Daemon::LoadModel() {
   const std::string tokenizer_dir =
       config_.model.tokenizer_path.empty() ? config_.model.path : config_.model.tokenizer_path;
   ASSIGN_OR_RETURN(backend_.tokenizer, Tokenizer::Load(tokenizer_dir));
+  backend_.special_tokens = FindSpecialTokens(*backend_.tokenizer);
   ModelLoadOptions load;
   load.path = config_.model.path;
   load.device = config_.model.device;
@@ -146,8 +150,9 @@ absl::Status Daemon::LoadModel() {
   backend_.weight_bytes = model->weight_bytes();
   backend_.parameters = CountParameters(backend_.model_config);
   backend_.model_path = config_.model.path;
+  const int64_t kv_bytes_per_block = model->KvBytesPerBlock(static_cast<int32_t>(config_.engine.block_size));
   ASSIGN_OR_RETURN(engine_, Engine::Create(EngineOptionsFrom(config_), std::move(model)));
-  if (metrics_observer_) engine_->SetObserver(metrics_observer_);
+  RETURN_IF_ERROR(SetUpMetrics(kv_bytes_per_block));
   engine_->Start();
   backend_.engine = engine_.get();
   service_.SetBackend(&backend_);
@@ -159,6 +164,33 @@ absl::Status Daemon::LoadModel() {
             {"load_seconds",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
   return absl::OkStatus();
+}
+
+absl::Status Daemon::SetUpMetrics(int64_t kv_bytes_per_block) {
+  metrics::RibbonMetricsOptions options;
+  options.build = {.version = RIBBON_VERSION, .commit = "unknown", .torch = RIBBON_TORCH_VERSION,
+                   .cuda = RIBBON_CUDA_VERSION};
+  options.max_model_len = backend_.model_config.max_position_embeddings;
+  options.max_ribbon_tokens = config_.engine.max_ribbon_tokens;
+  ASSIGN_OR_RETURN(metrics::RibbonMetrics registered,
+                   metrics::RibbonMetrics::Register(metrics_registry_, options));
+  metrics_ = registered;
+  const EngineStats stats = engine_->Stats();
+  metrics_->memory_bytes(metrics::MemoryKind::kWeights)->Set(static_cast<double>(backend_.weight_bytes));
+  metrics_->memory_bytes(metrics::MemoryKind::kKvCache)
+      ->Set(static_cast<double>(kv_bytes_per_block) * stats.kv_blocks_total);
+  metrics_->probe_max_ribbon_tokens->Set(
+      static_cast<double>(stats.token_budget > 0 ? stats.token_budget : config_.engine.max_ribbon_tokens));
+  engine_->SetObserver(std::make_shared<metrics::MetricsObserver>(registered));
+  backend_.count_refused = [registered](absl::StatusCode code) { registered.CountRequest(code); };
+  metrics_ready_.store(true);
+  return absl::OkStatus();
+}
+
+std::string Daemon::ScrapeMetrics() {
+  if (!metrics_ready_.load()) return "";
+  metrics_->UpdateFromEngineStats(engine_->Stats());
+  return metrics_registry_.Serialize();
 }
 
 void Daemon::SetReady(bool ready) {

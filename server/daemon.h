@@ -15,11 +15,15 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
 #include "core/engine/engine.h"
+#include "core/metrics/registry.h"
+#include "core/metrics/ribbon_metrics.h"
 #include "server/config.h"
 #include "server/generation_service.h"
 #include "server/http_side_port.h"
@@ -48,13 +52,18 @@ class Daemon {
   absl::Status StartHttp();
   absl::Status WritePortFile() const;
   void SetReady(bool ready);
+  // Registers the metric catalogue and hooks it to the engine (before Engine::Start).
+  absl::Status SetUpMetrics(int64_t kv_bytes_per_block);
+  std::string ScrapeMetrics();
 
   // Declared so that destruction runs the other way: the side port, the gRPC server, the
   // service, the output threads, and last the engine that their tasks may still call.
   const ServerConfig config_;
   std::unique_ptr<Engine> engine_;
   ServingBackend backend_;
-  std::shared_ptr<EngineObserver> metrics_observer_;
+  metrics::Registry metrics_registry_;
+  std::optional<metrics::RibbonMetrics> metrics_;  // registered by LoadModel
+  std::atomic<bool> metrics_ready_{false};
   TaskPool output_pool_;
   GenerationService service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -69,7 +69,10 @@ int64_t MergeChunk(const OutputChunk& chunk, bool logprobs, GenerateResponse& me
   }
   delta.set_text(chunk.text);
   const int64_t bytes = static_cast<int64_t>(delta.ByteSizeLong());
-  message.MergeFrom(delta);
+  // MergeFrom appends repeated fields but overwrites `text`, a singular field: append it here.
+  message.mutable_token_ids()->MergeFrom(delta.token_ids());
+  message.mutable_logprobs()->MergeFrom(delta.logprobs());
+  message.mutable_text()->append(chunk.text);
   return bytes;
 }
 

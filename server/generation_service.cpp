@@ -186,8 +186,15 @@ void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
                                         const char* method,
                                         std::shared_ptr<GenerationCall>* call_slot) {
   const std::string request_id = NextRequestId();
+  const ServingBackend* loaded = backend_.load();
+  const auto count_refused = [loaded](const grpc::Status& status) {
+    if (loaded != nullptr && loaded->count_refused) {
+      loaded->count_refused(static_cast<absl::StatusCode>(status.error_code()));
+    }
+  };
   const auto refuse = [&](const grpc::Status& status) {
     LogRefusal(request_id, request, method, status);
+    count_refused(status);
     output->FinishCall(status, GenerateResponse());
   };
   if (grpc::Status admitted = Admit(context, /*generation=*/true); !admitted.ok()) {
@@ -208,7 +215,8 @@ void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
        .stop_strings = std::move(validated->stop_strings),
        .stop_token_ids = engine_request.stop.stop_token_ids,
        .eos_token_ids = backend.model_config.eos_token_ids,
-       .ignore_eos = engine_request.stop.ignore_eos});
+       .ignore_eos = engine_request.stop.ignore_eos,
+       .special_tokens = backend.special_tokens});
   auto call = std::make_shared<GenerationCall>(
       GenerationCallOptions{.request_id = request_id,
                             .client_request_id = request.client_request_id(),
@@ -227,7 +235,9 @@ void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
   }
   absl::StatusOr<uint64_t> engine_id = backend.engine->Submit(std::move(engine_request), call);
   if (!engine_id.ok()) {
-    call->FailBeforeEngine(ToGrpcStatus(engine_id.status()));
+    const grpc::Status status = ToGrpcStatus(engine_id.status());
+    count_refused(status);
+    call->FailBeforeEngine(status);
     return;
   }
   call->SetEngineId(*engine_id);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,11 +36,15 @@ namespace ribbon::server {
 struct ServingBackend {
   Engine* engine = nullptr;
   std::shared_ptr<const Tokenizer> tokenizer;
+  std::shared_ptr<const std::vector<bool>> special_tokens;  // FindSpecialTokens(*tokenizer)
   ModelConfig model_config;
   std::string model_path;
   std::string device_description;
   int64_t weight_bytes = 0;
   int64_t parameters = 0;
+  // Counts a Generate/Complete the engine never took (refused, invalid, queue full); may be
+  // empty. Requests the engine finished are counted by the engine's observer.
+  std::function<void(absl::StatusCode)> count_refused;
 };
 
 class GenerationService final : public ribbon::v1::Generation::CallbackService {

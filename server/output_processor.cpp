@@ -4,10 +4,25 @@ namespace ribbon::server {
 
 OutputProcessor::OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer,
                                  OutputProcessorOptions options)
-    : decoder_(std::move(tokenizer), options.prompt, /*skip_special_tokens=*/true),
+    : decoder_(std::move(tokenizer), options.prompt, /*skip_special_tokens=*/false),
       matcher_(std::move(options.stop_strings)),
-      ending_tokens_(options.stop_token_ids.begin(), options.stop_token_ids.end()) {
+      ending_tokens_(options.stop_token_ids.begin(), options.stop_token_ids.end()),
+      special_tokens_(std::move(options.special_tokens)) {
   if (!options.ignore_eos) ending_tokens_.insert(options.eos_token_ids.begin(), options.eos_token_ids.end());
+}
+
+std::shared_ptr<const std::vector<bool>> FindSpecialTokens(const Tokenizer& tokenizer) {
+  auto special = std::make_shared<std::vector<bool>>(tokenizer.vocab_size(), false);
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    const std::span<const int32_t> one(&id, 1);
+    (*special)[id] = tokenizer.Decode(one, true).empty() && !tokenizer.Decode(one, false).empty();
+  }
+  return special;
+}
+
+bool OutputProcessor::IsSpecial(int32_t id) const {
+  return special_tokens_ != nullptr && id >= 0 && id < static_cast<int32_t>(special_tokens_->size()) &&
+         (*special_tokens_)[id];
 }
 
 void OutputProcessor::Emit(const SampledToken& token, OutputChunk& chunk) {
@@ -15,6 +30,7 @@ void OutputProcessor::Emit(const SampledToken& token, OutputChunk& chunk) {
   chunk.tokens.push_back(token);
   ++emitted_tokens_;
   const int32_t id = token.token;
+  if (IsSpecial(id)) return;
   StopStringMatcher::Result result = matcher_.Push(decoder_.Push(std::span<const int32_t>(&id, 1)));
   chunk.text += result.text;
   chunk.stop_string_matched |= result.matched;
