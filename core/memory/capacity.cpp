@@ -1,6 +1,7 @@
 #include "core/memory/capacity.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -160,9 +161,11 @@ std::string FormatCapacityTable(const CapacityReport& r) {
   row("activations per token", absl::StrFormat("%s (+ %s fixed)", Bytes(static_cast<int64_t>(r.activation_bytes_per_token)),
                                                 Bytes(r.activation_fixed_bytes)));
   row("max ribbon tokens", absl::StrFormat("%d (%s)", r.max_ribbon_tokens, limit));
-  row("activations at max ribbon", absl::StrFormat("%s reserved (predicted %s, measured %s, %+.1f%%)", Bytes(r.activation_bytes),
-                                                   Bytes(r.predicted_activation_bytes), Bytes(r.measured_activation_bytes),
-                                                   100 * r.prediction_error));
+  const std::string check = r.predicted_activation_bytes > 0
+                                ? absl::StrFormat("predicted %s, measured %s, %+.1f%%", Bytes(r.predicted_activation_bytes),
+                                                  Bytes(r.measured_activation_bytes), 100 * r.prediction_error)
+                                : absl::StrFormat("measured %s", Bytes(r.measured_activation_bytes));
+  row("activations at max ribbon", absl::StrFormat("%s reserved (%s)", Bytes(r.activation_bytes), check));
   row("KV cache", absl::StrFormat("%d blocks x %d tokens = %d tokens, %s", r.kv_blocks, r.block_size,
                                   static_cast<int64_t>(r.kv_blocks) * r.block_size, Bytes(r.kv_bytes)));
   row("budget", absl::StrFormat("%s (%s)", Bytes(r.budget_bytes), r.budget_source));

@@ -137,8 +137,14 @@ TEST_CASE("the capacity table names every figure") {
   r.kv_bytes = 1234 * 20480;
   r.budget_bytes = int64_t{1} << 30;
   r.budget_source = "configured";
+  r.activation_bytes = r.measured_activation_bytes = 2 * kMiB;
   r.passes = 9;
-  const std::string table = FormatCapacityTable(r);
+  std::string table = FormatCapacityTable(r);
+  CHECK_THAT(table, Catch::Contains("2.00 MiB reserved (measured 2.00 MiB)"));
+  r.predicted_activation_bytes = kMiB + kMiB / 2;
+  r.prediction_error = 0.25;
+  table = FormatCapacityTable(r);
+  CHECK_THAT(table, Catch::Contains("(predicted 1.50 MiB, measured 2.00 MiB, +25.0%)"));
   CHECK_THAT(table, Catch::Contains("max ribbon tokens") && Catch::Contains("8896 (memory allows 9904)"));
   CHECK_THAT(table, Catch::Contains("1234 blocks x 16 tokens = 19744 tokens, 24.10 MiB"));
   CHECK_THAT(table, Catch::Contains("weights") && Catch::Contains("1.05 MiB"));
