@@ -37,14 +37,17 @@ struct SampledToken {
 };
 
 // What the sampler may look at besides the logits.
+// Ids outside the vocabulary are ignored by the penalties.
 struct SamplingContext {
   std::span<const int32_t> prompt = {};  // for the repetition penalty
-  std::span<const int32_t> output = {};  // generated so far (penalties)
-  uint64_t output_index = 0;        // index of the token being sampled (= output.size())
+  std::span<const int32_t> output = {};  // generated so far (all penalties)
+  uint64_t output_index = 0;             // index of the token being sampled (= output.size());
+                                         // the Philox counter
 };
 
 // Samples one token from `logits` (size = vocab, non-empty). `logits` is scratch: it may be
 // overwritten. NaN logits count as -inf. If every logit is -inf the result is token 0.
+// `params` must be within the ranges of sampling_params.h (the server validates them).
 SampledToken SampleToken(std::span<float> logits, const SamplingParams& params,
                          const SamplingContext& context);
 
