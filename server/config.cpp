@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "core/common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/http_side_port.h"
 
 namespace ribbon::server {
 namespace {
@@ -352,8 +353,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "config: server.tls_cert_path and server.tls_key_path must be set together");
   }
-  if (config.server.listen.empty()) {
-    return absl::InvalidArgumentError("config: server.listen must not be empty");
+  RETURN_IF_ERROR(SplitHostPort(config.server.listen, "config: server.listen").status());
+  if (!config.http.listen.empty()) {
+    RETURN_IF_ERROR(SplitHostPort(config.http.listen, "config: http.listen").status());
   }
   return absl::OkStatus();
 }
@@ -384,9 +386,9 @@ absl::StatusOr<ServerConfig> ResolveConfig(const CommandLine& command_line,
 
 std::string ConfigToJson(const ServerConfig& config) {
   ServerConfig copy = config;
-  json document = json::object();
+  nlohmann::ordered_json document = nlohmann::ordered_json::object();
   for (const ConfigOption& option : ConfigOptions()) {
-    document[json::json_pointer("/" + absl::StrReplaceAll(option.key, {{".", "/"}}))] =
+    document[nlohmann::ordered_json::json_pointer("/" + absl::StrReplaceAll(option.key, {{".", "/"}}))] =
         OptionValueJson(option, copy);
   }
   return document.dump(2);

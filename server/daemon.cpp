@@ -94,6 +94,8 @@ absl::Status Daemon::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.server.listen, credentials, &grpc_port_);
+  // gRPC sets SO_REUSEPORT by default; a second daemon on the same port must fail, not share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.server.max_receive_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.server.max_send_message_bytes));
   builder.RegisterService(&service_);

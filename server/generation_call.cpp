@@ -216,34 +216,42 @@ void GenerationCall::Abort(const grpc::Status& status) {
 }
 
 void GenerationCall::Pump() {
-  enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
-  CallOutput* output = nullptr;
-  grpc::Status status;
-  GenerateResponse rest;
-  {
-    std::lock_guard lock(mu_);
-    if (output_ == nullptr || finish_called_) return;
-    output = output_;
-    if (output->streaming() && !in_flight_ && has_pending_) {
-      in_flight_message_.Clear();
-      in_flight_message_.Swap(&pending_);
-      has_pending_ = false;
-      pending_bytes_ = 0;
-      over_limit_since_ = 0;
-      in_flight_ = true;
-      action = Action::kWrite;
-    } else if (final_status_ && (!in_flight_ || aborted_ || !output->streaming())) {
-      finish_called_ = true;
-      status = *final_status_;
-      rest.Swap(&pending_);
-      action = Action::kFinish;
+  // Loops rather than recursing: each pass starts at most one write or the Finish.
+  while (true) {
+    enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
+    CallOutput* output = nullptr;
+    grpc::Status status;
+    GenerateResponse rest;
+    {
+      std::lock_guard lock(mu_);
+      if (output_ == nullptr || finish_called_ || starting_write_) return;
+      output = output_;
+      if (output->streaming() && !in_flight_ && has_pending_) {
+        in_flight_message_.Clear();
+        in_flight_message_.Swap(&pending_);
+        has_pending_ = false;
+        pending_bytes_ = 0;
+        over_limit_since_ = 0;
+        in_flight_ = true;
+        starting_write_ = true;
+        action = Action::kWrite;
+      } else if (final_status_ && (!in_flight_ || aborted_ || !output->streaming())) {
+        finish_called_ = true;
+        status = *final_status_;
+        rest.Swap(&pending_);
+        action = Action::kFinish;
+      }
     }
-  }
-  // The reactor may run OnWriteDone inline, which locks mu_ again: call it unlocked.
-  if (action == Action::kWrite) output->WriteMessage(&in_flight_message_);
-  if (action == Action::kFinish) {
-    output->FinishCall(status, std::move(rest));
-    MaybeLogAccess();
+    if (action == Action::kNone) return;
+    if (action == Action::kFinish) {
+      output->FinishCall(status, std::move(rest));
+      MaybeLogAccess();
+      return;
+    }
+    // The reactor may run OnWriteDone inline, which locks mu_ again: call it unlocked.
+    output->WriteMessage(&in_flight_message_);
+    std::lock_guard lock(mu_);
+    starting_write_ = false;
   }
 }
 
@@ -300,7 +308,7 @@ bool GenerationCall::CheckSlowReader(TimeNs now) {
 }
 
 void GenerationCall::MaybeLogAccess() {
-  nlohmann::json fields;
+  nlohmann::ordered_json fields;
   {
     std::lock_guard lock(mu_);
     if (access_logged_ || !finish_called_ || (awaiting_engine_ && !engine_finish_)) return;
@@ -312,7 +320,7 @@ void GenerationCall::MaybeLogAccess() {
               {"method", options_.method},
               {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
               {"prompt_tokens", options_.prompt_tokens},
-              {"duration_seconds", NsToSeconds(SteadyNowNs() - received_)}};
+              {"duration_seconds", RoundedSeconds(NsToSeconds(SteadyNowNs() - received_))}};
     if (!status.ok()) fields["message"] = status.error_message();
     if (engine_finish_) {
       const FinishInfo& info = *engine_finish_;
@@ -322,8 +330,8 @@ void GenerationCall::MaybeLogAccess() {
       fields["generated_tokens"] = info.generated_tokens;
       fields["prompt_tokens_computed"] = info.prompt_tokens_computed;
       fields["preemptions"] = info.preemptions;
-      fields["queue_seconds"] = timings.queue_seconds();
-      fields["ttft_seconds"] = timings.time_to_first_token_seconds();
+      fields["queue_seconds"] = RoundedSeconds(timings.queue_seconds());
+      fields["ttft_seconds"] = RoundedSeconds(timings.time_to_first_token_seconds());
     } else {
       fields["generated_tokens"] = 0;
       fields["prompt_tokens_computed"] = 0;

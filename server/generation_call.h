@@ -118,6 +118,9 @@ class GenerationCall final : public RequestSink,
   std::optional<FinishReason> cancel_before_id_;
   bool engine_cancel_sent_ = false;
   bool in_flight_ = false;
+  // Between deciding on a write and StartWrite returning: nothing else may start a write or
+  // call Finish meanwhile (OnWriteDone may even run inside StartWrite).
+  bool starting_write_ = false;
   ribbon::v1::GenerateResponse in_flight_message_;
   ribbon::v1::GenerateResponse pending_;
   bool has_pending_ = false;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -48,11 +49,11 @@ class JsonLineFormatter final : public spdlog::formatter {
   }
 };
 
-std::string TextValue(const nlohmann::json& value) {
+std::string TextValue(const nlohmann::ordered_json& value) {
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
     const bool plain = !text.empty() && text.find_first_of(" \"=\n") == std::string::npos;
-    return plain ? text : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return plain ? text : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   return value.dump();
 }
@@ -83,11 +84,13 @@ absl::Status SetUpLogging(const LogSection& options) {
   return absl::OkStatus();
 }
 
-void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::json& fields) {
+double RoundedSeconds(double seconds) { return std::round(seconds * 1e6) / 1e6; }
+
+void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::ordered_json& fields) {
   if (!spdlog::default_logger_raw()->should_log(level)) return;
   std::string line;
   if (g_json_format) {
-    nlohmann::json object = {{"event", event}};
+    nlohmann::ordered_json object = {{"event", event}};
     object.update(fields);
     const std::string dumped = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // `dumped` is "{...}": keep the members, drop the braces.

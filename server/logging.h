@@ -19,7 +19,10 @@ namespace ribbon::server {
 
 absl::Status SetUpLogging(const LogSection& options);
 
-// Logs `event` with `fields` (a JSON object) at `level`.
-void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::json& fields);
+// Seconds rounded to the microsecond, for log fields.
+double RoundedSeconds(double seconds);
+
+// Logs `event` with `fields` (a JSON object, written in insertion order) at `level`.
+void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::ordered_json& fields);
 
 }  // namespace ribbon::server

@@ -95,6 +95,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command_line->check_config) {
+    // Also catch the commonest deployment mistake before anything starts: a wrong model path.
+    const std::string model_config = config->model.path + "/config.json";
+    if (std::FILE* file = std::fopen(model_config.c_str(), "r")) {
+      std::fclose(file);
+    } else {
+      std::fprintf(stderr, "ribbond: config error: model.path: cannot read %s\n", model_config.c_str());
+      return 2;
+    }
     std::printf("%s\n", ribbon::server::ConfigToJson(*config).c_str());
     return 0;
   }

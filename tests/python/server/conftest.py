@@ -11,10 +11,10 @@ import ribbond_harness as h
 def start_ribbond(tmp_path):
     started = []
 
-    def start(*args, env=None, model=h.STORIES, auth_token=None, wait=True):
+    def start(*args, env=None, model=h.STORIES, auth_token=None, tls=None, wait=True):
         workdir = tmp_path / f"ribbond{len(started)}"
         workdir.mkdir()
-        daemon = h.Ribbond(str(workdir), args=args, env=env, model=model, auth_token=auth_token)
+        daemon = h.Ribbond(str(workdir), args=args, env=env, model=model, auth_token=auth_token, tls=tls)
         started.append(daemon)
         return daemon.start() if wait else daemon
 

@@ -91,8 +91,9 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
 class RibbondClient:
     """grpcio access to a running ribbond at 127.0.0.1:grpc_port."""
 
-    def __init__(self, grpc_port=None, http_port=None, auth_token=None):
+    def __init__(self, grpc_port=None, http_port=None, auth_token=None, root_cert=None):
         self.grpc_port, self.http_port, self.auth_token = grpc_port, http_port, auth_token
+        self.root_cert = root_cert  # PEM bytes: talk TLS, trusting this certificate
         self._channels = []
 
     def check_alive(self):
@@ -105,7 +106,11 @@ class RibbondClient:
     def channel(self, **options):
         opts = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
         opts += list(options.items())
-        channel = grpc.insecure_channel(self.address, options=opts)
+        if self.root_cert:
+            credentials = grpc.ssl_channel_credentials(root_certificates=self.root_cert)
+            channel = grpc.secure_channel(self.address, credentials, options=opts)
+        else:
+            channel = grpc.insecure_channel(self.address, options=opts)
         self._channels.append(channel)
         return channel
 
@@ -147,8 +152,14 @@ class Ribbond(RibbondClient):
     """One ribbond process. Use as a context manager or call stop(); a pytest fixture also kills
     every daemon it started when the test ends."""
 
-    def __init__(self, workdir, args=(), env=None, model=STORIES, auth_token=None):
-        super().__init__(auth_token=auth_token)
+    def __init__(self, workdir, args=(), env=None, model=STORIES, auth_token=None, tls=None):
+        """tls: (certificate path, key path) to serve TLS with."""
+        root_cert = None
+        if tls:
+            with open(tls[0], "rb") as f:
+                root_cert = f.read()
+            args = (*args, "--server.tls_cert_path", tls[0], "--server.tls_key_path", tls[1])
+        super().__init__(auth_token=auth_token, root_cert=root_cert)
         self.workdir = workdir
         self.port_file = os.path.join(workdir, "ports.json")
         self.log_path = os.path.join(workdir, "ribbond.log.jsonl")
