@@ -58,19 +58,18 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(const std::vector<AddedTo
       ++vocab.new_token_count_;
     }
     max_added_id = max_added_id ? std::max(*max_added_id, *id) : *id;
+    // A normalized token is matched, and decoded, in its normalized form (`tokenizers` also
+    // returns that form from id_to_token); it is still looked up by its original content.
+    std::string matched = token.content;
+    if (token.normalized && normalizer != nullptr) normalizer->Normalize(matched);
     vocab.id_by_content_[token.content] = *id;
-    vocab.content_by_id_[*id] = token.content;
+    vocab.content_by_id_[*id] = matched;
     if (token.special) vocab.special_.insert(token.content);
     vocab.id_limit_ = std::max(vocab.id_limit_, *id + 1);
     const int32_t entry_index = static_cast<int32_t>(vocab.entries_.size());
     vocab.entries_.push_back({token, *id});
-    if (!token.normalized) {
-      Insert(vocab.raw_, token.content, entry_index);
-      continue;
-    }
-    std::string content = token.content;
-    if (normalizer != nullptr) normalizer->Normalize(content);
-    if (!content.empty()) Insert(vocab.normalized_, content, entry_index);
+    if (matched.empty()) continue;
+    Insert(token.normalized ? vocab.normalized_ : vocab.raw_, matched, entry_index);
   }
   return vocab;
 }

@@ -56,8 +56,11 @@ class AddedVocabulary {
     return Split(text, normalized_);
   }
 
+  // By original content.
   std::optional<int32_t> TokenToId(std::string_view content) const;
+  // The token as it is decoded: the normalized content for normalized tokens.
   const std::string* IdToToken(int32_t id) const;
+  // Whether `content` is the original content of a special token (what decode skips).
   bool IsSpecialContent(std::string_view content) const { return special_.contains(ToAbsl(content)); }
   // One more than the largest added id (0 when there is none).
   int32_t id_limit() const { return id_limit_; }

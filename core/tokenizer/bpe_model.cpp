@@ -69,7 +69,30 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
     model->byte_fallback_ids_[b] = model->TokenToId(name).value_or(-1);
   }
   RETURN_IF_ERROR(model->LoadMerges(config.at("merges")));
+  model->FindWordBreaks();
   return model;
+}
+
+void BpeModel::FindWordBreaks() {
+  // Prefixes and suffixes change a character's symbol with its position in the word, and
+  // ignore_merges looks the whole word up: keep whole words then.
+  if (!continuing_subword_prefix_.empty() || !end_of_word_suffix_.empty() || ignore_merges_) return;
+  absl::flat_hash_set<char32_t> joined;  // characters that follow a different one in a token
+  for (const auto& [token, id] : vocab_) {
+    if (!IsValidUtf8(token)) return;
+    char32_t previous = 0;
+    for (size_t pos = 0; pos < token.size();) {
+      const Utf8Step step = DecodeUtf8(token, pos);
+      if (pos > 0 && step.code_point != previous) joined.insert(step.code_point);
+      previous = step.code_point;
+      pos += step.length;
+    }
+  }
+  for (const auto& [token, id] : vocab_) {
+    if (token.empty() || DecodeUtf8(token, 0).length != static_cast<int>(token.size())) continue;
+    const char32_t c = DecodeUtf8(token, 0).code_point;
+    if (!joined.contains(c)) word_breaks_.insert(c);
+  }
 }
 
 absl::Status BpeModel::LoadMerges(const nlohmann::json& merges) {
@@ -240,6 +263,26 @@ void BpeModel::Encode(std::string_view word, std::vector<int32_t>& ids) const {
       return;
     }
   }
+  if (word_breaks_.empty() || word.size() < kMaxCachedWordBytes / 4) {
+    EncodeCached(word, ids);
+    return;
+  }
+  // Encode the parts between break points (a break character after a different character).
+  size_t part_start = 0;
+  char32_t previous = 0;
+  for (size_t pos = 0; pos < word.size();) {
+    const Utf8Step step = DecodeUtf8(word, pos);
+    if (pos > part_start && step.code_point != previous && word_breaks_.contains(step.code_point)) {
+      EncodeCached(word.substr(part_start, pos - part_start), ids);
+      part_start = pos;
+    }
+    previous = step.code_point;
+    pos += step.length;
+  }
+  EncodeCached(word.substr(part_start), ids);
+}
+
+void BpeModel::EncodeCached(std::string_view word, std::vector<int32_t>& ids) const {
   if (word.size() >= kMaxCachedWordBytes) {
     EncodeUncached(word, ids);
     return;

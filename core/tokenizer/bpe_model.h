@@ -20,6 +20,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/tokenizer/absl_compat.h"
 
@@ -64,6 +65,10 @@ class BpeModel {
   void MergeSymbols(std::vector<int32_t>& symbols) const;
   const MergeResult* FindMerge(int32_t left, int32_t right) const;
   void EncodeUncached(std::string_view word, std::vector<int32_t>& ids) const;
+  void EncodeCached(std::string_view word, std::vector<int32_t>& ids) const;
+  // Finds the characters no merge can join to a different character before them (see
+  // word_breaks_).
+  void FindWordBreaks();
 
   absl::flat_hash_map<std::string, int32_t> vocab_;
   std::vector<std::string> tokens_by_id_;  // empty string where an id has no token
@@ -76,6 +81,11 @@ class BpeModel {
   bool ignore_merges_ = false;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;
+  // Characters c such that no vocabulary token holds c right after a different character
+  // (e.g. "▁" in SentencePiece-style vocabularies). No merge can cross the point before such a
+  // c, so a long word is encoded as the independent parts between those points: the result is
+  // identical, and the parts are short enough to cache.
+  absl::flat_hash_set<char32_t> word_breaks_;
   mutable std::array<CacheShard, kCacheShards> cache_;
 };
 

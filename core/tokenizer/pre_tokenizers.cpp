@@ -53,8 +53,8 @@ SpanFinder CharSplitter(std::function<bool(char32_t)> predicate, SplitBehavior b
   };
 }
 
-// Splits with a fixed rule; covers Split, Digits, WhitespaceSplit, CharDelimiterSplit and
-// Punctuation, which differ only in what they match.
+// Splits with a fixed rule; covers Split, Digits, WhitespaceSplit and CharDelimiterSplit, which
+// differ only in what they match.
 class SplittingPreTokenizer final : public PreTokenizer {
  public:
   explicit SplittingPreTokenizer(SpanFinder finder) : finder_(std::move(finder)) {}
@@ -171,13 +171,6 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ByteLevelFromJson(const nlohmann::
                                                  std::move(gpt2));
 }
 
-bool IsAnyPunctuation(char32_t c) {
-  const bool ascii_punctuation =
-      (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-      (c >= '{' && c <= '~');
-  return ascii_punctuation || IsPunctuation(c);
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const nlohmann::json& config) {
@@ -199,11 +192,6 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const nlohman
                      ParseSingleChar(config.at("delimiter").get<std::string>(), "delimiter"));
     return std::make_unique<SplittingPreTokenizer>(
         CharSplitter([delimiter](char32_t c) { return c == delimiter; }, SplitBehavior::kRemoved));
-  }
-  if (type == "Punctuation") {
-    ASSIGN_OR_RETURN(SplitBehavior behavior,
-                     SplitBehaviorFromName(config.value("behavior", std::string("Isolated"))));
-    return std::make_unique<SplittingPreTokenizer>(CharSplitter(IsAnyPunctuation, behavior));
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;

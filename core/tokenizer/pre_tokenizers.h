@@ -2,7 +2,9 @@
 // the model encodes one by one, as in Hugging Face `tokenizers`. Internal to ribbon_tokenizer.
 //
 // Supported types: ByteLevel, Split, Metaspace, Digits, WhitespaceSplit, CharDelimiterSplit,
-// Punctuation, Sequence. Anything else is an UNIMPLEMENTED error naming the type.
+// Sequence. Anything else is an UNIMPLEMENTED error naming the type. (Punctuation is refused on
+// purpose: `tokenizers` classifies punctuation with Unicode 8-era tables, so a newer table
+// would silently disagree on about a hundred characters.)
 //
 // Ownership: built once at load, immutable. Threads: PreTokenize is const and safe to call
 // concurrently.

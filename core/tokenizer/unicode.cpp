@@ -1,7 +1,10 @@
 #include "core/tokenizer/unicode.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
+#include <utility>
 
 #include <utf8proc.h>
 
@@ -14,6 +17,46 @@ bool InRange(unsigned char byte, unsigned char lo, unsigned char hi) {
 
 utf8proc_category_t Category(char32_t c) {
   return utf8proc_category(static_cast<utf8proc_int32_t>(c));
+}
+
+// Code points that `tokenizers`' normalization tables (which predate Unicode 10) do not know,
+// while utf8proc (Unicode 15) gives them a combining class or a (de)composition, plus U+11935,
+// the second half of the newer composition U+11930 U+11935 -> U+11938. The reference treats
+// them as unassigned: unchanged, and a barrier nothing reorders or composes across. Found by
+// comparing both libraries on every code point
+// (tests/python/tokenizer/find_normalization_differences.py).
+constexpr std::pair<char32_t, char32_t> kUnknownToReferenceNormalization[] = {
+    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE}, {0xC3C, 0xC3C}, {0xD3B, 0xD3C},
+    {0xEBA, 0xEBA}, {0x1715, 0x1715}, {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA}, {0x32FF, 0x32FF},
+    {0xA7F2, 0xA7F4}, {0xA82C, 0xA82C}, {0xAB69, 0xAB69}, {0x10781, 0x10785}, {0x10787, 0x107B0},
+    {0x107B2, 0x107BA}, {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF},
+    {0x10F46, 0x10F50}, {0x10F82, 0x10F85}, {0x11070, 0x11070}, {0x1133B, 0x1133B},
+    {0x1145E, 0x1145E}, {0x11839, 0x1183A}, {0x11935, 0x11935}, {0x11938, 0x11938},
+    {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34},
+    {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45},
+    {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1}, {0x1E030, 0x1E06D},
+    {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF},
+    {0x1E4EC, 0x1E4EF}, {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9},
+};
+
+bool UnknownToReferenceNormalization(char32_t c) {
+  const auto* end = std::end(kUnknownToReferenceNormalization);
+  const auto* it = std::upper_bound(std::begin(kUnknownToReferenceNormalization), end, c,
+                                    [](char32_t value, const auto& range) { return value < range.first; });
+  return it != std::begin(kUnknownToReferenceNormalization) && c <= std::prev(it)->second;
+}
+
+// utf8proc's normal form of valid UTF-8 `text`.
+std::string NormalizeWithUtf8proc(std::string_view text, int options) {
+  if (text.empty()) return std::string();
+  utf8proc_uint8_t* mapped = nullptr;
+  const utf8proc_ssize_t length =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &mapped,
+                   static_cast<utf8proc_option_t>(options));
+  if (length < 0) return std::string(text);  // only on invalid input, which callers exclude
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(mapped, &std::free);
+  return std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(length));
 }
 
 }  // namespace
@@ -131,11 +174,6 @@ bool IsAlphanumeric(char32_t c) {
   return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) || IsNumeric(c);
 }
 
-bool IsPunctuation(char32_t c) {
-  const auto cat = Category(c);
-  return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
-}
-
 bool IsMark(char32_t c) {
   const auto cat = Category(c);
   return cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME;
@@ -145,9 +183,12 @@ std::string Normalize(std::string_view text, NormalForm form) {
   // Fast paths: ASCII is invariant under every form, and text without a code point at or above
   // U+0300 (where combining marks start) is already NFC.
   char32_t max_cp = 0;
+  bool has_barrier = false;
   for (size_t pos = 0; pos < text.size();) {
     const Utf8Step step = DecodeUtf8(text, pos);
-    if (step.code_point > max_cp) max_cp = step.code_point;
+    max_cp = std::max(max_cp, step.code_point);
+    has_barrier = has_barrier || (step.code_point >= 0x7FD &&
+                                  UnknownToReferenceNormalization(step.code_point));
     pos += step.length;
   }
   if (max_cp < 0x80 || (form == NormalForm::kNfc && max_cp < 0x300)) return std::string(text);
@@ -159,14 +200,21 @@ std::string Normalize(std::string_view text, NormalForm form) {
     case NormalForm::kNfkc: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
     case NormalForm::kNfkd: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
   }
-  utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t length =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                   static_cast<utf8proc_ssize_t>(text.size()), &mapped,
-                   static_cast<utf8proc_option_t>(options));
-  if (length < 0) return std::string(text);  // only on invalid input, which callers exclude
-  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(mapped, &std::free);
-  return std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(length));
+  if (!has_barrier) return NormalizeWithUtf8proc(text, options);
+  // Normalize the runs between barrier characters on their own; keep the barriers as they are.
+  std::string out;
+  size_t run_start = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Step step = DecodeUtf8(text, pos);
+    if (UnknownToReferenceNormalization(step.code_point)) {
+      out += NormalizeWithUtf8proc(text.substr(run_start, pos - run_start), options);
+      out.append(text.substr(pos, step.length));
+      run_start = pos + step.length;
+    }
+    pos += step.length;
+  }
+  out += NormalizeWithUtf8proc(text.substr(run_start), options);
+  return out;
 }
 
 std::string Lowercase(std::string_view text) {
