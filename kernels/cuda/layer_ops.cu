@@ -37,8 +37,10 @@ __global__ void RmsNormKernel(const T* x, int64_t x_stride, const T* weight, T* 
     sum += v * v;
   }
   sum = BlockSum(sum);
-  const float mean = sum / static_cast<float>(dim) + eps;
-  // float32 follows the CPU runner (1 / sqrt); 16-bit follows torch.rsqrt.
+  // float32 follows the CPU runner (sum / dim, 1 / sqrt); 16-bit follows torch's mean (sum times
+  // 1 / dim) and torch.rsqrt.
+  const float n = static_cast<float>(dim);
+  const float mean = (sizeof(T) == 4 ? sum / n : sum * (1.0f / n)) + eps;
   const float inv = sizeof(T) == 4 ? 1.0f / sqrtf(mean) : rsqrtf(mean);
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
     const float normed = RoundTo<T>(__fmul_rn(ToFloat(xr[i]), inv));

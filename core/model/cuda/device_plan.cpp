@@ -71,25 +71,26 @@ absl::Status CheckIndices(const StepPlan& plan, const PlanLimits& limits) {
   return absl::OkStatus();
 }
 
-// Host-side facts: kv prefix sums, longest segments, and whether the fused kernels' causal
-// alignment (queries end where keys end) holds for every segment.
-void Summarise(const StepPlan& plan, std::vector<int32_t>& cu_kv, DevicePlan& d) {
-  cu_kv.assign(1, 0);
+}  // namespace
+
+PlanFacts SummarisePlan(const StepPlan& plan) {
+  PlanFacts f;
+  f.real_rows = plan.cu_seqlens.back();
+  f.cu_kv.assign(1, 0);
   for (int32_t s = 0; s < plan.num_seqs; ++s) {
     const int32_t begin = plan.cu_seqlens[s], n = plan.cu_seqlens[s + 1] - begin, kv = plan.kv_lens[s];
-    cu_kv.push_back(cu_kv.back() + kv);
-    d.max_q = std::max(d.max_q, n);
-    d.max_kv = std::max(d.max_kv, kv);
-    for (int32_t j = 0; j < n && d.queries_end_at_kv; ++j) {
-      d.queries_end_at_kv = plan.positions[begin + j] == kv - n + j;
+    f.cu_kv.push_back(f.cu_kv.back() + kv);
+    f.max_q = std::max(f.max_q, n);
+    f.max_kv = std::max(f.max_kv, kv);
+    for (int32_t j = 0; j < n && f.queries_end_at_kv; ++j) {
+      f.queries_end_at_kv = plan.positions[begin + j] == kv - n + j;
     }
-    d.full_prefill = d.full_prefill && n == kv;
+    f.full_prefill = f.full_prefill && n == kv;
   }
-  d.full_prefill = d.full_prefill && d.queries_end_at_kv;
-  d.total_kv = cu_kv.back();
+  f.full_prefill = f.full_prefill && f.queries_end_at_kv;
+  f.total_kv = f.cu_kv.back();
+  return f;
 }
-
-}  // namespace
 
 absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits) {
   if (auto status = CheckSizes(plan, limits); !status.ok()) return status;
@@ -97,15 +98,20 @@ absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits) {
 }
 
 absl::StatusOr<DevicePlan> PlanUploader::Upload(const StepPlan& plan, c10::cuda::CUDAStream stream) {
+  const PlanFacts facts = SummarisePlan(plan);
   DevicePlan d;
   d.num_rows = plan.num_rows;
   d.num_seqs = plan.num_seqs;
-  d.real_rows = plan.cu_seqlens.back();
+  d.real_rows = facts.real_rows;
   d.max_blocks_per_seq = plan.max_blocks_per_seq;
   d.block_size = plan.block_size;
   d.num_samples = static_cast<int32_t>(plan.sample_rows.size());
-  std::vector<int32_t> cu_kv;
-  Summarise(plan, cu_kv, d);
+  d.total_kv = facts.total_kv;
+  d.max_q = facts.max_q;
+  d.max_kv = facts.max_kv;
+  d.queries_end_at_kv = facts.queries_end_at_kv;
+  d.full_prefill = facts.full_prefill;
+  const std::vector<int32_t>& cu_kv = facts.cu_kv;
 
   const std::vector<const std::vector<int32_t>*> parts = {&plan.token_ids, &plan.positions, &plan.slot_mapping,
                                                           &plan.cu_seqlens, &cu_kv, &plan.block_tables,

@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,13 +32,10 @@ struct PlanLimits {
 // INVALID_ARGUMENT naming the first inconsistency: sizes, ids, positions, slots, block indices.
 absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits);
 
-struct DevicePlan {
-  int32_t num_rows = 0;
-  int32_t num_seqs = 0;
+// Host-side facts about a plan that the attention backends choose by (computed on the host, no
+// device needed).
+struct PlanFacts {
   int32_t real_rows = 0;  // cu_seqlens[num_seqs]
-  int32_t max_blocks_per_seq = 0;
-  int32_t block_size = 0;
-  int32_t num_samples = 0;
   int32_t total_kv = 0;   // sum of kv_lens: rows of the gathered varlen K/V
   int32_t max_q = 0;      // longest segment (query rows)
   int32_t max_kv = 0;     // longest kv_len
@@ -45,6 +43,24 @@ struct DevicePlan {
   // fused varlen kernels assume (queries end where the keys end).
   bool queries_end_at_kv = true;
   // Additionally every segment starts at position 0 (n == kv_len): a plain packed prefill.
+  bool full_prefill = true;
+  std::vector<int32_t> cu_kv;  // [num_seqs + 1], prefix sums of kv_lens
+};
+
+// The plan must have passed ValidatePlan (sizes are trusted).
+PlanFacts SummarisePlan(const StepPlan& plan);
+
+struct DevicePlan {
+  int32_t num_rows = 0;
+  int32_t num_seqs = 0;
+  int32_t real_rows = 0;  // cu_seqlens[num_seqs]
+  int32_t max_blocks_per_seq = 0;
+  int32_t block_size = 0;
+  int32_t num_samples = 0;
+  int32_t total_kv = 0;   // as PlanFacts
+  int32_t max_q = 0;
+  int32_t max_kv = 0;
+  bool queries_end_at_kv = true;
   bool full_prefill = true;
 
   const int32_t* token_ids = nullptr;     // [num_rows]
