@@ -4,9 +4,10 @@
 # Needs only what that machine has: bash, coreutils, nvidia-smi, python3 with torch 2.11.
 #
 # Stages, each under its own timeout, each writing its JSON under $OUT as soon as it finishes:
-#   smoke        (<= 30 s) nvidia-smi, torch sees the GPU, libraries resolve, one kernel test runs
+#   smoke        (<= 30 s) nvidia-smi, torch sees the GPU, libraries resolve, a kernel test runs,
+#                a libtorch-linked test runs (LoadCudaModel's error answers on this GPU)
 #   kernels      CUDA kernel tests (reference attention vs the CPU kernel, layer ops)
-#   model_tests  stories260K fp32 golden, packing invariance (fp32 + bf16 flash/reference), load errors
+#   model_tests  stories260K fp32 golden, packing invariance (fp32 + bf16 flash/reference)
 #   hf           bf16 agreement with transformers on this GPU (pytest)
 #   bench        HBM roofline, Llama-3.2-1B decode, Qwen2.5-7B packed vs padded prefill
 # A short table is printed last. The stages' limits add up to under 8 minutes.
@@ -123,19 +124,19 @@ PY
   exit 1
 }
 
-# ---- smoke (30 s in all: 5 + 15 + 10) ----
+# ---- smoke (30 s in all: 5 + 12 + 5 + 8) ----
 note "bundle: $bundle; results: $out"
 [[ -f "$bundle/MANIFEST.json" ]] || fail_smoke "no bundle at $bundle: run scripts/gpu-bundle.sh on the CPU machine and carry .bundle"
 command -v "$py" >/dev/null || fail_smoke "$py not found"
 gpu="$(timeout 5 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)" ||
   fail_smoke "nvidia-smi failed or is missing: $gpu"
 note "GPU: $gpu"
-torch_info="$(timeout 15 "$py" -c 'import os, torch
+torch_info="$(timeout 12 "$py" -c 'import os, torch
 assert torch.cuda.is_available(), "torch.cuda.is_available() is False"
-print(os.path.dirname(torch.__file__)); print(torch.__version__); print(torch.cuda.get_device_name(0))' 2>&1)"
+print(os.path.dirname(torch.__file__)); print(torch.__version__); print(torch.cuda.get_device_name(0))' 2>"$work/torch.err")"
 rc=$?
-(( rc == 124 )) && fail_smoke "importing torch in $py took over 15 s"
-(( rc == 0 )) || fail_smoke "torch does not see the GPU: $(echo "$torch_info" | tail -1)"
+(( rc == 124 )) && fail_smoke "importing torch in $py took over 12 s"
+(( rc == 0 )) || fail_smoke "torch does not see the GPU: $(tail -1 "$work/torch.err")"
 torch_dir="$(echo "$torch_info" | sed -n 1p)"
 note "torch $(echo "$torch_info" | sed -n 2p) at $torch_dir sees $(echo "$torch_info" | sed -n 3p)"
 lib_path="$bundle/lib:$torch_dir/lib"
@@ -149,9 +150,17 @@ missing="$(for b in "$bundle"/bin/*; do ldd "$b" | awk '/not found/ {print $1}';
 [[ -z "$missing" ]] || fail_smoke "unresolved libraries: $missing"
 export RIBBON_SHARED_DATA="$bundle/data"
 export RIBBON_COMMIT="$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["commit"])' "$bundle/MANIFEST.json")"
-run_test smoke kernels_cuda_layer_ops_test 10 "$bundle/bin/kernels_cuda_layer_ops_test"
-finish_stage smoke
-stage_passed "$out/smoke.json" || fail_smoke "the first GPU binary did not pass (see $log)"
+"$py" - "$work/machine.json" "$gpu" "$torch_info" "$RIBBON_COMMIT" <<'PY'
+import json, sys
+torch_lines = sys.argv[3].splitlines()
+json.dump({"nvidia_smi": sys.argv[2], "torch_dir": torch_lines[0], "torch": torch_lines[1], "device": torch_lines[2],
+           "bundle_commit": sys.argv[4]}, open(sys.argv[1], "w"), indent=1)
+PY
+# One kernel-only binary (our CUDA code runs) and one that loads libtorch_cuda (ABI matches).
+run_test smoke kernels_cuda_layer_ops_test 5 "$bundle/bin/kernels_cuda_layer_ops_test"
+run_test smoke cuda_load_errors_test 8 "$bundle/bin/cuda_load_errors_test"
+finish_stage smoke "$work/machine.json"
+stage_passed "$out/smoke.json" || fail_smoke "a smoke-test binary did not pass (see gpu_check.log)"
 
 # ---- kernels ----
 run_test kernels kernels_cuda_attention_test "$(limit 40)" "$bundle/bin/kernels_cuda_attention_test"
@@ -160,7 +169,6 @@ finish_stage kernels
 # ---- model tests ----
 run_test model_tests gpu_golden_test "$(limit 40)" "$bundle/bin/gpu_golden_test"
 run_test model_tests gpu_packing_test "$(limit 60)" "$bundle/bin/gpu_packing_test"
-run_test model_tests cuda_load_errors_test "$(limit 20)" "$bundle/bin/cuda_load_errors_test"
 finish_stage model_tests
 
 # ---- transformers agreement ----
