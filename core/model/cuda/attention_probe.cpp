@@ -24,18 +24,18 @@ struct ProbeSegment {
   int32_t rows;
 };
 
-// Segments that exercise the bottom-right causal alignment: a prefill, a later chunk and a
-// decode row; cuDNN's packed path takes only prefills from position 0.
-std::vector<ProbeSegment> Segments(AttentionBackend backend) {
-  if (backend == AttentionBackend::kCudnn) return {{0, 13}, {0, 7}, {0, 1}};
-  return {{0, 13}, {9, 5}, {20, 1}};
+// Ribbons that exercise the bottom-right causal alignment: a prefill, a later chunk and a decode
+// row; then decode rows only (flash takes another path when every segment has one query).
+// cuDNN's packed path takes only prefills from position 0.
+std::vector<std::vector<ProbeSegment>> ProbeRibbons(AttentionBackend backend) {
+  if (backend == AttentionBackend::kCudnn) return {{{0, 13}, {0, 7}, {0, 1}}};
+  return {{{0, 13}, {9, 5}, {20, 1}}, {{20, 1}, {3, 1}, {11, 1}}};
 }
 
-StepPlan ProbePlan(AttentionBackend backend) {
+StepPlan ProbePlan(const std::vector<ProbeSegment>& segments) {
   StepPlan plan;
   plan.block_size = 4;
   plan.max_blocks_per_seq = 6;
-  const auto segments = Segments(backend);
   plan.num_seqs = static_cast<int32_t>(segments.size());
   std::vector<int32_t> blocks(plan.num_seqs * plan.max_blocks_per_seq);
   std::iota(blocks.begin(), blocks.end(), 0);
@@ -61,11 +61,11 @@ StepPlan ProbePlan(AttentionBackend backend) {
   return plan;
 }
 
-absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape& shape, at::Device device) {
+absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape& shape, at::Device device,
+                                  const StepPlan& plan) {
   c10::InferenceMode inference;
   c10::cuda::CUDAGuard guard(device);
   const auto stream = c10::cuda::getCurrentCUDAStream(device.index());
-  const StepPlan plan = ProbePlan(backend);
   PlanUploader uploader;
   ASSIGN_OR_RETURN(const DevicePlan d, uploader.Upload(plan, stream));
   const int64_t q = int64_t{shape.num_heads} * shape.head_dim, kv = int64_t{shape.num_kv_heads} * shape.head_dim;
@@ -100,7 +100,12 @@ absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape
 
 absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shape, at::Device device) {
   if (backend == AttentionBackend::kReference) return absl::OkStatus();
-  absl::Status status = GuardTorch("attention probe", [&] { return CompareWithReference(backend, shape, device); });
+  absl::Status status = GuardTorch("attention probe", [&] {
+    for (const auto& segments : ProbeRibbons(backend)) {
+      RETURN_IF_ERROR(CompareWithReference(backend, shape, device, ProbePlan(segments)));
+    }
+    return absl::OkStatus();
+  });
   if (status.code() == absl::StatusCode::kInternal) {
     return absl::UnimplementedError(absl::StrCat("attention_backend \"", AttentionBackendName(backend),
                                                  "\" is not usable with this libtorch and GPU: ", status.message()));
