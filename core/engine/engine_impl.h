@@ -12,11 +12,26 @@
 #include <unordered_map>
 
 #include "core/engine/engine.h"
+#include "core/engine/forward_worker.h"
+#include "core/engine/plan_builder.h"
 #include "core/engine/sequence.h"
 #include "core/kv/block_manager.h"
 #include "core/plan/step_plan.h"
 
 namespace ribbon {
+
+// One step from plan to sampled tokens.
+struct Step {
+  std::vector<sched::ScheduledChunk> chunks;
+  StepPlan plan;
+  PlanSequences seqs;
+  std::vector<float> logits;
+  std::vector<SampledToken> sampled;  // one per sampler, drawn right after the forward
+  StepReport report;
+  absl::Status forward_status;
+  TimeNs forward_started = 0;
+  TimeNs forward_done = 0;
+};
 
 class Engine::Impl {
  public:
@@ -40,14 +55,27 @@ class Engine::Impl {
   void DrainInbox();
   std::vector<sched::SeqState> Snapshot() const;
   void ApplyDecision(const sched::ScheduleDecision& decision);
-  absl::Status Run(const sched::ScheduleDecision& decision, StepReport& report);
-  void SampleAndAdvance(const std::vector<Sequence*>& samplers, std::span<const sched::ScheduledChunk> chunks);
+  // Schedules the next step and builds its plan. With `speculative` (a step is in flight) the
+  // decision may not preempt, reject or expire anything: then nothing happens and it returns
+  // null, and the step is scheduled again once the flight has landed.
+  std::unique_ptr<Step> Prepare(bool speculative);
+  void Launch(std::unique_ptr<Step> step);
+  // Waits for the step in flight, samples, delivers tokens. False when a prepared speculative
+  // step can no longer run (the forward failed, so the state it assumed did not happen).
+  bool Complete();
+  // Fills the rows whose token the landed step has just sampled; sequences that finished since
+  // keep their rows, which then write no KV and sample nothing.
+  void PatchPending(Step& step);
+  absl::Status RunForward(Step& step);
+  void DrawTokens(Step& step) const;  // on the forward's thread: reads sequences, writes none
+  void Deliver(Step& step);
+  void RollBack(const Step& step);
   std::optional<FinishReason> StopReason(const Sequence& seq, int32_t token) const;
   void Finish(Sequence& seq, FinishReason reason, absl::Status status);
   void RemoveFinished();
   void Preempt(Sequence& seq);
-  absl::Status Forward(StepReport& report);
   void ShrinkBudget(int32_t failed_rows);
+  void PublishStats();
   void Loop();
 
   std::unique_ptr<sched::Scheduler> scheduler_;
@@ -65,8 +93,9 @@ class Engine::Impl {
   // Engine thread.
   std::vector<std::unique_ptr<Sequence>> live_;  // arrival order
   std::unordered_map<uint64_t, Sequence*> by_id_;
-  StepPlan plan_;
-  std::vector<float> logits_;
+  std::unique_ptr<Step> in_flight_;
+  std::unique_ptr<ForwardWorker> worker_;  // only when options_.pipeline
+  TimeNs last_forward_done_ = 0;
   std::thread thread_;
 
   std::atomic<uint64_t> next_id_{1};

@@ -12,7 +12,9 @@ namespace ribbon {
 Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> model,
                    std::unique_ptr<sched::Scheduler> scheduler, int32_t num_blocks)
     : options_(options), model_(std::move(model)), scheduler_(std::move(scheduler)),
-      blocks_({.num_blocks = num_blocks, .block_size = options.block_size}) {}
+      blocks_({.num_blocks = num_blocks, .block_size = options.block_size}) {
+  if (options.pipeline) worker_ = std::make_unique<ForwardWorker>();
+}
 
 Engine::Impl::~Impl() { Shutdown(absl::ZeroDuration()); }
 
@@ -101,17 +103,17 @@ void Engine::Impl::DrainInbox() {
       if (seq->sink) Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
     }
   }
-  RemoveFinished();
 }
 
 std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
   std::vector<sched::SeqState> states;
   states.reserve(live_.size());
   for (const auto& seq : live_) {
+    if (!seq->sink) continue;  // finished, kept only while a launched step refers to it
     sched::SeqState s;
     s.id = seq->id;
     s.prompt_len = seq->prompt_len;
-    s.num_tokens = static_cast<int32_t>(seq->tokens.size());
+    s.num_tokens = seq->known_tokens();
     s.num_computed = seq->num_computed;
     s.max_total_tokens = static_cast<int32_t>(std::min<int64_t>(
         seq->prompt_len + seq->request.stop.max_new_tokens, model_->config().max_position_embeddings));

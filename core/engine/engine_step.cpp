@@ -1,4 +1,5 @@
-// Engine::Impl: one step (schedule, plan, forward, sample), finishing, and the step thread.
+// Engine::Impl: one step — schedule and plan (Prepare), run the forward (Launch), sample and
+// deliver (Complete) — and the pipeline that overlaps the next step's Prepare with a forward.
 #include <algorithm>
 #include <limits>
 #include <thread>
@@ -18,117 +19,78 @@ bool Contains(const std::vector<int32_t>& ids, int32_t id) {
 }  // namespace
 
 absl::StatusOr<bool> Engine::Impl::StepOnce() {
-  DrainInbox();
-  live_count_.store(static_cast<int32_t>(live_.size()));
-  if (live_.empty()) return false;
-  StepReport report;
-  const TimeNs t0 = SteadyNowNs();
-  const std::vector<sched::SeqState> states = Snapshot();
-  if (token_budget_.load() == 0) token_budget_.store(options_.scheduler.max_ribbon_tokens);
-  sched::SchedulerInput input{t0, states, {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
-                              token_budget_.load()};
-  const sched::ScheduleDecision decision = scheduler_->Schedule(input);
-  ApplyDecision(decision);
-  report.preempted = static_cast<int32_t>(decision.preempted.size());
-  report.capacity = token_budget_.load();
-  absl::Status status = absl::OkStatus();
-  if (!decision.chunks.empty()) {
-    status = Run(decision, report);
-  } else if (decision.expired.empty() && decision.rejected.empty()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // nothing fits yet: do not spin
+  if (!in_flight_) {
+    DrainInbox();
+    RemoveFinished();
+    live_count_.store(static_cast<int32_t>(live_.size()));
+    if (live_.empty()) return false;
+    std::unique_ptr<Step> step = Prepare(/*speculative=*/false);
+    if (!step) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // nothing fits yet: do not spin
+      PublishStats();
+      return true;
+    }
+    Launch(std::move(step));
+    if (worker_) return true;  // pipelined: it lands during the next call
+  }
+  std::unique_ptr<Step> next = worker_ ? Prepare(/*speculative=*/true) : nullptr;
+  const bool landed_as_planned = Complete();
+  if (next && landed_as_planned) {
+    PatchPending(*next);
+    Launch(std::move(next));
   }
   RemoveFinished();
-  int32_t running = 0;
-  for (const auto& seq : live_) running += seq->running ? 1 : 0;
-  running_.store(running);
-  live_count_.store(static_cast<int32_t>(live_.size()));
-  steps_.fetch_add(1);
-  if (observer_) observer_->OnStep(report);
-  if (!status.ok()) return status;
+  PublishStats();
   return true;
 }
 
-absl::Status Engine::Impl::Run(const sched::ScheduleDecision& decision, StepReport& report) {
+std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
   const TimeNs t0 = SteadyNowNs();
+  if (token_budget_.load() == 0) token_budget_.store(options_.scheduler.max_ribbon_tokens);
+  const std::vector<sched::SeqState> states = Snapshot();
+  sched::SchedulerInput input{t0, states, {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
+                              token_budget_.load()};
+  sched::ScheduleDecision decision = scheduler_->Schedule(input);
+  const bool disruptive = !decision.preempted.empty() || !decision.rejected.empty() || !decision.expired.empty();
+  if (speculative && disruptive) return nullptr;
+  ApplyDecision(decision);
+  if (decision.chunks.empty()) return nullptr;
+  auto step = std::make_unique<Step>();
+  step->report.preempted = static_cast<int32_t>(decision.preempted.size());
+  step->report.capacity = token_budget_.load();
   for (const auto& chunk : decision.chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     const int32_t rows = std::max(chunk.num_tokens, chunk.padded_tokens);
-    absl::Status fits = blocks_.EnsureCapacity(seq.id, seq.num_computed + rows);
-    if (!fits.ok()) {
+    if (absl::Status fits = blocks_.EnsureCapacity(seq.id, seq.num_computed + rows); !fits.ok()) {
       // The policy promised these blocks; failing the request beats corrupting another's KV.
+      spdlog::error("scheduler over-committed KV: {}", fits.ToString());
       Finish(seq, FinishReason::kError, absl::InternalError(absl::StrCat("scheduler over-committed KV: ", fits.message())));
-      return fits;
+      continue;
     }
+    step->chunks.push_back(chunk);
   }
-  PlanInputs in{decision.chunks, decision.ribbon_rows,
-                static_cast<int32_t>(model_->config().max_position_embeddings),
+  if (step->chunks.empty()) return nullptr;
+  PlanInputs in{step->chunks, decision.ribbon_rows, static_cast<int32_t>(model_->config().max_position_embeddings),
                 [this](uint64_t id) { return by_id_.at(id); }};
-  const std::vector<Sequence*> samplers = BuildStepPlan(in, blocks_, plan_);
-  report.ribbon_rows = plan_.num_rows;
-  report.real_tokens = plan_.real_tokens;
-  logits_.resize(samplers.size() * static_cast<size_t>(model_->config().vocab_size));
-  const TimeNs t1 = SteadyNowNs();
-  absl::Status forward = Forward(report);
-  const TimeNs t2 = SteadyNowNs();
-  report.schedule_seconds = NsToSeconds(t1 - t0);
-  report.forward_seconds = NsToSeconds(t2 - t1);
-  if (report.oom_recovered) return absl::OkStatus();  // nothing advanced; the sequences run again
-  if (!forward.ok()) {
-    spdlog::error("forward failed: {}", forward.ToString());
-    for (const auto& chunk : decision.chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, forward);
-    return forward;
-  }
-  for (const auto& chunk : decision.chunks) {
+  step->seqs = BuildStepPlan(in, blocks_, step->plan);
+  step->report.ribbon_rows = step->plan.num_rows;
+  step->report.real_tokens = step->plan.real_tokens;
+  step->report.schedule_seconds = NsToSeconds(SteadyNowNs() - t0);
+  return step;
+}
+
+// Commits the step's chunks (num_computed advances now; a failed forward rolls them back) and
+// starts its forward, on the worker when pipelined.
+void Engine::Impl::Launch(std::unique_ptr<Step> step) {
+  const TimeNs now = SteadyNowNs();
+  for (const auto& chunk : step->chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     const int32_t prompt_part = std::clamp(seq.prompt_len - seq.num_computed, 0, chunk.num_tokens);
-    report.prompt_tokens += prompt_part;
-    report.decode_tokens += chunk.num_tokens - prompt_part;
-  }
-  SampleAndAdvance(samplers, decision.chunks);
-  report.sample_seconds = NsToSeconds(SteadyNowNs() - t2);
-  return absl::OkStatus();
-}
-
-absl::Status Engine::Impl::Forward(StepReport& report) {
-  absl::Status status = options_.debug_inject_oom && options_.debug_inject_oom(steps_.load())
-                            ? absl::ResourceExhaustedError("injected out-of-memory")
-                            : model_->Forward(plan_, logits_);
-  if (!absl::IsResourceExhausted(status)) {
-    oom_streak_ = 0;
-    return status;
-  }
-  // Shrink and retry; a ribbon already at the floor is retried as it is (the shortage may be
-  // transient), and only a streak of failures there fails its requests.
-  if (++oom_streak_ > kMaxOomRetriesAtFloor && plan_.num_rows <= std::max(1, options_.min_ribbon_tokens)) {
-    oom_streak_ = 0;
-    return status;
-  }
-  ShrinkBudget(plan_.num_rows);
-  report.oom_recovered = true;
-  return status;
-}
-
-// Out of memory: halve the step budget (aligned, never below min_ribbon_tokens) and put the
-// step's sequences back as they were. Nothing was sampled and num_computed did not move, so no
-// token is lost or duplicated; KV written for the failed rows is simply written again.
-void Engine::Impl::ShrinkBudget(int32_t failed_rows) {
-  const int32_t floor = std::max(1, options_.min_ribbon_tokens);
-  const int32_t halved = sched::AlignUp(std::max(1, failed_rows / 2), std::max(1, options_.scheduler.align));
-  const int32_t budget = std::max(floor, std::min(token_budget_.load(), halved));
-  spdlog::warn("out of memory in a ribbon of {} rows: step budget {} -> {} tokens", failed_rows,
-               token_budget_.load(), budget);
-  token_budget_.store(budget);
-  oom_recoveries_.fetch_add(1);
-}
-
-void Engine::Impl::SampleAndAdvance(const std::vector<Sequence*>& samplers,
-                                    std::span<const sched::ScheduledChunk> chunks) {
-  const TimeNs now = SteadyNowNs();
-  for (const auto& chunk : chunks) {
-    Sequence& seq = *by_id_.at(chunk.id);
-    seq.info.prompt_tokens_computed += std::clamp(seq.prompt_len - seq.num_computed, 0, chunk.num_tokens);
+    step->report.prompt_tokens += prompt_part;
+    step->report.decode_tokens += chunk.num_tokens - prompt_part;
     seq.num_computed += chunk.num_tokens;
     seq.running = true;
+    ++seq.in_flight;
     if (!seq.ever_scheduled) {
       seq.ever_scheduled = true;
       seq.info.first_scheduled = now;
@@ -136,10 +98,73 @@ void Engine::Impl::SampleAndAdvance(const std::vector<Sequence*>& samplers,
       queued_prompt_tokens_.fetch_sub(seq.prompt_len);
     }
   }
+  for (Sequence* seq : step->seqs.samplers) seq->pending_token = true;
+  step->logits.resize(step->seqs.samplers.size() * static_cast<size_t>(model_->config().vocab_size));
+  step->report.host_exposed_seconds = last_forward_done_ > 0 ? NsToSeconds(now - last_forward_done_) : 0.0;
+  in_flight_ = std::move(step);
+  Step* s = in_flight_.get();
+  if (worker_) {
+    worker_->Launch([this, s] { return RunForward(*s); });
+  } else {
+    s->forward_status = RunForward(*s);
+  }
+}
+
+absl::Status Engine::Impl::RunForward(Step& step) {
+  const int64_t step_number = steps_.load();
+  step.forward_started = SteadyNowNs();
+  step.forward_status = options_.debug_inject_oom && options_.debug_inject_oom(step_number)
+                            ? absl::ResourceExhaustedError("injected out-of-memory")
+                            : model_->Forward(step.plan, step.logits);
+  step.forward_done = SteadyNowNs();
+  if (step.forward_status.ok()) {
+    DrawTokens(step);
+    step.report.sample_seconds = NsToSeconds(SteadyNowNs() - step.forward_done);
+  }
+  return step.forward_status;
+}
+
+bool Engine::Impl::Complete() {
+  if (worker_) worker_->Wait().IgnoreError();  // the step holds its own status
+  std::unique_ptr<Step> step = std::move(in_flight_);
+  for (const auto& chunk : step->chunks) {
+    Sequence& seq = *by_id_.at(chunk.id);
+    if (--seq.in_flight == 0 && !seq.sink) blocks_.Free(seq.id);  // finished while in flight
+  }
+  last_forward_done_ = step->forward_done;
+  step->report.forward_seconds = NsToSeconds(step->forward_done - step->forward_started);
+  const absl::Status& status = step->forward_status;
+  bool as_planned = status.ok();
+  if (absl::IsResourceExhausted(status) && ++oom_streak_ <= kMaxOomRetriesAtFloor) {
+    ShrinkBudget(step->plan.num_rows);
+    step->report.oom_recovered = true;
+    RollBack(*step);
+  } else if (!status.ok()) {
+    spdlog::error("forward failed: {}", status.ToString());
+    RollBack(*step);
+    for (const auto& chunk : step->chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, status);
+  } else {
+    oom_streak_ = 0;
+    Deliver(*step);
+  }
+  DrainInbox();  // cancels take effect between steps
+  steps_.fetch_add(1);
+  if (observer_) observer_->OnStep(step->report);
+  return as_planned;
+}
+
+// The forward did not happen: the chunks go back to where they were.
+void Engine::Impl::RollBack(const Step& step) {
+  for (const auto& chunk : step.chunks) by_id_.at(chunk.id)->num_computed -= chunk.num_tokens;
+  for (Sequence* seq : step.seqs.samplers) seq->pending_token = false;
+}
+
+void Engine::Impl::DrawTokens(Step& step) const {
   const int64_t vocab = model_->config().vocab_size;
-  for (size_t i = 0; i < samplers.size(); ++i) {
-    Sequence& seq = *samplers[i];
-    std::span<float> row(logits_.data() + i * vocab, static_cast<size_t>(vocab));
+  step.sampled.resize(step.seqs.samplers.size());
+  for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
+    const Sequence& seq = *step.seqs.samplers[i];
+    std::span<float> row(step.logits.data() + i * vocab, static_cast<size_t>(vocab));
     if (seq.generated() < seq.request.stop.min_new_tokens) {
       for (int32_t id : seq.request.stop.stop_token_ids) if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
       if (!seq.request.stop.ignore_eos) {
@@ -147,7 +172,22 @@ void Engine::Impl::SampleAndAdvance(const std::vector<Sequence*>& samplers,
       }
     }
     const SamplingContext context{seq.prompt(), seq.output(), static_cast<uint64_t>(seq.generated())};
-    SampledToken sampled = SampleToken(row, seq.request.sampling, context);
+    step.sampled[i] = SampleToken(row, seq.request.sampling, context);
+  }
+}
+
+void Engine::Impl::Deliver(Step& step) {
+  const TimeNs now = SteadyNowNs();
+  for (const auto& chunk : step.chunks) {
+    Sequence& seq = *by_id_.at(chunk.id);
+    const int32_t before = seq.num_computed - chunk.num_tokens;
+    seq.info.prompt_tokens_computed += std::clamp(seq.prompt_len - before, 0, chunk.num_tokens);
+  }
+  for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
+    Sequence& seq = *step.seqs.samplers[i];
+    seq.pending_token = false;
+    if (!seq.sink) continue;  // finished (cancelled) while its step was in flight
+    const SampledToken& sampled = step.sampled[i];
     if (seq.info.first_token == 0) seq.info.first_token = now;
     const std::optional<FinishReason> stop = StopReason(seq, sampled.token);
     if (stop == FinishReason::kStopToken) {
@@ -158,6 +198,35 @@ void Engine::Impl::SampleAndAdvance(const std::vector<Sequence*>& samplers,
     seq.sink->OnTokens(std::span<const SampledToken>(&sampled, 1));
     if (stop) Finish(seq, *stop, absl::OkStatus());
   }
+}
+
+void Engine::Impl::PatchPending(Step& step) {
+  for (const auto& [row, seq] : step.seqs.pending_rows) {
+    if (seq->sink) step.plan.token_ids[row] = seq->tokens.back();
+  }
+  // Sequences that finished since the plan was built: their rows run once more as dead weight,
+  // writing no KV (their blocks are already back in the pool) and sampling nothing.
+  for (size_t s = 0; s < step.chunks.size(); ++s) {
+    if (by_id_.at(step.chunks[s].id)->sink) continue;
+    std::fill(step.plan.slot_mapping.begin() + step.plan.cu_seqlens[s],
+              step.plan.slot_mapping.begin() + step.plan.cu_seqlens[s + 1], -1);
+  }
+  std::vector<Sequence*> samplers;
+  std::vector<int32_t> rows;
+  for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
+    if (!step.seqs.samplers[i]->sink) continue;
+    samplers.push_back(step.seqs.samplers[i]);
+    rows.push_back(step.plan.sample_rows[i]);
+  }
+  step.seqs.samplers = std::move(samplers);
+  step.plan.sample_rows = std::move(rows);
+}
+
+void Engine::Impl::PublishStats() {
+  int32_t running = 0;
+  for (const auto& seq : live_) running += seq->running && seq->sink ? 1 : 0;
+  running_.store(running);
+  live_count_.store(static_cast<int32_t>(live_.size()));
 }
 
 std::optional<FinishReason> Engine::Impl::StopReason(const Sequence& seq, int32_t token) const {
@@ -172,91 +241,17 @@ std::optional<FinishReason> Engine::Impl::StopReason(const Sequence& seq, int32_
   return std::nullopt;
 }
 
-void Engine::Impl::Finish(Sequence& seq, FinishReason reason, absl::Status status) {
-  if (!seq.sink) return;  // already finished
-  blocks_.Free(seq.id);
-  seq.running = false;
-  if (!seq.ever_scheduled) {
-    queued_.fetch_sub(1);
-    queued_prompt_tokens_.fetch_sub(seq.prompt_len);
-    seq.ever_scheduled = true;
-  }
-  seq.info.reason = reason;
-  seq.info.status = std::move(status);
-  seq.info.generated_tokens = seq.generated();
-  seq.info.finished = SteadyNowNs();
-  std::shared_ptr<RequestSink> sink = std::move(seq.sink);
-  sink->OnFinish(seq.info);
-  if (observer_) observer_->OnRequestFinished(seq.request, seq.info);
-}
-
-void Engine::Impl::RemoveFinished() {
-  auto finished = [](const std::unique_ptr<Sequence>& seq) { return !seq->sink; };
-  for (const auto& seq : live_) {
-    if (finished(seq)) by_id_.erase(seq->id);
-  }
-  live_.erase(std::remove_if(live_.begin(), live_.end(), finished), live_.end());
-}
-
-void Engine::Impl::Loop() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || !inbox_.empty() || !cancels_.empty() || live_count_.load() > 0; });
-    }
-    if (options_.debug_step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.debug_step_delay_ms));
-    absl::StatusOr<bool> stepped = StepOnce();
-    if (!stepped.ok()) spdlog::error("engine step failed: {}", stepped.status().ToString());
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ && inbox_.empty() && live_count_.load() == 0) break;
-  }
-}
-
-void Engine::Impl::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stop_) return;
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void Engine::Impl::Shutdown(absl::Duration grace) {
-  bool threaded;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    accepting_ = false;
-    threaded = thread_.joinable();
-  }
-  const absl::Time give_up = absl::Now() + grace;
-  while (threaded && absl::Now() < give_up) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (inbox_.empty() && live_count_.load() == 0) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    abort_all_ = true;
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (threaded) {
-    thread_.join();
-  } else {
-    DrainInbox();
-  }
-}
-
-EngineStats Engine::Impl::Stats() const {
-  EngineStats s;
-  s.running = running_.load();
-  s.waiting = queued_.load();
-  s.kv_blocks_free = blocks_.free_blocks();
-  s.kv_blocks_total = blocks_.total_blocks();
-  s.steps = steps_.load();
-  s.preemptions = preemptions_.load();
-  s.oom_recoveries = oom_recoveries_.load();
-  s.token_budget = token_budget_.load();
-  return s;
+// Out of memory: halve the step budget (aligned, never below min_ribbon_tokens); the caller
+// rolls the step back. Nothing was sampled and num_computed returns to where it was, so no
+// token is lost or duplicated; KV written for the failed rows is simply written again.
+void Engine::Impl::ShrinkBudget(int32_t failed_rows) {
+  const int32_t floor = std::max(1, options_.min_ribbon_tokens);
+  const int32_t halved = sched::AlignUp(std::max(1, failed_rows / 2), std::max(1, options_.scheduler.align));
+  const int32_t budget = std::max(floor, std::min(token_budget_.load(), halved));
+  spdlog::warn("out of memory in a ribbon of {} rows: step budget {} -> {} tokens", failed_rows,
+               token_budget_.load(), budget);
+  token_budget_.store(budget);
+  oom_recoveries_.fetch_add(1);
 }
 
 }  // namespace ribbon

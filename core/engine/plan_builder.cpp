@@ -16,15 +16,17 @@ void Clear(StepPlan& plan) {
   plan.real_tokens = 0;
 }
 
-void AppendRows(const Sequence& seq, const sched::ScheduledChunk& chunk, int32_t max_position,
-                const BlockManager& blocks, StepPlan& plan) {
+void AppendRows(Sequence& seq, const sched::ScheduledChunk& chunk, int32_t max_position,
+                const BlockManager& blocks, StepPlan& plan, PlanSequences& out) {
   const int32_t start = seq.num_computed;
   const int32_t rows = std::max(chunk.num_tokens, chunk.padded_tokens);
+  const int32_t known = static_cast<int32_t>(seq.tokens.size());
   for (int32_t j = 0; j < rows; ++j) {
     const int32_t pos = start + j;
     const bool real = j < chunk.num_tokens;
     const bool fits = pos < max_position;
-    plan.token_ids.push_back(real ? seq.tokens[pos] : StepPlan::kPadToken);
+    if (real && pos >= known) out.pending_rows.emplace_back(static_cast<int32_t>(plan.token_ids.size()), &seq);
+    plan.token_ids.push_back(real && pos < known ? seq.tokens[pos] : StepPlan::kPadToken);
     plan.positions.push_back(fits ? pos : max_position - 1);
     plan.slot_mapping.push_back(fits ? blocks.Slot(seq.id, pos) : -1);
   }
@@ -35,9 +37,9 @@ void AppendRows(const Sequence& seq, const sched::ScheduledChunk& chunk, int32_t
 
 }  // namespace
 
-std::vector<Sequence*> BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, StepPlan& plan) {
+PlanSequences BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, StepPlan& plan) {
   Clear(plan);
-  std::vector<Sequence*> samplers;
+  PlanSequences out;
   int32_t max_blocks = 1;
   for (const auto& chunk : in.chunks) max_blocks = std::max(max_blocks, blocks.BlocksHeld(chunk.id));
   plan.num_seqs = static_cast<int32_t>(in.chunks.size());
@@ -48,12 +50,12 @@ std::vector<Sequence*> BuildStepPlan(const PlanInputs& in, const BlockManager& b
     const auto& chunk = in.chunks[s];
     Sequence* seq = in.find(chunk.id);
     const int32_t first_row = static_cast<int32_t>(plan.token_ids.size());
-    AppendRows(*seq, chunk, in.max_position, blocks, plan);
+    AppendRows(*seq, chunk, in.max_position, blocks, plan, out);
     const auto table = blocks.BlockTable(seq->id);
     std::copy(table.begin(), table.end(), plan.block_tables.begin() + s * max_blocks);
-    if (seq->num_computed + chunk.num_tokens == static_cast<int32_t>(seq->tokens.size())) {
+    if (seq->num_computed + chunk.num_tokens == seq->known_tokens()) {
       plan.sample_rows.push_back(first_row + chunk.num_tokens - 1);
-      samplers.push_back(seq);
+      out.samplers.push_back(seq);
     }
   }
   const int32_t used = static_cast<int32_t>(plan.token_ids.size());
@@ -63,7 +65,7 @@ std::vector<Sequence*> BuildStepPlan(const PlanInputs& in, const BlockManager& b
     plan.positions.push_back(0);
     plan.slot_mapping.push_back(-1);
   }
-  return samplers;
+  return out;
 }
 
 }  // namespace ribbon

@@ -20,8 +20,15 @@ struct PlanInputs {
   std::function<Sequence*(uint64_t)> find;
 };
 
+struct PlanSequences {
+  std::vector<Sequence*> samplers;  // in sample-row order
+  // Rows whose token is the one still being sampled by the step in flight (pipelining): the
+  // plan holds StepPlan::kPadToken there until the token arrives.
+  std::vector<std::pair<int32_t, Sequence*>> pending_rows;
+};
+
 // Fills `plan` (cleared first). A chunk samples (gets a sample row) when it reaches the end of
-// its sequence's known tokens. Returns, in sample-row order, the sequences that sample.
-std::vector<Sequence*> BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, StepPlan& plan);
+// its sequence's known tokens (Sequence::known_tokens()).
+PlanSequences BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, StepPlan& plan);
 
 }  // namespace ribbon
