@@ -35,10 +35,11 @@ ConfigOption Num(std::string key, std::string help, std::function<OptionField(Se
   return {std::move(key), std::move(help), std::move(f), min, max, {}};
 }
 
-std::vector<ConfigOption> BuildOptions() {
+// Upper bound for "unbounded" integer options (well inside what a JSON double holds exactly).
+constexpr double kMaxInt = 9.0e15;
+
+void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
   using C = ServerConfig;
-  constexpr double kMaxInt = 9.0e15;
-  std::vector<ConfigOption> o;
   o.push_back(Str("model.path", "Hugging Face checkpoint directory to serve (required).",
                   Field(&C::model, &ModelSection::path)));
   o.push_back(Str("model.tokenizer_path", "Directory with tokenizer.json; \"\" = model.path.",
@@ -75,6 +76,10 @@ std::vector<ConfigOption> BuildOptions() {
   o.push_back(Num("server.shutdown_grace_seconds",
                   "On SIGTERM/SIGINT, how long in-flight requests may run before UNAVAILABLE.",
                   Field(&C::server, &ServerSection::shutdown_grace_seconds), 0, 86400));
+}
+
+void AddLimitsAndStreamOptions(std::vector<ConfigOption>& o) {
+  using C = ServerConfig;
   o.push_back(Num("limits.default_max_new_tokens",
                   "max_new_tokens when a request leaves it unset (capped by the context).",
                   Field(&C::limits, &LimitsSection::default_max_new_tokens), 1, 1 << 24));
@@ -94,7 +99,11 @@ std::vector<ConfigOption> BuildOptions() {
   o.push_back(Num("stream.slow_reader_timeout_ms",
                   "A slow reader over max_pending_bytes this long is ended (RESOURCE_EXHAUSTED).",
                   Field(&C::stream, &StreamSection::slow_reader_timeout_ms), 1, kMaxInt));
-  o.push_back(Num("engine.num_kv_blocks", "KV cache blocks; 0 = sized by the engine.",
+}
+
+void AddEngineOptions(std::vector<ConfigOption>& o) {
+  using C = ServerConfig;
+  o.push_back(Num("engine.num_kv_blocks", "KV cache blocks; 0 = measured (memory.probe) or sized by the engine.",
                   Field(&C::engine, &EngineSection::num_kv_blocks), 0, 1 << 30));
   o.push_back(Num("engine.block_size", "Tokens per KV block.",
                   Field(&C::engine, &EngineSection::block_size), 1, 1024));
@@ -116,6 +125,20 @@ std::vector<ConfigOption> BuildOptions() {
   o.push_back(Num("engine.max_queued_prompt_tokens",
                   "Prompt tokens of waiting requests; beyond this RESOURCE_EXHAUSTED.",
                   Field(&C::engine, &EngineSection::max_queued_prompt_tokens), 1, kMaxInt));
+}
+
+void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
+  using C = ServerConfig;
+  o.push_back({"memory.probe",
+               "Measure capacity at start-up (largest step, KV blocks); readiness waits for it. "
+               "false = engine.num_kv_blocks and engine.max_ribbon_tokens as configured.",
+               Field(&C::memory, &MemorySection::probe), 0, 0, {}});
+  o.push_back(Num("memory.budget_bytes",
+                  "CPU memory the probe plans within; 0 = the cgroup limit, else physical memory.",
+                  Field(&C::memory, &MemorySection::budget_bytes), 0, kMaxInt));
+  o.push_back(Num("memory.fraction",
+                  "Fraction of the budget (CPU) or device memory (CUDA) to plan for.",
+                  Field(&C::memory, &MemorySection::fraction), 0.05, 1.0));
   o.push_back(Str("http.listen", "HTTP side port (/metrics, /healthz, /readyz); \"\" = off.",
                   Field(&C::http, &HttpSection::listen)));
   o.push_back(Str("log.level", "Least severe level logged.", Field(&C::log, &LogSection::level),
@@ -128,7 +151,15 @@ std::vector<ConfigOption> BuildOptions() {
   o.push_back(Num("debug.step_delay_ms",
                   "TEST ONLY: sleep this long before each engine step; 0 = off.",
                   Field(&C::debug, &DebugSection::step_delay_ms), 0, 60000));
-  return o;
+}
+
+std::vector<ConfigOption> BuildOptions() {
+  std::vector<ConfigOption> options;
+  AddModelAndServerOptions(options);
+  AddLimitsAndStreamOptions(options);
+  AddEngineOptions(options);
+  AddMemoryHttpLogDebugOptions(options);
+  return options;
 }
 
 const ConfigOption* FindOption(const std::string& key) {
@@ -257,6 +288,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   CommandLine command_line;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (i == 0 && arg == "probe") {
+      command_line.probe = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument \"", arg, "\" (options are --key=value; see --help)"));
@@ -268,10 +303,13 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       name = name.substr(0, eq);
     }
     name = NormalizeKey(name);
-    if (name == "help" || name == "check_config" || name == "version") {
+    if (name == "help" || name == "check_config" || name == "version" || name == "probe") {
       if (value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
-      (name == "help" ? command_line.help
-                      : name == "version" ? command_line.version : command_line.check_config) = true;
+      bool& flag = name == "help"      ? command_line.help
+                   : name == "version" ? command_line.version
+                   : name == "probe"   ? command_line.probe
+                                       : command_line.check_config;
+      flag = true;
       continue;
     }
     if (auto alias = FlagAliases().find(name); alias != FlagAliases().end()) name = alias->second;
@@ -400,6 +438,7 @@ std::string HelpText() {
       "ribbond: the ribbon LLM inference daemon (gRPC service ribbon.v1.Generation).\n\n"
       "Usage: ribbond --model DIR [--config FILE] [--key=value ...]\n"
       "       ribbond --check-config [...]   print the resolved config, or the exact error\n"
+      "       ribbond probe --model DIR [...]  measure capacity, print the table, exit\n"
       "       ribbond --help | --version\n\n"
       "Precedence: defaults < config file (--config, RIBBON_CONFIG) < RIBBON_* environment\n"
       "variables (RIBBON_SERVER_LISTEN for server.listen) < flags. Aliases: --model, --listen,\n"

@@ -80,6 +80,14 @@ struct EngineSection {
   bool operator==(const EngineSection&) const = default;
 };
 
+struct MemorySection {
+  bool probe = true;          // measure capacity at start-up (core/memory/capacity.h)
+  int64_t budget_bytes = 0;   // CPU: 0 = the cgroup limit, else physical memory
+  double fraction = 0.90;     // of the budget (CPU) or device memory (CUDA) to plan for
+
+  bool operator==(const MemorySection&) const = default;
+};
+
 struct HttpSection {
   std::string listen = "127.0.0.1:9400";  // "" = no HTTP side port
 
@@ -107,6 +115,7 @@ struct ServerConfig {
   LimitsSection limits;
   StreamSection stream;
   EngineSection engine;
+  MemorySection memory;
   HttpSection http;
   LogSection log;
   DebugSection debug;
@@ -133,6 +142,7 @@ const std::vector<ConfigOption>& ConfigOptions();
 // What the command line asked for, before it is merged with the other sources.
 struct CommandLine {
   bool help = false;
+  bool probe = false;  // `ribbond probe` / --probe: measure capacity, print the table, exit
   bool check_config = false;
   bool version = false;
   std::string config_path;  // "" = none (RIBBON_CONFIG is consulted)

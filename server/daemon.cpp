@@ -1,5 +1,6 @@
 #include "server/daemon.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
+#include "core/memory/capacity.h"
 #include "core/metrics/metrics_observer.h"
 #include "core/model/model_runner.h"
 #include "core/tokenizer/tokenizer.h"
@@ -134,26 +136,75 @@ absl::Status Daemon::WritePortFile() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection& model) {
+  ModelLoadOptions load;
+  load.path = model.path;
+  load.device = model.device;
+  load.dtype = model.dtype;
+  load.attention_backend = model.attention_backend;
+  load.num_threads = static_cast<int32_t>(model.num_threads);
+  return ribbon::LoadModel(load);
+}
+
+absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& config, ModelRunner& model) {
+  memory::MeasureOptions options;
+  options.device = config.model.device;
+  options.block_size = static_cast<int32_t>(config.engine.block_size);
+  options.align = static_cast<int32_t>(config.engine.align);
+  options.max_ribbon_tokens = static_cast<int32_t>(config.engine.max_ribbon_tokens);
+  options.max_sample_rows = static_cast<int32_t>(config.engine.max_running_seqs);
+  options.budget_bytes = config.memory.budget_bytes;
+  options.memory_fraction = config.memory.fraction;
+  return memory::MeasureCapacity(model, options);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunCapacityProbe(const ServerConfig& config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, LoadModelRunner(config.model));
+  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config, *model));
+  return memory::FormatCapacityTable(report);
+}
+
+absl::Status Daemon::SizeEngine(ModelRunner& model, EngineOptions& options) {
+  if (!config_.memory.probe) return absl::OkStatus();
+  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config_, model));
+  options.scheduler.max_ribbon_tokens = report.max_ribbon_tokens;
+  if (options.num_kv_blocks == 0) {
+    // Blocks beyond max_running_seqs full contexts could never be used: do not hold them.
+    const int64_t context = backend_.model_config.max_position_embeddings;
+    const int64_t useful = config_.engine.max_running_seqs *
+                           ((context + options.block_size - 1) / options.block_size);
+    options.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(report.kv_blocks, useful));
+  }
+  backend_.activation_bytes_per_token = report.activation_bytes_per_token;
+  backend_.probe_seconds = report.seconds;
+  activation_bytes_ = report.activation_bytes;
+  LogEvent(spdlog::level::info, "capacity",
+           {{"max_ribbon_tokens", report.max_ribbon_tokens}, {"kv_blocks_fit", report.kv_blocks},
+            {"kv_blocks", options.num_kv_blocks}, {"budget_bytes", report.budget_bytes},
+            {"budget_source", report.budget_source}, {"probe_seconds", RoundedSeconds(report.seconds)}});
+  return absl::OkStatus();
+}
+
 absl::Status Daemon::LoadModel() {
   const auto started = std::chrono::steady_clock::now();
   const std::string tokenizer_dir =
       config_.model.tokenizer_path.empty() ? config_.model.path : config_.model.tokenizer_path;
   ASSIGN_OR_RETURN(backend_.tokenizer, Tokenizer::Load(tokenizer_dir));
   backend_.special_tokens = FindSpecialTokens(*backend_.tokenizer);
-  ModelLoadOptions load;
-  load.path = config_.model.path;
-  load.device = config_.model.device;
-  load.dtype = config_.model.dtype;
-  load.attention_backend = config_.model.attention_backend;
-  load.num_threads = static_cast<int32_t>(config_.model.num_threads);
-  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, ribbon::LoadModel(load));
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, LoadModelRunner(config_.model));
   backend_.model_config = model->config();
   backend_.device_description = model->Describe();
   backend_.weight_bytes = model->weight_bytes();
   backend_.parameters = CountParameters(backend_.model_config);
   backend_.model_path = config_.model.path;
-  const int64_t kv_bytes_per_block = model->KvBytesPerBlock(static_cast<int32_t>(config_.engine.block_size));
-  ASSIGN_OR_RETURN(engine_, Engine::Create(EngineOptionsFrom(config_), std::move(model)));
+  EngineOptions options = EngineOptionsFrom(config_);
+  RETURN_IF_ERROR(SizeEngine(*model, options));
+  const int64_t kv_bytes_per_block = model->KvBytesPerBlock(options.block_size);
+  ASSIGN_OR_RETURN(engine_, Engine::Create(options, std::move(model)));
   RETURN_IF_ERROR(SetUpMetrics(kv_bytes_per_block));
   engine_->Start();
   backend_.engine = engine_.get();
@@ -162,9 +213,9 @@ absl::Status Daemon::LoadModel() {
   const EngineStats stats = engine_->Stats();
   LogEvent(spdlog::level::info, "ready",
            {{"model", config_.model.path}, {"device", backend_.device_description},
-            {"kv_blocks", stats.kv_blocks_total},
+            {"kv_blocks", stats.kv_blocks_total}, {"max_ribbon_tokens", engine_->options().scheduler.max_ribbon_tokens},
             {"load_seconds",
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+             RoundedSeconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())}});
   return absl::OkStatus();
 }
 
@@ -181,6 +232,7 @@ absl::Status Daemon::SetUpMetrics(int64_t kv_bytes_per_block) {
   metrics_->memory_bytes(metrics::MemoryKind::kWeights)->Set(static_cast<double>(backend_.weight_bytes));
   metrics_->memory_bytes(metrics::MemoryKind::kKvCache)
       ->Set(static_cast<double>(kv_bytes_per_block) * stats.kv_blocks_total);
+  metrics_->memory_bytes(metrics::MemoryKind::kActivations)->Set(static_cast<double>(activation_bytes_));
   metrics_->probe_max_ribbon_tokens->Set(
       static_cast<double>(stats.token_budget > 0 ? stats.token_budget : config_.engine.max_ribbon_tokens));
   engine_->SetObserver(std::make_shared<metrics::MetricsObserver>(registered));

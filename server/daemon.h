@@ -1,8 +1,8 @@
 // Daemon: ribbond's life cycle, in order.
 //   Listen()      gRPC server up (health: liveness SERVING, readiness NOT_SERVING; reflection on),
 //                 HTTP side port up, port file written.
-//   LoadModel()   tokenizer, model and engine (which measures memory); engine started;
-//                 readiness SERVING.
+//   LoadModel()   tokenizer and model; capacity measured (memory.probe: the step budget and the
+//                 KV cache, core/memory/capacity.h); engine created and started; readiness SERVING.
 //   Drain()       readiness NOT_SERVING, new generations refused (UNAVAILABLE), in-flight ones
 //                 run for up to server.shutdown_grace_seconds, the rest end with UNAVAILABLE;
 //                 then everything stops.
@@ -52,6 +52,8 @@ class Daemon {
   absl::Status StartHttp();
   absl::Status WritePortFile() const;
   void SetReady(bool ready);
+  // With memory.probe: measures capacity and sizes the step budget and the KV cache.
+  absl::Status SizeEngine(ModelRunner& model, EngineOptions& options);
   // Registers the metric catalogue and hooks it to the engine (before Engine::Start).
   absl::Status SetUpMetrics(int64_t kv_bytes_per_block);
   std::string ScrapeMetrics();
@@ -64,6 +66,7 @@ class Daemon {
   metrics::Registry metrics_registry_;
   std::optional<metrics::RibbonMetrics> metrics_;  // registered by LoadModel
   std::atomic<bool> metrics_ready_{false};
+  int64_t activation_bytes_ = 0;  // reserved for the largest step (memory probe)
   TaskPool output_pool_;
   GenerationService service_;
   std::unique_ptr<grpc::Server> grpc_server_;
@@ -77,6 +80,9 @@ class Daemon {
   bool shutdown_requested_ = false;
   bool drained_ = false;
 };
+
+// `ribbond probe`: loads the model, measures capacity as start-up would, and returns the table.
+absl::StatusOr<std::string> RunCapacityProbe(const ServerConfig& config);
 
 // Total weights of a decoder-only transformer described by `config` (embeddings, attention,
 // MLP, norms, and the LM head unless tied).

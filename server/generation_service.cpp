@@ -323,7 +323,10 @@ grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
   response->set_kv_blocks_free(static_cast<uint32_t>(stats.kv_blocks_free));
   response->set_kv_blocks_total(static_cast<uint32_t>(stats.kv_blocks_total));
   response->set_kv_block_size(static_cast<uint32_t>(options.block_size));
-  response->set_max_ribbon_tokens(static_cast<uint32_t>(options.scheduler.max_ribbon_tokens));
+  response->set_max_ribbon_tokens(static_cast<uint32_t>(
+      stats.token_budget > 0 ? stats.token_budget : options.scheduler.max_ribbon_tokens));
+  response->set_activation_bytes_per_token(static_cast<uint64_t>(backend.activation_bytes_per_token));
+  response->set_probe_seconds(backend.probe_seconds);
   response->set_device(backend.device_description);
   response->set_weight_bytes(static_cast<uint64_t>(backend.weight_bytes));
   response->set_requests_running(static_cast<uint32_t>(stats.running));

@@ -42,6 +42,9 @@ struct ServingBackend {
   std::string device_description;
   int64_t weight_bytes = 0;
   int64_t parameters = 0;
+  // From the memory probe (zero when it did not run).
+  double activation_bytes_per_token = 0;
+  double probe_seconds = 0;
   // Counts a Generate/Complete the engine never took (refused, invalid, queue full); may be
   // empty. Requests the engine finished are counted by the engine's observer.
   std::function<void(absl::StatusCode)> count_refused;

@@ -94,6 +94,15 @@ int main(int argc, char** argv) {
                  std::string(config.status().message()).c_str());
     return 2;
   }
+  if (command_line->probe) {
+    absl::StatusOr<std::string> table = ribbon::server::RunCapacityProbe(*config);
+    if (!table.ok()) {
+      std::fprintf(stderr, "ribbond: probe failed: %s\n", std::string(table.status().message()).c_str());
+      return 1;
+    }
+    std::fputs(table->c_str(), stdout);
+    return 0;
+  }
   if (command_line->check_config) {
     // Also catch the commonest deployment mistake before anything starts: a wrong model path.
     const std::string model_config = config->model.path + "/config.json";

@@ -155,6 +155,6 @@ TEST_CASE("--help lists every option", "[config]") {
   const std::string help = HelpText();
   for (const ConfigOption& option : ConfigOptions()) {
     INFO(option.key);
-    CHECK(help.find("--" + option.key + " [") != std::string::npos);
+    CHECK(help.find(std::string("--").append(option.key).append(" [")) != std::string::npos);
   }
 }

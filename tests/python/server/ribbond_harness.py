@@ -164,9 +164,11 @@ class Ribbond(RibbondClient):
         self.port_file = os.path.join(workdir, "ports.json")
         self.log_path = os.path.join(workdir, "ribbond.log.jsonl")
         self.stderr_path = os.path.join(workdir, "ribbond.stderr")
+        # The memory probe (several seconds of forward passes) is exercised by the serve.sh test;
+        # elsewhere the engine's default sizing keeps start-up fast.
         cmd = [RIBBOND, "--model", model, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                "--port-file", self.port_file, "--log.format", "json", "--log.file", self.log_path,
-               *args]
+               "--memory.probe", "false", *args]
         if auth_token:
             cmd += ["--server.auth_token", auth_token]
         full_env = dict(os.environ)

@@ -29,6 +29,9 @@ def test_serve_script_runs_the_demo_model_and_answers(tmp_path):
         daemon.wait_ready(60)
         model = daemon.stub().GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
         assert model.model_path == DEMO
+        info = daemon.stub().GetServerInfo(pb.GetServerInfoRequest(), timeout=10)
+        assert info.probe_seconds > 0 and info.activation_bytes_per_token > 0  # capacity was measured
+        assert info.kv_blocks_total > 0 and info.max_ribbon_tokens > 0
         result = daemon.stub().Complete(pb.GenerateRequest(text=b"Once upon a time", max_new_tokens=16), timeout=60)
         assert len(result.token_ids) == 16 and result.finish_reason == pb.FINISH_REASON_LENGTH
         daemon.close_channels()
