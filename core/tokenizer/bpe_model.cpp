@@ -182,24 +182,32 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>& symbo
 void BpeModel::MergeSymbols(std::vector<int32_t>& symbols) const {
   if (symbols.size() < 2) return;
   if (symbols.size() <= kLinearScanLimit) {
-    while (symbols.size() > 1) {
-      const MergeResult* best = nullptr;
-      size_t best_pos = 0;
-      for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-        const MergeResult* merge = FindMerge(symbols[i], symbols[i + 1]);
-        if (merge != nullptr && (best == nullptr || merge->rank < best->rank)) {
-          best = merge;
-          best_pos = i;
-        }
-      }
-      if (best == nullptr) return;
-      symbols[best_pos] = best->new_id;
-      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best_pos) + 1);
-    }
-    return;
+    MergeByScanning(symbols);
+  } else {
+    MergeWithQueue(symbols);
   }
+}
+
+void BpeModel::MergeByScanning(std::vector<int32_t>& symbols) const {
+  while (symbols.size() > 1) {
+    const MergeResult* best = nullptr;
+    size_t best_pos = 0;
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      const MergeResult* merge = FindMerge(symbols[i], symbols[i + 1]);
+      if (merge != nullptr && (best == nullptr || merge->rank < best->rank)) {
+        best = merge;
+        best_pos = i;
+      }
+    }
+    if (best == nullptr) return;
+    symbols[best_pos] = best->new_id;
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best_pos) + 1);
+  }
+}
+
+void BpeModel::MergeWithQueue(std::vector<int32_t>& symbols) const {
   // Doubly linked symbols plus a min-queue of candidate merges ordered by (rank, position);
-  // entries made stale by an earlier merge are skipped when popped.
+  // entries made stale by an earlier merge are skipped when popped, as in `tokenizers`.
   struct Candidate {
     int32_t rank;
     int32_t pos;
@@ -212,14 +220,15 @@ void BpeModel::MergeSymbols(std::vector<int32_t>& symbols) const {
   std::vector<int32_t> prev(n), next(n);
   std::vector<bool> alive(n, true);
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  const auto push_pair = [&](int32_t left, int32_t right) {
+    if (const MergeResult* m = FindMerge(symbols[left], symbols[right])) {
+      queue.push({m->rank, left, m->new_id});
+    }
+  };
   for (int32_t i = 0; i < n; ++i) {
     prev[i] = i - 1;
     next[i] = i + 1 < n ? i + 1 : -1;
-    if (i + 1 < n) {
-      if (const MergeResult* m = FindMerge(symbols[i], symbols[i + 1])) {
-        queue.push({m->rank, i, m->new_id});
-      }
-    }
+    if (i + 1 < n) push_pair(i, i + 1);
   }
   while (!queue.empty()) {
     const Candidate top = queue.top();
@@ -232,16 +241,8 @@ void BpeModel::MergeSymbols(std::vector<int32_t>& symbols) const {
     alive[right] = false;
     next[top.pos] = next[right];
     if (next[right] >= 0) prev[next[right]] = top.pos;
-    if (prev[top.pos] >= 0) {
-      if (const MergeResult* m = FindMerge(symbols[prev[top.pos]], symbols[top.pos])) {
-        queue.push({m->rank, prev[top.pos], m->new_id});
-      }
-    }
-    if (next[top.pos] >= 0) {
-      if (const MergeResult* m = FindMerge(symbols[top.pos], symbols[next[top.pos]])) {
-        queue.push({m->rank, top.pos, m->new_id});
-      }
-    }
+    if (prev[top.pos] >= 0) push_pair(prev[top.pos], top.pos);
+    if (next[top.pos] >= 0) push_pair(top.pos, next[top.pos]);
   }
   size_t kept = 0;
   for (int32_t i = 0; i >= 0; i = next[i]) symbols[kept++] = symbols[i];

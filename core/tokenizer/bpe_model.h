@@ -61,8 +61,10 @@ class BpeModel {
   absl::Status LoadMerges(const nlohmann::json& merges);
   // Initial symbols of `word`: one per character (with prefix/suffix), byte fallback, unk.
   void InitialSymbols(std::string_view word, std::vector<int32_t>& symbols) const;
-  // Applies the merges to `symbols` in place.
+  // Applies the merges to `symbols` in place: lowest rank first, leftmost first on ties.
   void MergeSymbols(std::vector<int32_t>& symbols) const;
+  void MergeByScanning(std::vector<int32_t>& symbols) const;  // short words
+  void MergeWithQueue(std::vector<int32_t>& symbols) const;   // long words, O(n log n)
   const MergeResult* FindMerge(int32_t left, int32_t right) const;
   void EncodeUncached(std::string_view word, std::vector<int32_t>& ids) const;
   void EncodeCached(std::string_view word, std::vector<int32_t>& ids) const;

@@ -58,21 +58,6 @@ class StripNormalizer final : public Normalizer {
   bool right_;
 };
 
-// Removes combining marks (general category M), as `tokenizers`' StripAccents.
-class StripAccentsNormalizer final : public Normalizer {
- public:
-  void Normalize(std::string& text) const override {
-    std::string out;
-    out.reserve(text.size());
-    for (size_t pos = 0; pos < text.size();) {
-      const Utf8Step step = DecodeUtf8(text, pos);
-      if (!IsMark(step.code_point)) out.append(text, pos, step.length);
-      pos += step.length;
-    }
-    text = std::move(out);
-  }
-};
-
 class PrependNormalizer final : public Normalizer {
  public:
   explicit PrependNormalizer(std::string prefix) : prefix_(std::move(prefix)) {}
@@ -125,7 +110,6 @@ absl::StatusOr<std::unique_ptr<Normalizer>> NormalizerFromJson(const nlohmann::j
   if (type == "NFKC") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkc);
   if (type == "NFKD") return std::make_unique<UnicodeFormNormalizer>(NormalForm::kNfkd);
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
-  if (type == "StripAccents") return std::make_unique<StripAccentsNormalizer>();
   if (type == "ByteLevel") return std::make_unique<ByteLevelNormalizer>();
   if (type == "Strip") {
     return std::make_unique<StripNormalizer>(config.value("strip_left", true),

@@ -1,8 +1,8 @@
 // Tokenizer: Hugging Face tokenizer.json (and SentencePiece tokenizer.model) in C++, exact to
-// the Python `tokenizers` library. Torch-free.
+// the Python `tokenizers` library. Torch-free. See docs/tokenizer.md for what is supported.
 //
 // Ownership: a Tokenizer is immutable after Load and shared (std::shared_ptr) by every request.
-// Threads: Encode/Decode/IdToPiece are const and safe to call concurrently. An
+// Threads: every Tokenizer method is const and safe to call concurrently. An
 // IncrementalDecoder belongs to one request and is used from one thread at a time.
 #pragma once
 
@@ -22,17 +22,20 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Loads `dir`/tokenizer.json (+ tokenizer_config.json), or `dir`/tokenizer.model.
-  // An unsupported component gives INVALID_ARGUMENT / UNIMPLEMENTED naming it.
+  // Loads `dir`/tokenizer.json (+ tokenizer_config.json, generation_config.json for BOS/EOS),
+  // or else `dir`/tokenizer.model. An unsupported component is UNIMPLEMENTED and a malformed
+  // file INVALID_ARGUMENT, naming the part; NOT_FOUND when neither file exists.
   static absl::StatusOr<std::shared_ptr<const Tokenizer>> Load(const std::string& dir);
 
-  // `text` must be valid UTF-8 (callers validate). add_special_tokens applies the
-  // post-processor template (e.g. BOS), as `tokenizers`' encode(text, add_special_tokens).
+  // `text` should be valid UTF-8 (callers validate; invalid subparts are encoded as U+FFFD).
+  // add_special_tokens applies the post-processor template (e.g. BOS), as `tokenizers`'
+  // encode(text, add_special_tokens). Special-token text in `text` becomes that token.
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const = 0;
   // As `tokenizers`' decode(ids, skip_special_tokens). Invalid UTF-8 byte sequences from
   // byte-level pieces are replaced with U+FFFD, as the library does.
   virtual std::string Decode(std::span<const int32_t> ids, bool skip_special_tokens) const = 0;
 
+  // One more than the largest id (model vocabulary and added tokens).
   virtual int32_t vocab_size() const = 0;
   virtual std::optional<int32_t> TokenToId(std::string_view token) const = 0;
   virtual std::string IdToToken(int32_t id) const = 0;

@@ -169,16 +169,6 @@ bool IsNumeric(char32_t c) {
          cat == UTF8PROC_CATEGORY_NO;
 }
 
-bool IsAlphanumeric(char32_t c) {
-  const auto cat = Category(c);
-  return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) || IsNumeric(c);
-}
-
-bool IsMark(char32_t c) {
-  const auto cat = Category(c);
-  return cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME;
-}
-
 std::string Normalize(std::string_view text, NormalForm form) {
   // Fast paths: ASCII is invariant under every form, and text without a code point at or above
   // U+0300 (where combining marks start) is already NFC.

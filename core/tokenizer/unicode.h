@@ -48,8 +48,6 @@ bool EndsWithReplacementChar(std::string_view text);
 bool IsWhiteSpace(char32_t c);
 // General category checks (utf8proc's Unicode tables).
 bool IsNumeric(char32_t c);      // Nd, Nl, No: Rust's char::is_numeric
-bool IsAlphanumeric(char32_t c); // letters or numbers
-bool IsMark(char32_t c);         // Mn, Mc, Me
 
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 // Unicode normalisation of valid UTF-8 text.

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -158,6 +159,14 @@ TEST_CASE("unsupported components are refused with their names", "[tokenizer]") 
   json precompiled = base;
   precompiled["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "AA=="}};
   check_refused(precompiled, "Precompiled");
+  // Refused because the reference classifies these with old Unicode tables (see the headers).
+  json punctuation = base;
+  punctuation["pre_tokenizer"] = {{"type", "Punctuation"}, {"behavior", "Isolated"}};
+  check_refused(punctuation, "Punctuation");
+  json strip_accents = base;
+  strip_accents["normalizer"] = {{"type", "Sequence"},
+                                 {"normalizers", {{{"type", "NFD"}}, {{"type", "StripAccents"}}}}};
+  check_refused(strip_accents, "StripAccents");
   json wordpiece = base;
   wordpiece["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
   check_refused(wordpiece, "WordPiece");

@@ -177,6 +177,9 @@ def _one(rng):
     if kind == 11:
         return "".join(_one(rng) + rng.choice(WHITESPACE) for _ in range(rng.randint(2, 5)))
     if kind == 12:
+        if rng.random() < 0.3:  # one long unbroken word (base64-like): long merge sequences
+            return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+                           for _ in range(rng.randint(30, 400)))
         return rng.choice(["", " ", "a", "\n", "<", ">", "|", "▁", "Ġ", "\u0301", "é"])
     return _words(rng, 60) + " " + _script_text(rng, rng.choice(list(SCRIPTS))) * 3
 
