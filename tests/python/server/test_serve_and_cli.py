@@ -6,6 +6,10 @@ import os
 import signal
 import subprocess
 
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+
 import ribbond_harness as h
 from ribbond_harness import pb
 
@@ -26,6 +30,12 @@ def test_serve_script_runs_the_demo_model_and_answers(tmp_path):
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         ports = json.loads(port_file.read_text())
         daemon = h.RibbondClient(ports["grpc_port"], ports["http_port"])
+        # The ports open before the model loads and the memory probe runs (seconds): alive, not ready.
+        assert daemon.health("") == health_pb2.HealthCheckResponse.SERVING
+        assert daemon.health() == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as error:
+            daemon.stub().GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE and "loading" in error.value.details()
         daemon.wait_ready(60)
         model = daemon.stub().GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
         assert model.model_path == DEMO
