@@ -88,6 +88,12 @@ void BpeModel::FindWordBreaks() {
       pos += step.length;
     }
   }
+  // An unknown character's symbol is the unk token, whose last character is not the text's:
+  // a merge of it with a break character would go unnoticed above if the two were equal.
+  if (unk_id_) {
+    const std::string& unk = tokens_by_id_[*unk_id_];
+    if (!unk.empty()) joined.insert(DecodeUtf8(unk, PreviousCharStart(unk, unk.size())).code_point);
+  }
   for (const auto& [token, id] : vocab_) {
     if (token.empty() || DecodeUtf8(token, 0).length != static_cast<int>(token.size())) continue;
     const char32_t c = DecodeUtf8(token, 0).code_point;
