@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 #include "core/common/status_macros.h"
 #include "core/tokenizer/hf_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
@@ -47,12 +48,18 @@ absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::Load(const std::stri
   const std::filesystem::path root(dir);
   ASSIGN_OR_RETURN(const ModelTokenConfig config, ReadModelTokenConfig(dir));
   std::error_code error;
+  const bool has_model = std::filesystem::exists(root / "tokenizer.model", error);
   if (std::filesystem::exists(root / "tokenizer.json", error)) {
-    return LoadHf(root / "tokenizer.json", config);
+    auto tokenizer = LoadHf(root / "tokenizer.json", config);
+    // tokenizer.json of SentencePiece models is converted from tokenizer.model, which
+    // libsentencepiece runs as the original: use it when the conversion uses parts we lack.
+    if (tokenizer.status().code() != absl::StatusCode::kUnimplemented || !has_model) {
+      return tokenizer;
+    }
+    spdlog::warn("{}; loading {}/tokenizer.model with SentencePiece instead",
+                 std::string(tokenizer.status().message()), dir);
   }
-  if (std::filesystem::exists(root / "tokenizer.model", error)) {
-    return LoadSentencePiece(root / "tokenizer.model", config);
-  }
+  if (has_model) return LoadSentencePiece(root / "tokenizer.model", config);
   return absl::NotFoundError(
       absl::StrCat("no tokenizer.json or tokenizer.model in '", dir, "'"));
 }

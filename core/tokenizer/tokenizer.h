@@ -24,7 +24,9 @@ class Tokenizer {
 
   // Loads `dir`/tokenizer.json (+ tokenizer_config.json, generation_config.json for BOS/EOS),
   // or else `dir`/tokenizer.model. An unsupported component is UNIMPLEMENTED and a malformed
-  // file INVALID_ARGUMENT, naming the part; NOT_FOUND when neither file exists.
+  // file INVALID_ARGUMENT, naming the part; NOT_FOUND when neither file exists. When
+  // tokenizer.json uses an unsupported component and tokenizer.model exists, the latter is
+  // loaded instead (with a warning naming the component).
   static absl::StatusOr<std::shared_ptr<const Tokenizer>> Load(const std::string& dir);
 
   // `text` should be valid UTF-8 (callers validate; invalid subparts are encoded as U+FFFD).

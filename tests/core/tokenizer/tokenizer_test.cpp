@@ -133,6 +133,19 @@ TEST_CASE("a directory with only tokenizer.model loads through SentencePiece", "
   CHECK(tokenizer->Decode(std::vector<int32_t>{1, 15043, 2}, true) == "Hello");
 }
 
+TEST_CASE("an unsupported tokenizer.json falls back to tokenizer.model", "[tokenizer]") {
+  TempDir dir("fallback");
+  json unsupported = ReadJson(SharedData() / "tokenizers/llama-spm/tokenizer.json");
+  unsupported["model"]["type"] = "Unigram";
+  dir.Write("tokenizer.json", unsupported.dump());
+  const auto refused = Tokenizer::Load(dir.path.string());
+  CHECK(refused.status().code() == absl::StatusCode::kUnimplemented);
+  fs::copy_file(SharedData() / "tokenizers/llama-spm/tokenizer.model", dir.path / "tokenizer.model");
+  const auto tokenizer = LoadOrFail(dir.path);
+  const json cases = ReadJson(SharedData() / "tokenizers/llama-spm/cases.json");
+  CheckCases(*tokenizer, cases.at("llama2c_test_c").at("cases"), true);
+}
+
 TEST_CASE("a missing tokenizer is NOT_FOUND", "[tokenizer]") {
   TempDir dir("empty");
   const auto tokenizer = Tokenizer::Load(dir.path.string());
