@@ -22,7 +22,7 @@ absl::StatusOr<bool> Engine::Impl::StepOnce() {
   if (!in_flight_) {
     DrainInbox();
     RemoveFinished();
-    live_count_.store(static_cast<int32_t>(live_.size()));
+    PublishStats();  // also when idle: cancels may just have emptied the engine
     if (live_.empty()) return false;
     std::unique_ptr<Step> step = Prepare(/*speculative=*/false);
     if (!step) {

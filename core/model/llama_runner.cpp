@@ -14,10 +14,12 @@
 #include <cmath>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/common/status_macros.h"
 #include "core/model/cpu_ops.h"
+#include "core/model/cuda/cuda_model.h"
 #include "core/model/llama_weights.h"
 #include "core/model/model_runner.h"
 #include "core/model/rope.h"
@@ -235,6 +237,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& options) {
+  if (absl::StartsWith(options.device, "cuda")) return LoadCudaModel(options);
   if (options.device != "cpu") {
     return absl::UnimplementedError(absl::StrCat("device \"", options.device, "\" is not supported by this build"));
   }
