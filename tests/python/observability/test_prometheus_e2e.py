@@ -75,14 +75,20 @@ class Prometheus:
 
 
 @pytest.fixture
-def stack(start_ribbond, tmp_path):
-    daemon = start_ribbond("--debug.step_delay_ms", "2")
-    prom = Prometheus(tmp_path, f"127.0.0.1:{daemon.http_port}")
+def stack(tmp_path):
+    workdir = tmp_path / "ribbond"
+    workdir.mkdir()
+    daemon = h.Ribbond(str(workdir), args=("--debug.step_delay_ms", "2"))
+    prom = None
     try:
+        daemon.start()
+        prom = Prometheus(tmp_path, f"127.0.0.1:{daemon.http_port}")
         prom.wait_for('up{job="ribbon"}', 1.0)
         yield daemon, prom
     finally:
-        prom.stop()
+        if prom:
+            prom.stop()
+        daemon.kill()
 
 
 def scrape(daemon):
