@@ -24,10 +24,10 @@ if [[ -x "$out/tokenizer_fuzz" ]]; then
 fi
 [[ "$stale" == 1 ]] && clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$root" \
+  -I"$root" $(pkg-config --cflags spdlog) \
   "$root/tests/fuzz/tokenizer_fuzz.cpp" "$root"/core/tokenizer/*.cpp \
   -o "$out/tokenizer_fuzz" \
-  -lpcre2-8 -lutf8proc -lsentencepiece \
+  -lpcre2-8 -lutf8proc -lsentencepiece $(pkg-config --libs spdlog fmt) \
   $(pkg-config --libs absl_status absl_statusor absl_strings absl_flat_hash_map \
                       absl_flat_hash_set absl_hash)
 
