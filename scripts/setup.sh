@@ -13,6 +13,7 @@ cd "$here"
 source scripts/env.sh
 
 phase() { printf '[setup] %s\n' "$*"; }
+t_start=$(date +%s)
 
 apt_packages=(
   build-essential ninja-build ccache pkg-config git
@@ -42,6 +43,7 @@ if [ ! -f "$RIBBON_VENV/.complete" ]; then
 fi
 
 mkdir -p "$CCACHE_DIR"
+t_env=$(date +%s)
 if [ ! -f "$RIBBON_BUILD/build.ninja" ]; then
   phase "configuring $RIBBON_BUILD"
   "$RIBBON_VENV/bin/cmake" -S . -B "$RIBBON_BUILD" -G Ninja \
@@ -51,6 +53,7 @@ fi
 phase "building ($RIBBON_JOBS jobs)"
 "$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS"
 
+t_build=$(date +%s)
 demo="$RIBBON_BUILD/models/demo"
 stamp="$(sha256sum scripts/make_models.py | cut -c1-16)"
 if [ "$(cat "$demo/.stamp" 2>/dev/null)" != "$stamp" ]; then
@@ -58,3 +61,5 @@ if [ "$(cat "$demo/.stamp" 2>/dev/null)" != "$stamp" ]; then
   "$RIBBON_VENV/bin/python" scripts/make_models.py demo --out "$demo"
   echo "$stamp" > "$demo/.stamp"
 fi
+t_end=$(date +%s)
+phase "phases: packages+python $((t_env - t_start))s, configure+build $((t_build - t_env))s, demo model $((t_end - t_build))s"

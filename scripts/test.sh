@@ -16,5 +16,5 @@ fi
 status=0
 (cd "$RIBBON_BUILD" && ctest --output-on-failure --timeout 1200 -j "${RIBBON_TEST_JOBS:-1}" "${label_args[@]}") || status=$?
 t2=$(date +%s)
-echo "[test] phases: setup+build $((t1 - t0))s, tests $((t2 - t1))s"
+echo "[test] phases: setup+build $((t1 - t0))s (split above), tests $((t2 - t1))s"
 exit $status
