@@ -213,12 +213,12 @@ absl::Status AlignComparison(const Args& args, const Mix& mix) {
 std::vector<Mix> PackingMixes(const Args& args) {
   auto count = [&](int32_t n) { return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale))); };
   std::vector<Mix> mixes = {{.name = "stories260k-uniform-16-511", .model_dir = args.stories, .min_len = 16,
-                             .max_len = 511, .prompts = count(400)}};
+                             .max_len = 511, .prompts = count(300)}};
   if (!args.llama_100m.empty()) {
     mixes.push_back({.name = "llama100m-uniform-16-2047", .model_dir = args.llama_100m, .min_len = 16,
-                     .max_len = 2047, .prompts = count(20)});
+                     .max_len = 2047, .prompts = count(16)});
     mixes.push_back({.name = "llama100m-lognormal-200-1", .model_dir = args.llama_100m,
-                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(48)});
+                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(40)});
   }
   return mixes;
 }
@@ -227,14 +227,14 @@ std::vector<Mix> AlignMixes(const Args& args) {
   auto count = [&](int32_t n) { return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale))); };
   std::vector<Mix> mixes = {
       {.name = "align/stories260k-uniform-16-511", .model_dir = args.stories, .min_len = 16, .max_len = 511,
-       .prompts = count(400)},
+       .prompts = count(300)},
       {.name = "align/stories260k-decode-heavy", .model_dir = args.stories, .min_len = 16, .max_len = 128,
-       .prompts = count(24), .max_new_tokens = 128}};
+       .prompts = count(48), .max_new_tokens = 256}};
   if (!args.llama_100m.empty()) {
     mixes.push_back({.name = "align/llama100m-lognormal-200-1", .model_dir = args.llama_100m,
-                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(24)});
+                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(16)});
     mixes.push_back({.name = "align/llama100m-decode-heavy", .model_dir = args.llama_100m, .min_len = 16,
-                     .max_len = 128, .prompts = count(6), .max_new_tokens = 24});
+                     .max_len = 128, .prompts = count(8), .max_new_tokens = 48});
   }
   return mixes;
 }
