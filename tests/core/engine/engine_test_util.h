@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "core/engine/engine.h"
 #include "nlohmann/json.hpp"
 
@@ -66,6 +68,19 @@ inline void RunToCompletion(Engine& engine, int max_steps = 100000) {
     auto stepped = engine.StepOnce();
     if (!stepped.ok() || !*stepped) return;
   }
+}
+
+// Submits every request (each must be accepted), runs the engine until all have finished, and
+// returns their sinks in request order.
+inline std::vector<std::shared_ptr<CollectingSink>> SubmitAndRun(Engine& engine,
+                                                                 const std::vector<GenerationRequest>& requests) {
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  for (const auto& r : requests) {
+    sinks.push_back(std::make_shared<CollectingSink>());
+    REQUIRE(engine.Submit(r, sinks.back()).ok());
+  }
+  RunToCompletion(engine);
+  return sinks;
 }
 
 }  // namespace ribbon::testing

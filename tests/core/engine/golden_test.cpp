@@ -31,12 +31,9 @@ GenerationRequest Request(const GoldenCase& g, bool stop_on_bos_eos) {
 void CheckAll(Engine& engine, bool stop_on_bos_eos) {
   const auto cases = LoadGolden();
   REQUIRE(cases.size() == 20);
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
-  for (const auto& g : cases) {
-    sinks.push_back(std::make_shared<CollectingSink>());
-    REQUIRE(engine.Submit(Request(g, stop_on_bos_eos), sinks.back()).ok());
-  }
-  RunToCompletion(engine);
+  std::vector<GenerationRequest> requests;
+  for (const auto& g : cases) requests.push_back(Request(g, stop_on_bos_eos));
+  const auto sinks = SubmitAndRun(engine, requests);
   for (size_t i = 0; i < cases.size(); ++i) {
     INFO(cases[i].name << (stop_on_bos_eos ? " stop {1,2}" : " no stop"));
     REQUIRE(sinks[i]->finish_calls == 1);

@@ -29,12 +29,9 @@ GenerationRequest Greedy(const std::vector<int32_t>& prompt, int32_t n) {
 }
 
 std::vector<std::vector<int32_t>> Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int32_t n) {
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
-  for (const auto& p : prompts) {
-    sinks.push_back(std::make_shared<CollectingSink>());
-    REQUIRE(engine.Submit(Greedy(p, n), sinks.back()).ok());
-  }
-  RunToCompletion(engine);
+  std::vector<GenerationRequest> requests;
+  for (const auto& p : prompts) requests.push_back(Greedy(p, n));
+  const auto sinks = SubmitAndRun(engine, requests);
   std::vector<std::vector<int32_t>> outputs;
   for (const auto& s : sinks) {
     REQUIRE(s->finish_calls == 1);

@@ -48,12 +48,7 @@ Outcome Run(bool pipeline, int32_t kv_blocks, bool inject_oom) {
   auto engine = Engine::Create(options, std::move(*model));
   REQUIRE(engine.ok());
   const auto requests = Workload();
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
-  for (const auto& r : requests) {
-    sinks.push_back(std::make_shared<CollectingSink>());
-    REQUIRE((*engine)->Submit(r, sinks.back()).ok());
-  }
-  RunToCompletion(**engine);
+  const auto sinks = SubmitAndRun(**engine, requests);
   Outcome out;
   for (const auto& s : sinks) {
     REQUIRE(s->finish_calls == 1);

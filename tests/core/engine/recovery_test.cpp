@@ -41,12 +41,7 @@ Outcome Run(const Workload& w, EngineOptions options) {
   REQUIRE(model.ok());
   auto engine = Engine::Create(options, std::move(*model));
   REQUIRE(engine.ok());
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
-  for (const auto& r : w.requests) {
-    sinks.push_back(std::make_shared<CollectingSink>());
-    REQUIRE((*engine)->Submit(r, sinks.back()).ok());
-  }
-  RunToCompletion(**engine);
+  const auto sinks = SubmitAndRun(**engine, w.requests);
   Outcome out;
   for (const auto& s : sinks) {
     REQUIRE(s->finish_calls == 1);

@@ -39,12 +39,7 @@ std::vector<std::vector<int32_t>> Run(const std::vector<GenerationRequest>& requ
   options.num_kv_blocks = kv_blocks;
   auto engine = Engine::Create(options, std::move(*model));
   REQUIRE(engine.ok());
-  std::vector<std::shared_ptr<CollectingSink>> sinks;
-  for (const auto& r : requests) {
-    sinks.push_back(std::make_shared<CollectingSink>());
-    REQUIRE((*engine)->Submit(r, sinks.back()).ok());
-  }
-  RunToCompletion(**engine);
+  const auto sinks = SubmitAndRun(**engine, requests);
   std::vector<std::vector<int32_t>> outputs;
   for (const auto& s : sinks) {
     REQUIRE(s->info.status.ok());
