@@ -1,6 +1,7 @@
-// pipeline_bench: host time exposed per step (the gap between one forward's end and the next
-// one's start, during which the device — here the CPU's GEMM threads — waits on scheduling, plan
-// building and sampling), with the pipeline off and on.
+// pipeline_bench: host time exposed per step, with the pipeline off and on. "exposed" is the gap
+// between one forward's end and the next one's start (the device — here the CPU's GEMM threads —
+// waits on sampling, delivering, scheduling and plan building); "host_gap" is that gap without
+// the sampling, which any design must run between two dependent forwards.
 //
 //   pipeline_bench MODEL_DIR [--seqs 64] [--new 64] [--threads 2]
 #include <chrono>
@@ -23,12 +24,13 @@ struct Totals : ribbon::EngineObserver {
     if (r.real_tokens == 0) return;
     ++steps;
     exposed += r.host_exposed_seconds;
+    gap += r.host_gap_seconds;
     schedule += r.schedule_seconds;
     forward += r.forward_seconds;
     sample += r.sample_seconds;
   }
   int64_t steps = 0;
-  double exposed = 0, schedule = 0, forward = 0, sample = 0;
+  double exposed = 0, gap = 0, schedule = 0, forward = 0, sample = 0;
 };
 
 int Run(const std::string& model_dir, bool pipeline, int seqs, int new_tokens, int threads) {
@@ -59,9 +61,9 @@ int Run(const std::string& model_dir, bool pipeline, int seqs, int new_tokens, i
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double n = static_cast<double>(totals->steps);
-  std::printf("{\"pipeline\": %s, \"steps\": %lld, \"host_exposed_us_per_step\": %.1f, \"schedule_us\": %.1f, "
+  std::printf("{\"pipeline\": %s, \"steps\": %lld, \"host_exposed_us_per_step\": %.1f, \"host_gap_us_per_step\": %.1f, \"schedule_us\": %.1f, "
               "\"sample_us\": %.1f, \"forward_us\": %.1f, \"tokens_per_s\": %.1f}\n",
-              pipeline ? "true" : "false", static_cast<long long>(totals->steps), 1e6 * totals->exposed / n,
+              pipeline ? "true" : "false", static_cast<long long>(totals->steps), 1e6 * totals->exposed / n, 1e6 * totals->gap / n,
               1e6 * totals->schedule / n, 1e6 * totals->sample / n, 1e6 * totals->forward / n,
               seqs * new_tokens / wall);
   return 0;

@@ -66,6 +66,9 @@ struct StepReport {
   bool oom_recovered = false;   // the forward ran out of memory; the step was retried smaller
   double schedule_seconds = 0;  // policy + plan building
   double host_exposed_seconds = 0;  // the forward engine idle: previous forward's end to this start
+  // Of that, the host work the forward waited for besides sampling (scheduling, plan building,
+  // delivering, thread hand-offs): previous step's last token drawn to this forward's start.
+  double host_gap_seconds = 0;
   double forward_seconds = 0;
   double sample_seconds = 0;
 };

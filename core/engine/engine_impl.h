@@ -31,6 +31,13 @@ struct Step {
   absl::Status forward_status;
   TimeNs forward_started = 0;
   TimeNs forward_done = 0;
+  TimeNs draw_done = 0;
+  // Pipelined: the step is queued behind the one in flight and takes the tokens that step samples
+  // from it on the worker: (row of this plan, index into the previous step's `sampled`).
+  std::vector<std::pair<int32_t, int32_t>> links;
+  bool aborted = false;  // never ran: the step before it failed
+  // Opens once the previous step's tokens are delivered: sampling reads the sequences' outputs.
+  Gate draw_ready;
 };
 
 class Engine::Impl {
@@ -54,18 +61,19 @@ class Engine::Impl {
   absl::Status Validate(const GenerationRequest& request) const;
   void DrainInbox();
   std::vector<sched::SeqState> Snapshot() const;
+  bool EndsWithPendingToken(const Sequence& seq) const;
   void ApplyDecision(const sched::ScheduleDecision& decision);
   // Schedules the next step and builds its plan. With `speculative` (a step is in flight) the
   // decision may not preempt, reject or expire anything: then nothing happens and it returns
   // null, and the step is scheduled again once the flight has landed.
   std::unique_ptr<Step> Prepare(bool speculative);
+  // Commits the step and starts it; pipelined, it is queued behind the step in flight.
   void Launch(std::unique_ptr<Step> step);
-  // Waits for the step in flight, samples, delivers tokens. False when a prepared speculative
-  // step can no longer run (the forward failed, so the state it assumed did not happen).
-  bool Complete();
-  // Fills the rows whose token the landed step has just sampled; sequences that finished since
-  // keep their rows, which then write no KV and sample nothing.
-  void PatchPending(Step& step);
+  // Links the rows waiting for the in-flight step's tokens to that step's samples; rows of
+  // sequences that have finished since the plan was built write no KV and sample nothing.
+  void LinkPending(Step& step, const Step* previous);
+  // Waits for the oldest step in flight, then delivers its tokens (or rolls it back).
+  void Complete();
   absl::Status RunForward(Step& step);
   void DrawTokens(Step& step) const;  // on the forward's thread: reads sequences, writes none
   void Deliver(Step& step);
@@ -93,9 +101,11 @@ class Engine::Impl {
   // Engine thread.
   std::vector<std::unique_ptr<Sequence>> live_;  // arrival order
   std::unordered_map<uint64_t, Sequence*> by_id_;
-  std::unique_ptr<Step> in_flight_;
+  std::deque<std::unique_ptr<Step>> flights_;  // launched, oldest first; at most two
+  std::unique_ptr<Step> landed_;  // kept until the next landing: its successor reads its samples
   std::unique_ptr<ForwardWorker> worker_;  // only when options_.pipeline
   TimeNs last_forward_done_ = 0;
+  TimeNs last_draw_done_ = 0;
   std::thread thread_;
 
   std::atomic<uint64_t> next_id_{1};

@@ -105,11 +105,20 @@ void Engine::Impl::DrainInbox() {
   }
 }
 
+// A sequence whose token in flight is certain to be its last (a length limit) needs no further
+// step: scheduling it would only run a dead row.
+bool Engine::Impl::EndsWithPendingToken(const Sequence& seq) const {
+  const int32_t last_before = static_cast<int32_t>(seq.tokens.size()) + seq.pending_tokens - 1;
+  return seq.generated() + seq.pending_tokens >= seq.request.stop.max_new_tokens ||
+         last_before >= model_->config().max_position_embeddings;
+}
+
 std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
   std::vector<sched::SeqState> states;
   states.reserve(live_.size());
   for (const auto& seq : live_) {
     if (!seq->sink) continue;  // finished, kept only while a launched step refers to it
+    if (seq->pending_tokens > 0 && EndsWithPendingToken(*seq)) continue;  // nothing left to run
     sched::SeqState s;
     s.id = seq->id;
     s.prompt_len = seq->prompt_len;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "core/engine/engine_impl.h"
@@ -19,7 +20,7 @@ bool Contains(const std::vector<int32_t>& ids, int32_t id) {
 }  // namespace
 
 absl::StatusOr<bool> Engine::Impl::StepOnce() {
-  if (!in_flight_) {
+  if (flights_.empty()) {
     DrainInbox();
     RemoveFinished();
     PublishStats();  // also when idle: cancels may just have emptied the engine
@@ -31,14 +32,13 @@ absl::StatusOr<bool> Engine::Impl::StepOnce() {
       return true;
     }
     Launch(std::move(step));
-    if (worker_) return true;  // pipelined: it lands during the next call
   }
-  std::unique_ptr<Step> next = worker_ ? Prepare(/*speculative=*/true) : nullptr;
-  const bool landed_as_planned = Complete();
-  if (next && landed_as_planned) {
-    PatchPending(*next);
-    Launch(std::move(next));
+  // Pipelined: the next step is planned and queued while the oldest runs; the worker starts it
+  // the moment the oldest's tokens are drawn.
+  if (worker_) {
+    if (std::unique_ptr<Step> next = Prepare(/*speculative=*/true)) Launch(std::move(next));
   }
+  Complete();
   RemoveFinished();
   PublishStats();
   return true;
@@ -80,9 +80,11 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
 }
 
 // Commits the step's chunks (num_computed advances now; a failed forward rolls them back) and
-// starts its forward, on the worker when pipelined.
+// starts its forward: on the worker when pipelined, behind the step in flight.
 void Engine::Impl::Launch(std::unique_ptr<Step> step) {
   const TimeNs now = SteadyNowNs();
+  Step* previous = flights_.empty() ? nullptr : flights_.back().get();
+  LinkPending(*step, previous);
   for (const auto& chunk : step->chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     const int32_t prompt_part = std::clamp(seq.prompt_len - seq.num_computed, 0, chunk.num_tokens);
@@ -98,16 +100,23 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
       queued_prompt_tokens_.fetch_sub(seq.prompt_len);
     }
   }
-  for (Sequence* seq : step->seqs.samplers) seq->pending_token = true;
+  for (Sequence* seq : step->seqs.samplers) ++seq->pending_tokens;
   step->logits.resize(step->seqs.samplers.size() * static_cast<size_t>(model_->config().vocab_size));
-  step->report.host_exposed_seconds = last_forward_done_ > 0 ? NsToSeconds(now - last_forward_done_) : 0.0;
-  in_flight_ = std::move(step);
-  Step* s = in_flight_.get();
-  if (worker_) {
-    worker_->Launch([this, s] { return RunForward(*s); });
-  } else {
+  if (!previous) step->draw_ready.Open();
+  flights_.push_back(std::move(step));
+  Step* s = flights_.back().get();
+  if (!worker_) {
     s->forward_status = RunForward(*s);
+    return;
   }
+  worker_->Launch([this, s, previous] {
+    if (previous && !previous->forward_status.ok()) {
+      s->aborted = true;
+      return s->forward_status = absl::AbortedError("the step before it failed");
+    }
+    for (const auto& [row, index] : s->links) s->plan.token_ids[row] = previous->sampled[index].token;
+    return RunForward(*s);
+  });
 }
 
 absl::Status Engine::Impl::RunForward(Step& step) {
@@ -118,45 +127,63 @@ absl::Status Engine::Impl::RunForward(Step& step) {
                             : model_->Forward(step.plan, step.logits);
   step.forward_done = SteadyNowNs();
   if (step.forward_status.ok()) {
+    step.draw_ready.Wait();
     DrawTokens(step);
-    step.report.sample_seconds = NsToSeconds(SteadyNowNs() - step.forward_done);
+    step.draw_done = SteadyNowNs();
+    step.report.sample_seconds = NsToSeconds(step.draw_done - step.forward_done);
   }
   return step.forward_status;
 }
 
-bool Engine::Impl::Complete() {
+void Engine::Impl::Complete() {
   if (worker_) worker_->Wait().IgnoreError();  // the step holds its own status
-  std::unique_ptr<Step> step = std::move(in_flight_);
+  std::unique_ptr<Step> step = std::move(flights_.front());
+  flights_.pop_front();
   for (const auto& chunk : step->chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     if (--seq.in_flight == 0 && !seq.sink) blocks_.Free(seq.id);  // finished while in flight
   }
-  last_forward_done_ = step->forward_done;
-  step->report.forward_seconds = NsToSeconds(step->forward_done - step->forward_started);
   const absl::Status& status = step->forward_status;
-  bool as_planned = status.ok();
-  if (absl::IsResourceExhausted(status) && ++oom_streak_ <= kMaxOomRetriesAtFloor) {
-    ShrinkBudget(step->plan.num_rows);
-    step->report.oom_recovered = true;
-    RollBack(*step);
-  } else if (!status.ok()) {
-    spdlog::error("forward failed: {}", status.ToString());
-    RollBack(*step);
-    for (const auto& chunk : step->chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, status);
+  if (step->aborted) {
+    RollBack(*step);  // it assumed a step that failed; it is planned again from scratch
   } else {
-    oom_streak_ = 0;
-    Deliver(*step);
+    step->report.forward_seconds = NsToSeconds(step->forward_done - step->forward_started);
+    step->report.host_exposed_seconds =
+        last_forward_done_ > 0 ? NsToSeconds(std::max<TimeNs>(0, step->forward_started - last_forward_done_)) : 0.0;
+    step->report.host_gap_seconds =
+        last_draw_done_ > 0 ? NsToSeconds(std::max<TimeNs>(0, step->forward_started - last_draw_done_)) : 0.0;
+    last_forward_done_ = step->forward_done;
+    last_draw_done_ = step->draw_done > 0 ? step->draw_done : step->forward_done;
+    if (absl::IsResourceExhausted(status) && ++oom_streak_ <= kMaxOomRetriesAtFloor) {
+      ShrinkBudget(step->plan.num_rows);
+      step->report.oom_recovered = true;
+      RollBack(*step);
+    } else if (!status.ok()) {
+      spdlog::error("forward failed: {}", status.ToString());
+      RollBack(*step);
+      for (const auto& chunk : step->chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, status);
+    } else {
+      oom_streak_ = 0;
+      Deliver(*step);
+    }
   }
   DrainInbox();  // cancels take effect between steps
-  steps_.fetch_add(1);
-  if (observer_) observer_->OnStep(step->report);
-  return as_planned;
+  if (!flights_.empty()) flights_.front()->draw_ready.Open();
+  if (!step->aborted) {
+    steps_.fetch_add(1);
+    if (observer_) observer_->OnStep(step->report);
+  }
+  const bool failed = !step->forward_status.ok();
+  landed_ = std::move(step);
+  // The step queued behind a failed one will not run: land it now, before anything is planned
+  // on top of it.
+  if (failed && !flights_.empty()) Complete();
 }
 
 // The forward did not happen: the chunks go back to where they were.
 void Engine::Impl::RollBack(const Step& step) {
   for (const auto& chunk : step.chunks) by_id_.at(chunk.id)->num_computed -= chunk.num_tokens;
-  for (Sequence* seq : step.seqs.samplers) seq->pending_token = false;
+  for (Sequence* seq : step.seqs.samplers) --seq->pending_tokens;
 }
 
 void Engine::Impl::DrawTokens(Step& step) const {
@@ -185,7 +212,7 @@ void Engine::Impl::Deliver(Step& step) {
   }
   for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
     Sequence& seq = *step.seqs.samplers[i];
-    seq.pending_token = false;
+    --seq.pending_tokens;
     if (!seq.sink) continue;  // finished (cancelled) while its step was in flight
     const SampledToken& sampled = step.sampled[i];
     if (seq.info.first_token == 0) seq.info.first_token = now;
@@ -200,12 +227,20 @@ void Engine::Impl::Deliver(Step& step) {
   }
 }
 
-void Engine::Impl::PatchPending(Step& step) {
-  for (const auto& [row, seq] : step.seqs.pending_rows) {
-    if (seq->sink) step.plan.token_ids[row] = seq->tokens.back();
+void Engine::Impl::LinkPending(Step& step, const Step* previous) {
+  if (previous) {
+    std::unordered_map<const Sequence*, int32_t> sampler_index;
+    for (size_t i = 0; i < previous->seqs.samplers.size(); ++i) {
+      sampler_index.emplace(previous->seqs.samplers[i], static_cast<int32_t>(i));
+    }
+    for (const auto& [row, seq] : step.seqs.pending_rows) {
+      if (auto it = sampler_index.find(seq); it != sampler_index.end()) step.links.emplace_back(row, it->second);
+    }
   }
-  // Sequences that finished since the plan was built: their rows run once more as dead weight,
-  // writing no KV (their blocks are already back in the pool) and sampling nothing.
+  // Sequences that finished since the plan was built: their rows run as dead weight, writing no
+  // KV (their blocks may already be back in the pool) and sampling nothing. Those that finish
+  // while the step before runs are caught later: their blocks stay held until this step lands,
+  // and what it samples for them is dropped.
   for (size_t s = 0; s < step.chunks.size(); ++s) {
     if (by_id_.at(step.chunks[s].id)->sink) continue;
     std::fill(step.plan.slot_mapping.begin() + step.plan.cu_seqlens[s],

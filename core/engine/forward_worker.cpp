@@ -2,6 +2,19 @@
 
 namespace ribbon {
 
+void Gate::Open() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Gate::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return open_; });
+}
+
 ForwardWorker::ForwardWorker() : thread_([this] { Run(); }) {}
 
 ForwardWorker::~ForwardWorker() {
@@ -16,32 +29,30 @@ ForwardWorker::~ForwardWorker() {
 void ForwardWorker::Launch(std::function<absl::Status()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = std::move(job);
-    busy_ = true;
-    done_ = false;
+    queued_.push_back(std::move(job));
   }
   cv_.notify_all();
 }
 
 absl::Status ForwardWorker::Wait() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return done_; });
-  done_ = false;
-  return result_;
+  cv_.wait(lock, [&] { return !results_.empty(); });
+  absl::Status status = std::move(results_.front());
+  results_.pop_front();
+  return status;
 }
 
 void ForwardWorker::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return busy_ || stop_; });
-    if (stop_) return;
-    auto job = std::move(job_);
+    cv_.wait(lock, [&] { return !queued_.empty() || stop_; });
+    if (queued_.empty()) return;  // stopping, nothing left to run
+    auto job = std::move(queued_.front());
+    queued_.pop_front();
     lock.unlock();
     absl::Status status = job();
     lock.lock();
-    result_ = std::move(status);
-    busy_ = false;
-    done_ = true;
+    results_.push_back(std::move(status));
     cv_.notify_all();
   }
 }

@@ -1,9 +1,13 @@
-// ForwardWorker: runs one job at a time (the model's forward pass) on a thread of its own, so the
-// engine thread can schedule and build the next step meanwhile. Engine-internal.
-// Threads: Launch and Wait from one thread (the engine thread), alternately.
+// ForwardWorker: runs jobs (forward passes) in launch order on a thread of its own, so the engine
+// thread can schedule, build and queue the next step while one runs. With the next step already
+// queued, the worker goes straight from one forward to the next: no thread hand-off sits between
+// them. Engine-internal.
+// Threads: Launch and Wait from one thread (the engine thread); Wait returns the statuses in
+// launch order. Gate: Open from any thread, Wait from any other.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -12,25 +16,35 @@
 
 namespace ribbon {
 
+// A one-shot gate: Wait blocks until Open has been called (once or more).
+class Gate {
+ public:
+  void Open();
+  void Wait();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
 class ForwardWorker {
  public:
   ForwardWorker();
-  ~ForwardWorker();
+  ~ForwardWorker();  // finishes the queued jobs first
   ForwardWorker(const ForwardWorker&) = delete;
   ForwardWorker& operator=(const ForwardWorker&) = delete;
 
-  void Launch(std::function<absl::Status()> job);
-  absl::Status Wait();  // the launched job's status
+  void Launch(std::function<absl::Status()> job);  // queued behind the jobs not yet run
+  absl::Status Wait();  // the status of the oldest job not yet waited for
 
  private:
   void Run();
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::function<absl::Status()> job_;
-  absl::Status result_;
-  bool busy_ = false;
-  bool done_ = false;
+  std::deque<std::function<absl::Status()>> queued_;
+  std::deque<absl::Status> results_;
   bool stop_ = false;
   std::thread thread_;
 };

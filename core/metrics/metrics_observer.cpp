@@ -20,6 +20,7 @@ void MetricsObserver::OnStep(const StepReport& report) {
   m.step_duration_seconds(StepPhase::kSchedule)->Observe(report.schedule_seconds);
   m.step_duration_seconds(StepPhase::kForward)->Observe(report.forward_seconds);
   m.step_duration_seconds(StepPhase::kSample)->Observe(report.sample_seconds);
+  m.step_duration_seconds(StepPhase::kHostGap)->Observe(report.host_gap_seconds);
 }
 
 void MetricsObserver::OnRequestFinished(const GenerationRequest& request, const FinishInfo& info) {

@@ -12,6 +12,7 @@ std::string_view StepPhaseLabel(StepPhase phase) {
     case StepPhase::kSchedule: return "schedule";
     case StepPhase::kForward: return "forward";
     case StepPhase::kSample: return "sample";
+    case StepPhase::kHostGap: return "host_gap";
   }
   return "unknown";
 }

@@ -46,8 +46,10 @@ struct RibbonMetricsOptions {
   int64_t max_ribbon_tokens = 16384;
 };
 
-enum class StepPhase { kSchedule = 0, kForward = 1, kSample = 2 };
-inline constexpr size_t kNumStepPhases = 3;
+// kHostGap: host work the forward waited for between steps, sampling excluded (what the
+// pipelined dispatcher hides).
+enum class StepPhase { kSchedule = 0, kForward = 1, kSample = 2, kHostGap = 3 };
+inline constexpr size_t kNumStepPhases = 4;
 std::string_view StepPhaseLabel(StepPhase phase);
 
 enum class MemoryKind { kWeights = 0, kKvCache = 1, kActivations = 2 };

@@ -52,6 +52,7 @@ Outcome Run(bool pipeline, int32_t kv_blocks, bool inject_oom) {
   Outcome out;
   for (const auto& s : sinks) {
     REQUIRE(s->finish_calls == 1);
+    INFO(s->info.status.ToString());
     REQUIRE(s->info.status.ok());
     out.outputs.push_back(s->ids);
     out.reasons.push_back(s->info.reason);

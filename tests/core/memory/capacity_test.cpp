@@ -15,6 +15,11 @@ namespace ribbon::memory {
 namespace {
 
 constexpr int64_t kMiB = int64_t{1} << 20;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kStepNoiseBytes = 8 * kMiB;
+#else
+constexpr int64_t kStepNoiseBytes = kMiB;
+#endif
 
 std::string Stories260k() {
   const char* env = std::getenv("RIBBON_SHARED_DATA");
@@ -95,9 +100,10 @@ TEST_CASE("a budget 32 MiB above the resident process bounds the ribbon, and not
   REQUIRE(ResetPeakResident().ok());
   RunWorstStep(*model, *report, o);
   // The plan fills the usable share exactly; a real step may differ from it by the prediction's
-  // 1 MiB noise floor, and must stay under the hard budget.
+  // noise floor (1 MiB; AddressSanitizer's redzones and quarantine add a few more), and must stay
+  // under the hard budget.
   const int64_t step_peak = PeakSinceReset();
-  CHECK(step_peak <= report->usable_bytes + kMiB);
+  CHECK(step_peak <= report->usable_bytes + kStepNoiseBytes);
   CHECK(step_peak <= report->budget_bytes);
 }
 

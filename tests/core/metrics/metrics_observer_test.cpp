@@ -152,6 +152,7 @@ TEST_CASE("a step records its ribbon shape, phase durations and preemptions") {
   step.schedule_seconds = 0.00002;
   step.forward_seconds = 0.004;
   step.sample_seconds = 0.0003;
+  step.host_gap_seconds = 0.00004;
   o.observer->OnStep(step);
   step.oom_recovered = true;
   o.observer->OnStep(step);
@@ -175,6 +176,8 @@ TEST_CASE("a step records its ribbon shape, phase durations and preemptions") {
   CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "schedule"}, {"le", "2.5e-05"}}) == 2);
   CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "schedule"}, {"le", "1e-05"}}) == 0);
   CHECK(s.Value("ribbon_step_duration_seconds_sum", {{"phase", "sample"}}) == Approx(0.0006));
+  CHECK(s.Value("ribbon_step_duration_seconds_sum", {{"phase", "host_gap"}}) == Approx(0.00008));
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "host_gap"}, {"le", "2.5e-05"}}) == 0);
 }
 
 TEST_CASE("a step with no padding lands in the le=0 padding bucket; an empty one skips ratios") {

@@ -87,7 +87,7 @@ TEST_CASE("every series of the catalogue exists, at 0, before anything is record
   for (const char* reason : {"stop", "length", "stop_string", "cancelled", "deadline", "error"}) {
     CHECK(scrape.Value("ribbon_request_success_total", {{"finish_reason", reason}}) == 0);
   }
-  for (const char* phase : {"schedule", "forward", "sample"}) {
+  for (const char* phase : {"schedule", "forward", "sample", "host_gap"}) {
     CHECK(scrape.Value("ribbon_step_duration_seconds_count", {{"phase", phase}}) == 0);
   }
   for (const char* kind : {"weights", "kv_cache", "activations"}) {
