@@ -3,7 +3,8 @@
 //
 // A ribbon lays the query tokens of many sequences end to end, with no padding between them:
 // sequence s owns rows [cu_seqlens[s], cu_seqlens[s+1]). Rows past cu_seqlens[num_seqs] (up to
-// num_rows) are alignment padding: they go through the GEMMs, attend to nothing and write no KV.
+// num_rows) are alignment padding for GPU tiles: they attend to nothing, write no KV and are
+// never sampled, so a runner may skip them (the CPU runner does).
 // In padded batching mode a sequence's segment may end with pad rows (token kPadToken) that do
 // attend and write KV, exactly as a rectangular [B, Lmax] batch would.
 //

@@ -7,10 +7,11 @@
 #include <limits>
 #include <numeric>
 
-#include "core/sampling/fast_exp.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace ribbon {
 namespace {
+using kernels::ExpNonPositive;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 

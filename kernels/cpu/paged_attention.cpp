@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/fast_exp.h"
+
 namespace ribbon::kernels {
 namespace {
 
@@ -36,6 +38,41 @@ struct GroupState {
   alignas(64) float acc[kMaxQueryGroup * kMaxHeadDim];
 };
 
+// Folds one KV block's tokens [lo, hi] into the group's online softmax: scores for every query
+// head of the group first (each key row read once for all of them), then one vectorised exp
+// pass per head, then the value rows (each read once for all heads).
+void AttendBlock(const PagedAttentionArgs& a, const float* q, const float* keys, const float* values,
+                 int32_t lo, int32_t hi, GroupState& st) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
+  const int32_t n = hi - lo + 1;
+  alignas(64) float p[kMaxQueryGroup][kMaxBlockSize];
+  for (int32_t t = 0; t < n; ++t) {
+    const float* k = keys + (lo + t) * token_stride;
+    for (int32_t g = 0; g < group; ++g) p[g][t] = Dot(q + g * hd, k, hd) * a.scale;
+  }
+  for (int32_t g = 0; g < group; ++g) {
+    float block_max = -std::numeric_limits<float>::infinity();
+    for (int32_t t = 0; t < n; ++t) block_max = std::max(block_max, p[g][t]);
+    const float new_max = std::max(st.max[g], block_max);
+    const float correction = ExpNonPositive(st.max[g] - new_max);  // 0 on the first block
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int32_t t = 0; t < n; ++t) {
+      p[g][t] = ExpNonPositive(p[g][t] - new_max);
+      sum += p[g][t];
+    }
+    if (correction != 1.0f) Scale(st.acc + g * hd, correction, hd);
+    st.denom[g] = st.denom[g] * correction + sum;
+    st.max[g] = new_max;
+  }
+  for (int32_t t = 0; t < n; ++t) {
+    const float* v = values + (lo + t) * token_stride;
+    for (int32_t g = 0; g < group; ++g) Axpy(st.acc + g * hd, p[g][t], v, hd);
+  }
+}
+
 void AttendRow(const PagedAttentionArgs& a, int32_t row, int32_t kv_head, GroupState& st) {
   const int32_t seq = SequenceOfRow(a, row);
   const int32_t group = a.num_heads / a.num_kv_heads;
@@ -51,36 +88,13 @@ void AttendRow(const PagedAttentionArgs& a, int32_t row, int32_t kv_head, GroupS
     st.denom[g] = 0.0f;
   }
   std::fill(st.acc, st.acc + group * hd, 0.0f);
-
-  float scores[kMaxQueryGroup][64];
   for (int32_t block_start = first - first % a.block_size; block_start <= pos;
        block_start += a.block_size) {
     const int64_t block = table[block_start / a.block_size];
     const int64_t base = (block * a.block_size) * token_stride + static_cast<int64_t>(kv_head) * hd;
     const int32_t lo = std::max(first, block_start) - block_start;
     const int32_t hi = std::min(pos, block_start + a.block_size - 1) - block_start;
-    for (int32_t g = 0; g < group; ++g) {
-      const float* qg = q + g * hd;
-      float block_max = -std::numeric_limits<float>::infinity();
-      for (int32_t t = lo; t <= hi; ++t) {
-        const float s = Dot(qg, a.k_cache + base + t * token_stride, hd) * a.scale;
-        scores[g][t] = s;
-        block_max = std::max(block_max, s);
-      }
-      const float new_max = std::max(st.max[g], block_max);
-      const float correction = std::exp(st.max[g] - new_max);
-      float* acc = st.acc + g * hd;
-      if (correction != 1.0f) {
-        Scale(acc, correction, hd);
-        st.denom[g] *= correction;
-      }
-      for (int32_t t = lo; t <= hi; ++t) {
-        const float p = std::exp(scores[g][t] - new_max);
-        st.denom[g] += p;
-        Axpy(acc, p, a.v_cache + base + t * token_stride, hd);
-      }
-      st.max[g] = new_max;
-    }
+    AttendBlock(a, q, a.k_cache + base, a.v_cache + base, lo, hi, st);
   }
   float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd +
                static_cast<int64_t>(kv_head) * group * hd;

@@ -30,13 +30,14 @@ struct PagedAttentionArgs {
   int32_t num_heads = 0;
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;   // at most kMaxHeadDim
-  int32_t block_size = 16;
+  int32_t block_size = 16;  // at most kMaxBlockSize
   int32_t sliding_window = 0;  // 0 = unlimited
   float scale = 1.0f;
 };
 
 inline constexpr int32_t kMaxHeadDim = 256;
 inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
+inline constexpr int32_t kMaxBlockSize = 64;
 
 // Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads.
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args);

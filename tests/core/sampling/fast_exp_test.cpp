@@ -1,10 +1,10 @@
-#include "core/sampling/fast_exp.h"
+#include "kernels/cpu/fast_exp.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 
-using ribbon::ExpNonPositive;
+using ribbon::kernels::ExpNonPositive;
 
 TEST_CASE("ExpNonPositive is within 2e-7 relative of exp over its whole range", "[sampling]") {
   double worst = 0.0;

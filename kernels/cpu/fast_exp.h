@@ -1,6 +1,7 @@
 // exp(x) for x <= 0 in float, written so that loops over it vectorise (std::exp does not
-// without -ffast-math; this needs -fno-trapping-math, see core/sampling/CMakeLists.txt): the sampler evaluates it once per vocabulary entry per token, and at a
-// 150k vocabulary the scalar libm call dominated sampling. Cephes' expf polynomial after
+// without -ffast-math; this needs -fno-trapping-math, see core/sampling/CMakeLists.txt). The
+// sampler evaluates it once per vocabulary entry per token (at a 150k vocabulary the scalar libm
+// call dominated sampling) and the CPU attention kernel once per score. Cephes' expf polynomial after
 // reduction by ln 2; relative error below 2e-7 (tests/core/sampling/fast_exp_test.cpp).
 // Arguments below -87.3 (including -inf) give exactly 0 rather than a denormal, so masked
 // tokens keep weight 0. NaN is not an accepted argument.
@@ -11,7 +12,7 @@
 #include <bit>
 #include <cstdint>
 
-namespace ribbon {
+namespace ribbon::kernels {
 
 inline float ExpNonPositive(float x) {
   constexpr float kLowest = -87.3f;          // exp(kLowest) is still a normal float
@@ -34,4 +35,4 @@ inline float ExpNonPositive(float x) {
   return underflows ? 0.0f : exp_r * two_to_n;
 }
 
-}  // namespace ribbon
+}  // namespace ribbon::kernels
