@@ -106,7 +106,7 @@ void AddEngineOptions(std::vector<ConfigOption>& o) {
   o.push_back(Num("engine.num_kv_blocks", "KV cache blocks; 0 = measured (memory.probe) or sized by the engine.",
                   Field(&C::engine, &EngineSection::num_kv_blocks), 0, 1 << 30));
   o.push_back(Num("engine.block_size", "Tokens per KV block.",
-                  Field(&C::engine, &EngineSection::block_size), 1, 1024));
+                  Field(&C::engine, &EngineSection::block_size), 1, 64));
   o.push_back(Str("engine.scheduler_policy", "Batch packing policy.",
                   Field(&C::engine, &EngineSection::scheduler_policy), {"ffd", "fcfs"}));
   o.push_back(Num("engine.max_ribbon_tokens", "Token budget of one step.",
@@ -119,6 +119,9 @@ void AddEngineOptions(std::vector<ConfigOption>& o) {
                   Field(&C::engine, &EngineSection::max_blocks_per_seq), 0, 1 << 30));
   o.push_back(Str("engine.batching_mode", "Step layout.",
                   Field(&C::engine, &EngineSection::batching_mode), {"packed", "padded"}));
+  o.push_back({"engine.pipeline",
+               "Plan and queue step N+1 while step N runs (docs/perf/pipeline.md); false = one step at a time.",
+               Field(&C::engine, &EngineSection::pipeline), 0, 0, {}});
   o.push_back(Num("engine.max_queued_requests",
                   "Waiting requests; beyond this RESOURCE_EXHAUSTED.",
                   Field(&C::engine, &EngineSection::max_queued_requests), 1, 1 << 24));

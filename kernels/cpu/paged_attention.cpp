@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "kernels/cpu/fast_exp.h"
 
@@ -31,90 +32,134 @@ inline void Scale(float* __restrict acc, float s, int32_t n) {
   for (int32_t i = 0; i < n; ++i) acc[i] *= s;
 }
 
-// Online-softmax state for the query heads of one KV group.
-struct GroupState {
-  float max[kMaxQueryGroup];
-  float denom[kMaxQueryGroup];
-  alignas(64) float acc[kMaxQueryGroup * kMaxHeadDim];
+// Online-softmax state of a run of up to kRowTile rows of one sequence, for the query heads of
+// one KV group. Heap-allocated once per thread (160 KiB).
+struct RunState {
+  float max[kRowTile][kMaxQueryGroup];
+  float denom[kRowTile][kMaxQueryGroup];
+  alignas(64) float acc[kRowTile][kMaxQueryGroup * kMaxHeadDim];
+  alignas(64) float p[kRowTile][kMaxQueryGroup][kMaxBlockSize];  // scores, then probabilities
 };
 
-// Folds one KV block's tokens [lo, hi] into the group's online softmax: scores for every query
-// head of the group first (each key row read once for all of them), then one vectorised exp
-// pass per head, then the value rows (each read once for all heads).
-void AttendBlock(const PagedAttentionArgs& a, const float* q, const float* keys, const float* values,
-                 int32_t lo, int32_t hi, GroupState& st) {
+// The rows of a run and where each may look: key positions [first, pos].
+struct Run {
+  int32_t seq = 0;
+  int32_t row0 = 0;
+  int32_t rows = 0;
+  int32_t kv_head = 0;
+  int32_t first[kRowTile];
+  int32_t pos[kRowTile];
+  const float* q[kRowTile];
+};
+
+// Folds keys [lo, hi] of one block into the run's online softmax. Each key and value row is read
+// once for all rows and query heads of the run; exp is one vectorised pass per (row, head).
+void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_start, const float* keys,
+                 const float* values, int32_t lo, int32_t hi, RunState& st) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
-  const int32_t n = hi - lo + 1;
-  alignas(64) float p[kMaxQueryGroup][kMaxBlockSize];
-  for (int32_t t = 0; t < n; ++t) {
-    const float* k = keys + (lo + t) * token_stride;
-    for (int32_t g = 0; g < group; ++g) p[g][t] = Dot(q + g * hd, k, hd) * a.scale;
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  bool active[kRowTile];
+  for (int32_t i = 0; i < run.rows; ++i) {
+    active[i] = run.first[i] <= block_start + hi && run.pos[i] >= block_start + lo;
   }
-  for (int32_t g = 0; g < group; ++g) {
-    float block_max = -std::numeric_limits<float>::infinity();
-    for (int32_t t = 0; t < n; ++t) block_max = std::max(block_max, p[g][t]);
-    const float new_max = std::max(st.max[g], block_max);
-    const float correction = ExpNonPositive(st.max[g] - new_max);  // 0 on the first block
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int32_t t = 0; t < n; ++t) {
-      p[g][t] = ExpNonPositive(p[g][t] - new_max);
-      sum += p[g][t];
+  for (int32_t t = lo; t <= hi; ++t) {
+    const float* k = keys + t * token_stride;
+    const int32_t key_pos = block_start + t;
+    for (int32_t i = 0; i < run.rows; ++i) {
+      if (!active[i]) continue;
+      const bool visible = key_pos >= run.first[i] && key_pos <= run.pos[i];
+      for (int32_t g = 0; g < group; ++g) st.p[i][g][t] = visible ? Dot(run.q[i] + g * hd, k, hd) * a.scale : kMasked;
     }
-    if (correction != 1.0f) Scale(st.acc + g * hd, correction, hd);
-    st.denom[g] = st.denom[g] * correction + sum;
-    st.max[g] = new_max;
   }
-  for (int32_t t = 0; t < n; ++t) {
-    const float* v = values + (lo + t) * token_stride;
-    for (int32_t g = 0; g < group; ++g) Axpy(st.acc + g * hd, p[g][t], v, hd);
+  for (int32_t i = 0; i < run.rows; ++i) {
+    if (!active[i]) continue;
+    for (int32_t g = 0; g < group; ++g) {
+      float* p = st.p[i][g];
+      float block_max = kMasked;
+      for (int32_t t = lo; t <= hi; ++t) block_max = std::max(block_max, p[t]);
+      const float new_max = std::max(st.max[i][g], block_max);  // finite: a key is visible
+      const float correction = ExpNonPositive(st.max[i][g] - new_max);  // 0 on the first block
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int32_t t = lo; t <= hi; ++t) {
+        p[t] = ExpNonPositive(p[t] - new_max);  // masked keys: exactly 0
+        sum += p[t];
+      }
+      if (correction != 1.0f) Scale(st.acc[i] + g * hd, correction, hd);
+      st.denom[i][g] = st.denom[i][g] * correction + sum;
+      st.max[i][g] = new_max;
+    }
+  }
+  for (int32_t t = lo; t <= hi; ++t) {
+    const float* v = values + t * token_stride;
+    for (int32_t i = 0; i < run.rows; ++i) {
+      if (!active[i]) continue;
+      for (int32_t g = 0; g < group; ++g) Axpy(st.acc[i] + g * hd, st.p[i][g][t], v, hd);
+    }
   }
 }
 
-void AttendRow(const PagedAttentionArgs& a, int32_t row, int32_t kv_head, GroupState& st) {
-  const int32_t seq = SequenceOfRow(a, row);
+void AttendRun(const PagedAttentionArgs& a, Run& run, RunState& st) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
-  const int32_t pos = a.positions[row];
-  const int32_t first = a.sliding_window > 0 ? std::max(0, pos - a.sliding_window + 1) : 0;
-  const int32_t* table = a.block_tables + static_cast<int64_t>(seq) * a.max_blocks_per_seq;
-  const float* q = a.q + row * a.q_row_stride + static_cast<int64_t>(kv_head) * group * hd;
   const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
-
-  for (int32_t g = 0; g < group; ++g) {
-    st.max[g] = -std::numeric_limits<float>::infinity();
-    st.denom[g] = 0.0f;
+  int32_t lowest = std::numeric_limits<int32_t>::max(), highest = 0;
+  for (int32_t i = 0; i < run.rows; ++i) {
+    const int32_t row = run.row0 + i;
+    run.pos[i] = a.positions[row];
+    run.first[i] = a.sliding_window > 0 ? std::max(0, run.pos[i] - a.sliding_window + 1) : 0;
+    run.q[i] = a.q + row * a.q_row_stride + static_cast<int64_t>(run.kv_head) * group * hd;
+    lowest = std::min(lowest, run.first[i]);
+    highest = std::max(highest, run.pos[i]);
+    for (int32_t g = 0; g < group; ++g) {
+      st.max[i][g] = -std::numeric_limits<float>::infinity();
+      st.denom[i][g] = 0.0f;
+    }
+    std::fill(st.acc[i], st.acc[i] + group * hd, 0.0f);
   }
-  std::fill(st.acc, st.acc + group * hd, 0.0f);
-  for (int32_t block_start = first - first % a.block_size; block_start <= pos;
-       block_start += a.block_size) {
+  const int32_t* table = a.block_tables + static_cast<int64_t>(run.seq) * a.max_blocks_per_seq;
+  for (int32_t block_start = lowest - lowest % a.block_size; block_start <= highest; block_start += a.block_size) {
     const int64_t block = table[block_start / a.block_size];
-    const int64_t base = (block * a.block_size) * token_stride + static_cast<int64_t>(kv_head) * hd;
-    const int32_t lo = std::max(first, block_start) - block_start;
-    const int32_t hi = std::min(pos, block_start + a.block_size - 1) - block_start;
-    AttendBlock(a, q, a.k_cache + base, a.v_cache + base, lo, hi, st);
+    const int64_t base = (block * a.block_size) * token_stride + static_cast<int64_t>(run.kv_head) * hd;
+    const int32_t lo = std::max(lowest, block_start) - block_start;
+    const int32_t hi = std::min(highest, block_start + a.block_size - 1) - block_start;
+    AttendBlock(a, run, block_start, a.k_cache + base, a.v_cache + base, lo, hi, st);
   }
-  float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd +
-               static_cast<int64_t>(kv_head) * group * hd;
-  for (int32_t g = 0; g < group; ++g) {
-    const float inv = 1.0f / st.denom[g];
-    for (int32_t i = 0; i < hd; ++i) out[g * hd + i] = st.acc[g * hd + i] * inv;
+  for (int32_t i = 0; i < run.rows; ++i) {
+    float* out = a.out + static_cast<int64_t>(run.row0 + i) * a.num_heads * hd +
+                 static_cast<int64_t>(run.kv_head) * group * hd;
+    for (int32_t g = 0; g < group; ++g) {
+      const float inv = 1.0f / st.denom[i][g];
+      for (int32_t d = 0; d < hd; ++d) out[g * hd + d] = st.acc[i][g * hd + d] * inv;
+    }
   }
 }
 
 }  // namespace
 
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args) {
-  return static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) * args.num_kv_heads;
+  const int64_t tiles = (static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) + kRowTile - 1) / kRowTile;
+  return tiles * args.num_kv_heads;
 }
 
 void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t end) {
-  GroupState state;
+  thread_local std::unique_ptr<RunState> state = std::make_unique<RunState>();
+  const int32_t real_rows = args.cu_seqlens[args.num_seqs];
   for (int64_t item = begin; item < end; ++item) {
-    AttendRow(args, static_cast<int32_t>(item / args.num_kv_heads),
-              static_cast<int32_t>(item % args.num_kv_heads), state);
+    const int32_t tile_begin = static_cast<int32_t>(item / args.num_kv_heads) * kRowTile;
+    const int32_t tile_end = std::min(tile_begin + kRowTile, real_rows);
+    // A tile may span sequences (decode steps: one row each): one run per sequence in it.
+    for (int32_t row = tile_begin; row < tile_end;) {
+      Run run;
+      run.seq = SequenceOfRow(args, row);
+      run.row0 = row;
+      run.rows = std::min(tile_end, args.cu_seqlens[run.seq + 1]) - row;
+      run.kv_head = static_cast<int32_t>(item % args.num_kv_heads);
+      AttendRun(args, run, *state);
+      row += run.rows;
+    }
   }
 }
 

@@ -3,9 +3,10 @@
 // work items [0, PagedAttentionWorkItems(args)) across threads (see core/model for the libtorch
 // adapter that uses at::parallel_for) and calls PagedAttentionCpu on disjoint ranges.
 //
-// One work item is one (query row, KV head) pair; it computes the outputs of the
-// num_heads / num_kv_heads query heads that share that KV head, walking the sequence's KV
-// blocks with an online softmax in fp32. A row attends to key positions
+// One work item is one (tile of kRowTile consecutive rows, KV head) pair; it computes the outputs
+// of the num_heads / num_kv_heads query heads that share that KV head, for each run of the
+// tile's rows that belong to one sequence, walking that sequence's KV blocks once for the whole
+// run (each key and value row is read once for all of its rows) with an online softmax in fp32. A row attends to key positions
 // [max(0, pos - window + 1), pos] of its own sequence, so causality follows the positions and
 // chunked prefill needs nothing special. Keys must already be in the cache.
 //
@@ -38,8 +39,9 @@ struct PagedAttentionArgs {
 inline constexpr int32_t kMaxHeadDim = 256;
 inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
 inline constexpr int32_t kMaxBlockSize = 64;
+inline constexpr int32_t kRowTile = 8;  // query rows of one sequence sharing one walk of its KV
 
-// Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads.
+// Number of work items: ceil(real rows (cu_seqlens[num_seqs]) / kRowTile) x num_kv_heads.
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args);
 
 // Computes work items [begin, end).

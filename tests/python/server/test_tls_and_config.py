@@ -51,7 +51,7 @@ def test_check_config_resolves_file_environment_and_flags(tmp_path):
     (["--check-config"], {}, "model.path is required"),
     (["--check-config", "--model", "/nonexistent"], {}, "cannot read /nonexistent/config.json"),
     (["--check-config", "--model", h.STORIES, "--engine.block_size", "0"], {},
-     "engine.block_size = 0 is outside [1, 1024]"),
+     "engine.block_size = 0 is outside [1, 64]"),
     (["--check-config", "--model", h.STORIES], {"RIBBON_LOG_LEVEL": "loud"},
      'log.level = "loud" is not one of'),
     (["--check-config", "--model", h.STORIES, "--listen", "nowhere"], {}, 'server.listen = "nowhere" is not host:port'),
