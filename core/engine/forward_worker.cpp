@@ -43,17 +43,32 @@ absl::Status ForwardWorker::Wait() {
 }
 
 void ForwardWorker::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::function<absl::Status()> job;
   for (;;) {
-    cv_.wait(lock, [&] { return !queued_.empty() || stop_; });
-    if (queued_.empty()) return;  // stopping, nothing left to run
-    auto job = std::move(queued_.front());
-    queued_.pop_front();
-    lock.unlock();
-    absl::Status status = job();
-    lock.lock();
-    results_.push_back(std::move(status));
-    cv_.notify_all();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queued_.empty() || stop_; });
+      if (queued_.empty()) return;  // stopping, nothing left to run
+      job = std::move(queued_.front());
+      queued_.pop_front();
+    }
+    for (;;) {
+      absl::Status status = job();
+      bool more;
+      {
+        // Publish the result and take the next job in one critical section, and wake the engine
+        // thread only after leaving it: the next forward starts without waiting on that thread.
+        std::lock_guard<std::mutex> lock(mu_);
+        results_.push_back(std::move(status));
+        more = !queued_.empty();
+        if (more) {
+          job = std::move(queued_.front());
+          queued_.pop_front();
+        }
+      }
+      cv_.notify_all();
+      if (!more) break;
+    }
   }
 }
 

@@ -33,13 +33,47 @@ inline void Scale(float* __restrict acc, float s, int32_t n) {
 }
 
 // Online-softmax state of a run of up to kRowTile rows of one sequence, for the query heads of
-// one KV group. Heap-allocated once per thread (160 KiB).
+// one KV group. Heap-allocated once per thread (about 330 KiB).
 struct RunState {
   float max[kRowTile][kMaxQueryGroup];
   float denom[kRowTile][kMaxQueryGroup];
   alignas(64) float acc[kRowTile][kMaxQueryGroup * kMaxHeadDim];
   alignas(64) float p[kRowTile][kMaxQueryGroup][kMaxBlockSize];  // scores, then probabilities
+  // The run's queries transposed, [head_dim][row * group + head] (scaled): with enough of them a
+  // key's scores are a broadcast-multiply-add over contiguous queries, with no horizontal sums.
+  alignas(64) float qt[kMaxHeadDim][kRowTile * kMaxQueryGroup];
+  alignas(64) float s[kMaxBlockSize][kRowTile * kMaxQueryGroup];  // [key][query] scores
 };
+
+// Scores of keys [lo, hi] (rows of `keys`, `stride` apart) against the run's transposed queries,
+// into st.s[t][j]. Four keys by sixteen queries at a time, accumulated in registers: eight
+// independent FMA chains per head_dim step. Lanes past `queries` compute garbage, never read.
+void TransposedScores(const RunState& st, const float* keys, int64_t stride, int32_t hd, int32_t queries,
+                      int32_t lo, int32_t hi, RunState& out) {
+  constexpr int32_t kKeys = 4, kLanes = 16;
+  for (int32_t t0 = lo; t0 <= hi; t0 += kKeys) {
+    const float* k[kKeys];
+    for (int32_t kk = 0; kk < kKeys; ++kk) k[kk] = keys + std::min(t0 + kk, hi) * stride;
+    for (int32_t j0 = 0; j0 < queries; j0 += kLanes) {
+      float acc[kKeys][kLanes] = {};
+      for (int32_t d = 0; d < hd; ++d) {
+        const float* q = st.qt[d] + j0;
+        for (int32_t kk = 0; kk < kKeys; ++kk) {
+          const float kd = k[kk][d];
+#pragma omp simd
+          for (int32_t jj = 0; jj < kLanes; ++jj) acc[kk][jj] += q[jj] * kd;
+        }
+      }
+      for (int32_t kk = 0; kk < kKeys && t0 + kk <= hi; ++kk) {
+        std::copy_n(acc[kk], kLanes, out.s[t0 + kk] + j0);
+      }
+    }
+  }
+}
+
+// Below this many query vectors in a run (rows x heads per KV head), per-score dot products over
+// head_dim beat the transposed form.
+constexpr int32_t kTransposedMinQueries = 8;
 
 // The rows of a run and where each may look: key positions [first, pos].
 struct Run {
@@ -51,6 +85,37 @@ struct Run {
   int32_t pos[kRowTile];
   const float* q[kRowTile];
 };
+
+constexpr int32_t kValueLanes = 16;
+
+// acc[j][0, hd) += sum over t in [lo, hi] of probs[j][t] * values[t]: four outputs by sixteen
+// lanes accumulated in registers over the whole block, so each output is loaded and stored once
+// per block rather than once per key. hd must be a multiple of kValueLanes.
+void BlockedValues(const float* const* probs, float* const* accs, int32_t n, const float* values, int64_t stride,
+                   int32_t hd, int32_t lo, int32_t hi) {
+  constexpr int32_t kOut = 4;
+  static const float kZeros[kMaxBlockSize] = {};
+  for (int32_t j0 = 0; j0 < n; j0 += kOut) {
+    const float* p[kOut];
+    for (int32_t jj = 0; jj < kOut; ++jj) p[jj] = j0 + jj < n ? probs[j0 + jj] : kZeros;
+    for (int32_t d0 = 0; d0 < hd; d0 += kValueLanes) {
+      float r[kOut][kValueLanes] = {};
+      for (int32_t t = lo; t <= hi; ++t) {
+        const float* v = values + t * stride + d0;
+        for (int32_t jj = 0; jj < kOut; ++jj) {
+          const float pj = p[jj][t];
+#pragma omp simd
+          for (int32_t l = 0; l < kValueLanes; ++l) r[jj][l] += pj * v[l];
+        }
+      }
+      for (int32_t jj = 0; jj < kOut && j0 + jj < n; ++jj) {
+        float* acc = accs[j0 + jj] + d0;
+#pragma omp simd
+        for (int32_t l = 0; l < kValueLanes; ++l) acc[l] += r[jj][l];
+      }
+    }
+  }
+}
 
 // Folds keys [lo, hi] of one block into the run's online softmax. Each key and value row is read
 // once for all rows and query heads of the run; exp is one vectorised pass per (row, head).
@@ -64,13 +129,19 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
   for (int32_t i = 0; i < run.rows; ++i) {
     active[i] = run.first[i] <= block_start + hi && run.pos[i] >= block_start + lo;
   }
+  const int32_t queries = run.rows * group;
+  const bool transposed = queries >= kTransposedMinQueries;
+  if (transposed) TransposedScores(st, keys, token_stride, hd, queries, lo, hi, st);
   for (int32_t t = lo; t <= hi; ++t) {
     const float* k = keys + t * token_stride;
     const int32_t key_pos = block_start + t;
     for (int32_t i = 0; i < run.rows; ++i) {
       if (!active[i]) continue;
       const bool visible = key_pos >= run.first[i] && key_pos <= run.pos[i];
-      for (int32_t g = 0; g < group; ++g) st.p[i][g][t] = visible ? Dot(run.q[i] + g * hd, k, hd) * a.scale : kMasked;
+      for (int32_t g = 0; g < group; ++g) {
+        const float score = transposed ? st.s[t][i * group + g] : Dot(run.q[i] + g * hd, k, hd) * a.scale;
+        st.p[i][g][t] = visible ? score : kMasked;
+      }
     }
   }
   for (int32_t i = 0; i < run.rows; ++i) {
@@ -91,6 +162,20 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
       st.denom[i][g] = st.denom[i][g] * correction + sum;
       st.max[i][g] = new_max;
     }
+  }
+  if (hd % kValueLanes == 0) {
+    const float* probs[kRowTile * kMaxQueryGroup];
+    float* accs[kRowTile * kMaxQueryGroup];
+    int32_t n = 0;
+    for (int32_t i = 0; i < run.rows; ++i) {
+      if (!active[i]) continue;
+      for (int32_t g = 0; g < group; ++g, ++n) {
+        probs[n] = st.p[i][g];
+        accs[n] = st.acc[i] + g * hd;
+      }
+    }
+    BlockedValues(probs, accs, n, values, token_stride, hd, lo, hi);
+    return;
   }
   for (int32_t t = lo; t <= hi; ++t) {
     const float* v = values + t * token_stride;
@@ -118,6 +203,11 @@ void AttendRun(const PagedAttentionArgs& a, Run& run, RunState& st) {
       st.denom[i][g] = 0.0f;
     }
     std::fill(st.acc[i], st.acc[i] + group * hd, 0.0f);
+    if (run.rows * group >= kTransposedMinQueries) {
+      for (int32_t g = 0; g < group; ++g) {
+        for (int32_t d = 0; d < hd; ++d) st.qt[d][i * group + g] = run.q[i][g * hd + d] * a.scale;
+      }
+    }
   }
   const int32_t* table = a.block_tables + static_cast<int64_t>(run.seq) * a.max_blocks_per_seq;
   for (int32_t block_start = lowest - lowest % a.block_size; block_start <= highest; block_start += a.block_size) {

@@ -108,8 +108,10 @@ def test_negative_controls_miss_by_100x(tmp, monkeypatch):
 
 
 def test_bfloat16_gemms_stay_close_to_float32(tmp):
-    """The CPU's bfloat16 compute dtype (bf16 GEMM weights, fp32 activations) agrees with
-    transformers' float32 argmax at >= 98% of positions; its logits move, but not far."""
+    """The CPU's bfloat16 compute dtype (bf16 GEMM weights and operands, fp32 norms, attention and
+    residual) agrees with transformers' float32 argmax at least as often as transformers' own
+    bfloat16 model does (848 positions; ~97.5% on this model), and at >= 97%; its logits move,
+    but not far."""
     torch.set_num_threads(2)
     model = make_models.parity_model("llama-gqa")
     make_models.scale_for_sharp_logits(model)
@@ -118,7 +120,12 @@ def test_bfloat16_gemms_stay_close_to_float32(tmp):
     seqs = sequences(model.config.vocab_size, seed=11)
     ours = ribbon_logits(model_dir, seqs, tmp, dtype="bfloat16")
     ref = reference_logits(model, seqs)
-    agree = np.mean(np.concatenate([a.argmax(-1) == b.argmax(-1) for a, b in zip(ours, ref)]))
+    hf_bf16 = [logits.astype(np.float32) for logits in reference_logits(model.to(torch.bfloat16), seqs)]
+
+    def agreement(logits):
+        return np.mean(np.concatenate([a.argmax(-1) == b.argmax(-1) for a, b in zip(logits, ref)]))
+
+    agree, hf_agree = agreement(ours), agreement(hf_bf16)
     diff = max_diff(ours, ref)
-    assert agree >= 0.98, f"argmax agreement {agree:.3f}"
+    assert agree >= max(0.97, hf_agree), f"argmax agreement {agree:.4f} (transformers bf16: {hf_agree:.4f})"
     assert TOLERANCE < diff < 0.5, f"bf16 max abs logit difference {diff}"

@@ -26,7 +26,7 @@ def test_serve_script_runs_the_demo_model_and_answers(tmp_path):
                                  "--http-listen", "127.0.0.1:0", "--port-file", str(port_file)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        h.wait_until(lambda: proc.poll() is not None or port_file.exists(), 60, what="serve.sh listening")
+        h.wait_until(lambda: proc.poll() is not None or port_file.exists(), 120, what="serve.sh listening")
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         ports = json.loads(port_file.read_text())
         daemon = h.RibbondClient(ports["grpc_port"], ports["http_port"])
