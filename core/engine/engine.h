@@ -31,11 +31,10 @@ struct EngineOptions {
   int32_t max_queued_requests = 1024;        // waiting requests; beyond: RESOURCE_EXHAUSTED
   int64_t max_queued_prompt_tokens = 1 << 20;  // waiting prompt tokens; beyond: RESOURCE_EXHAUSTED
   int32_t debug_step_delay_ms = 0;           // test-only: sleep before each step
-  // Pipelined steps: step N+1 is scheduled and its plan built while step N's forward runs (on a
-  // worker thread); the tokens step N samples are patched into N+1's plan when they land.
-  // Off by default on the CPU: there the thread hand-off costs more than the scheduling it hides
-  // (see docs/perf/pipeline.md).
-  bool pipeline = false;
+  // Pipelined steps: step N+1 is scheduled, planned and queued while step N's forward runs (on a
+  // worker thread), which copies the tokens N samples into N+1 and starts it at once
+  // (docs/architecture.md, docs/perf/pipeline.md). false = one step at a time on the caller.
+  bool pipeline = true;
   // After an out-of-memory the step budget halves, never below this.
   int32_t min_ribbon_tokens = 16;
   // Test-only fault injection: called before each forward with the step number; true makes that

@@ -23,6 +23,8 @@ namespace ribbon {
 // One step from plan to sampled tokens.
 struct Step {
   std::vector<sched::ScheduledChunk> chunks;
+  // Prompt tokens in each chunk, fixed at launch (num_computed may move on before it lands).
+  std::vector<int32_t> prompt_parts;
   StepPlan plan;
   PlanSequences seqs;
   std::vector<float> logits;

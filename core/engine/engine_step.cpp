@@ -88,6 +88,7 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
   for (const auto& chunk : step->chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     const int32_t prompt_part = std::clamp(seq.prompt_len - seq.num_computed, 0, chunk.num_tokens);
+    step->prompt_parts.push_back(prompt_part);
     step->report.prompt_tokens += prompt_part;
     step->report.decode_tokens += chunk.num_tokens - prompt_part;
     seq.num_computed += chunk.num_tokens;
@@ -205,10 +206,8 @@ void Engine::Impl::DrawTokens(Step& step) const {
 
 void Engine::Impl::Deliver(Step& step) {
   const TimeNs now = SteadyNowNs();
-  for (const auto& chunk : step.chunks) {
-    Sequence& seq = *by_id_.at(chunk.id);
-    const int32_t before = seq.num_computed - chunk.num_tokens;
-    seq.info.prompt_tokens_computed += std::clamp(seq.prompt_len - before, 0, chunk.num_tokens);
+  for (size_t c = 0; c < step.chunks.size(); ++c) {
+    by_id_.at(step.chunks[c].id)->info.prompt_tokens_computed += step.prompt_parts[c];
   }
   for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
     Sequence& seq = *step.seqs.samplers[i];

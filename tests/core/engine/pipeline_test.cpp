@@ -31,6 +31,7 @@ std::vector<GenerationRequest> Workload() {
 struct Outcome {
   std::vector<std::vector<int32_t>> outputs;
   std::vector<FinishReason> reasons;
+  std::vector<int32_t> prompt_computed;  // per request, as the access log reports it
   EngineStats stats;
 };
 
@@ -56,6 +57,7 @@ Outcome Run(bool pipeline, int32_t kv_blocks, bool inject_oom) {
     REQUIRE(s->info.status.ok());
     out.outputs.push_back(s->ids);
     out.reasons.push_back(s->info.reason);
+    out.prompt_computed.push_back(s->info.prompt_tokens_computed);
   }
   out.stats = (*engine)->Stats();
   REQUIRE(out.stats.kv_blocks_free == out.stats.kv_blocks_total);
@@ -76,6 +78,13 @@ TEST_CASE("pipeline on and off give token-identical outputs", "[engine][pipeline
   const Outcome off = Run(false, 2048, false);
   const Outcome on = Run(true, 2048, false);
   RequireSame(off, on);
+  // Without preemption every prompt token goes through the model exactly once (a preempted
+  // sequence's prompt is computed again and counted again).
+  const auto requests = Workload();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    CHECK(on.prompt_computed[i] == static_cast<int32_t>(requests[i].prompt.size()));
+    CHECK(off.prompt_computed[i] == static_cast<int32_t>(requests[i].prompt.size()));
+  }
   // The golden set really exercises early stops, so dead rows in a planned step are covered.
   CHECK(std::count(off.reasons.begin(), off.reasons.end(), FinishReason::kStopToken) >= 2);
 }

@@ -35,6 +35,7 @@ StepCounts CountOps(int num_seqs) {
   auto model = LoadModel({.path = Stories260k(), .num_threads = 1});
   REQUIRE(model.ok());
   EngineOptions options;
+  options.pipeline = false;  // the forward runs on this thread, where the ops are recorded
   options.scheduler.max_ribbon_tokens = 2048;
   auto engine = Engine::Create(options, std::move(*model));
   REQUIRE(engine.ok());
