@@ -16,7 +16,12 @@ Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> mo
   if (options.pipeline) worker_ = std::make_unique<ForwardWorker>();
 }
 
-Engine::Impl::~Impl() { Shutdown(absl::ZeroDuration()); }
+Engine::Impl::~Impl() {
+  Shutdown(absl::ZeroDuration());
+  // A caller driving StepOnce may stop with steps still queued on the worker: land them (their
+  // sequences are finished by now) before the worker and the sequences go away.
+  while (!flights_.empty()) Complete();
+}
 
 absl::Status Engine::Impl::Validate(const GenerationRequest& r) const {
   const ModelConfig& c = model_->config();

@@ -99,4 +99,21 @@ TEST_CASE("pipeline with preemption and injected out-of-memory still matches", "
   RequireSame(reference, faulty);
 }
 
+TEST_CASE("an engine destroyed with pipelined steps in flight finishes every request", "[engine][pipeline]") {
+  auto model = LoadModel({.path = Stories260k(), .num_threads = 1});
+  REQUIRE(model.ok());
+  EngineOptions options;
+  options.pipeline = true;
+  auto engine = Engine::Create(options, std::move(*model));
+  REQUIRE(engine.ok());
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  for (const auto& r : Workload()) {
+    sinks.push_back(std::make_shared<CollectingSink>());
+    REQUIRE((*engine)->Submit(r, sinks.back()).ok());
+  }
+  for (int i = 0; i < 3; ++i) REQUIRE((*engine)->StepOnce().ok());  // leaves a step queued
+  engine->reset();
+  for (const auto& s : sinks) CHECK(s->finish_calls == 1);
+}
+
 }  // namespace ribbon::testing
