@@ -117,6 +117,24 @@ void BlockedValues(const float* const* probs, float* const* accs, int32_t n, con
   }
 }
 
+// Online-softmax update of one (row, head) for a block: turns scores p[lo..hi] into weights
+// relative to the new running max and rescales what was accumulated so far.
+void FoldScores(int32_t lo, int32_t hi, int32_t hd, float* p, float& max, float& denom, float* acc) {
+  float block_max = -std::numeric_limits<float>::infinity();
+  for (int32_t t = lo; t <= hi; ++t) block_max = std::max(block_max, p[t]);
+  const float new_max = std::max(max, block_max);  // finite: a key is visible
+  const float correction = ExpNonPositive(max - new_max);  // 0 on the first block
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int32_t t = lo; t <= hi; ++t) {
+    p[t] = ExpNonPositive(p[t] - new_max);  // masked keys: exactly 0
+    sum += p[t];
+  }
+  if (correction != 1.0f) Scale(acc, correction, hd);
+  denom = denom * correction + sum;
+  max = new_max;
+}
+
 // Folds keys [lo, hi] of one block into the run's online softmax. Each key and value row is read
 // once for all rows and query heads of the run; exp is one vectorised pass per (row, head).
 void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_start, const float* keys,
@@ -146,22 +164,7 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
   }
   for (int32_t i = 0; i < run.rows; ++i) {
     if (!active[i]) continue;
-    for (int32_t g = 0; g < group; ++g) {
-      float* p = st.p[i][g];
-      float block_max = kMasked;
-      for (int32_t t = lo; t <= hi; ++t) block_max = std::max(block_max, p[t]);
-      const float new_max = std::max(st.max[i][g], block_max);  // finite: a key is visible
-      const float correction = ExpNonPositive(st.max[i][g] - new_max);  // 0 on the first block
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int32_t t = lo; t <= hi; ++t) {
-        p[t] = ExpNonPositive(p[t] - new_max);  // masked keys: exactly 0
-        sum += p[t];
-      }
-      if (correction != 1.0f) Scale(st.acc[i] + g * hd, correction, hd);
-      st.denom[i][g] = st.denom[i][g] * correction + sum;
-      st.max[i][g] = new_max;
-    }
+    for (int32_t g = 0; g < group; ++g) FoldScores(lo, hi, hd, st.p[i][g], st.max[i][g], st.denom[i][g], st.acc[i] + g * hd);
   }
   if (hd % kValueLanes == 0) {
     const float* probs[kRowTile * kMaxQueryGroup];
