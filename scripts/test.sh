@@ -11,6 +11,7 @@ t1=$(date +%s)
 label_args=()
 if [[ "${1:-}" == "--asan" ]]; then
   export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export RIBBON_TEST_TIME_SCALE=4  # waits in the black-box tests (tests/python/server/ribbond_harness.py)
   # Everything but the GPU tests (they skip without a device anyway) and the resident-memory
   # bound (label rss), which sanitizers' redzones and quarantine make meaningless. ribbond runs
   # instrumented under the Python black-box tests too.

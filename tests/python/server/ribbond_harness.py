@@ -78,7 +78,13 @@ def collect_stream(stream):
     return ids, text, messages
 
 
+# Waits stretch by this factor: `make test-asan` sets 4, since an instrumented ribbond (its
+# start-up memory probe above all) runs several times slower.
+TIME_SCALE = float(os.environ.get("RIBBON_TEST_TIME_SCALE", "1"))
+
+
 def wait_until(predicate, timeout, interval=0.02, what="condition"):
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
