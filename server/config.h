@@ -74,7 +74,7 @@ struct EngineSection {
   int64_t align = 16;
   int64_t max_blocks_per_seq = 0;
   std::string batching_mode = "packed";
-  bool pipeline = true;
+  bool pipeline = false;
   int64_t max_queued_requests = 1024;
   int64_t max_queued_prompt_tokens = 1 << 20;
 

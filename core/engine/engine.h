@@ -34,7 +34,9 @@ struct EngineOptions {
   // Pipelined steps: step N+1 is scheduled, planned and queued while step N's forward runs (on a
   // worker thread), which copies the tokens N samples into N+1 and starts it at once
   // (docs/architecture.md, docs/perf/pipeline.md). false = one step at a time on the caller.
-  bool pipeline = true;
+  // Off by default: the engine thread then needs a core of its own, and a CPU forward using every
+  // core (torch's default) ran 30-40% slower beside it on a 2-core machine.
+  bool pipeline = false;
   // After an out-of-memory the step budget halves, never below this.
   int32_t min_ribbon_tokens = 16;
   // Test-only fault injection: called before each forward with the step number; true makes that
