@@ -79,6 +79,7 @@ class Engine::Impl {
   absl::Status RunForward(Step& step);
   void DrawTokens(Step& step) const;  // on the forward's thread: reads sequences, writes none
   void Deliver(Step& step);
+  void ReportTimes(Step& step);
   void RollBack(const Step& step);
   std::optional<FinishReason> StopReason(const Sequence& seq, int32_t token) const;
   void Finish(Sequence& seq, FinishReason reason, absl::Status status);

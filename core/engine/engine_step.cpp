@@ -148,13 +148,7 @@ void Engine::Impl::Complete() {
   if (step->aborted) {
     RollBack(*step);  // it assumed a step that failed; it is planned again from scratch
   } else {
-    step->report.forward_seconds = NsToSeconds(step->forward_done - step->forward_started);
-    step->report.host_exposed_seconds =
-        last_forward_done_ > 0 ? NsToSeconds(std::max<TimeNs>(0, step->forward_started - last_forward_done_)) : 0.0;
-    step->report.host_gap_seconds =
-        last_draw_done_ > 0 ? NsToSeconds(std::max<TimeNs>(0, step->forward_started - last_draw_done_)) : 0.0;
-    last_forward_done_ = step->forward_done;
-    last_draw_done_ = step->draw_done > 0 ? step->draw_done : step->forward_done;
+    ReportTimes(*step);
     if (absl::IsResourceExhausted(status) && ++oom_streak_ <= kMaxOomRetriesAtFloor) {
       ShrinkBudget(step->plan.num_rows);
       step->report.oom_recovered = true;
@@ -179,6 +173,18 @@ void Engine::Impl::Complete() {
   // The step queued behind a failed one will not run: land it now, before anything is planned
   // on top of it.
   if (failed && !flights_.empty()) Complete();
+}
+
+// Forward time, and how long the forward waited since the previous one (in all, and past sampling).
+void Engine::Impl::ReportTimes(Step& step) {
+  auto since = [&](TimeNs earlier) {
+    return earlier > 0 ? NsToSeconds(std::max<TimeNs>(0, step.forward_started - earlier)) : 0.0;
+  };
+  step.report.forward_seconds = NsToSeconds(step.forward_done - step.forward_started);
+  step.report.host_exposed_seconds = since(last_forward_done_);
+  step.report.host_gap_seconds = since(last_draw_done_);
+  last_forward_done_ = step.forward_done;
+  last_draw_done_ = step.draw_done > 0 ? step.draw_done : step.forward_done;
 }
 
 // The forward did not happen: the chunks go back to where they were.

@@ -102,9 +102,8 @@ void LlamaCpuRunner::TransposeForGemm() {
     transpose(layer.gate_up);
     transpose(layer.down);
   }
-  transpose(w_.lm_head);
-  lm_head_t_ = w_.lm_head;
-  w_.lm_head = at::Tensor();
+  lm_head_t_ = std::move(w_.lm_head);
+  transpose(lm_head_t_);
   w_.bytes = w_.embed.nbytes() + lm_head_t_.nbytes() + w_.final_norm.nbytes();
   for (const LlamaLayerWeights& layer : w_.layers) {
     for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o, &layer.mlp_norm,
