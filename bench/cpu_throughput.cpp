@@ -29,7 +29,9 @@ struct Args {
 
 class CountingSink final : public ribbon::RequestSink {
  public:
-  void OnTokens(std::span<const ribbon::SampledToken> t) override { tokens += static_cast<int>(t.size()); }
+  void OnTokens(std::span<const ribbon::SampledToken> t) override {
+    tokens += static_cast<int>(t.size());
+  }
   void OnFinish(const ribbon::FinishInfo&) override {}
   int tokens = 0;
 };
@@ -57,10 +59,12 @@ bool Parse(int argc, char** argv, Args& a) {
   return true;
 }
 
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
-bool Submit(ribbon::Engine& engine, int batch, int prompt, int new_tokens, int64_t vocab, std::mt19937& rng,
-            const std::shared_ptr<CountingSink>& sink) {
+bool Submit(ribbon::Engine& engine, int batch, int prompt, int new_tokens, int64_t vocab,
+            std::mt19937& rng, const std::shared_ptr<CountingSink>& sink) {
   for (int b = 0; b < batch; ++b) {
     ribbon::GenerationRequest r;
     for (int i = 0; i < prompt; ++i) r.prompt.push_back(static_cast<int32_t>(rng() % vocab));
@@ -90,7 +94,8 @@ int RunBatch(const Args& a, int batch) {
   // Warm-up, as transformers gets one: the same shapes once through (workspaces allocated,
   // pages touched), with other prompts, before anything is timed.
   std::mt19937 warm_rng(batch + 1000);
-  if (!Submit(**engine, batch, a.prompt, 2, vocab, warm_rng, std::make_shared<CountingSink>())) return 1;
+  if (!Submit(**engine, batch, a.prompt, 2, vocab, warm_rng, std::make_shared<CountingSink>()))
+    return 1;
   for (;;) {
     auto more = (*engine)->StepOnce();
     if (!more.ok()) return 1;
@@ -106,10 +111,11 @@ int RunBatch(const Args& a, int batch) {
     if (!(*engine)->StepOnce().ok()) return 1;
   }
   const double t2 = Now();
-  std::printf("{\"batch\": %d, \"prompt\": %d, \"decode_steps\": %d, \"threads\": %d, "
-              "\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.1f, \"tokens_streamed\": %d}\n",
-              batch, a.prompt, a.decode, a.threads, batch * a.prompt / (t1 - t0),
-              batch * a.decode / (t2 - t1), sink->tokens);
+  std::printf(
+      "{\"batch\": %d, \"prompt\": %d, \"decode_steps\": %d, \"threads\": %d, "
+      "\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.1f, \"tokens_streamed\": %d}\n",
+      batch, a.prompt, a.decode, a.threads, batch * a.prompt / (t1 - t0),
+      batch * a.decode / (t2 - t1), sink->tokens);
   return 0;
 }
 
@@ -118,7 +124,9 @@ int RunBatch(const Args& a, int batch) {
 int main(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, a)) {
-    std::fprintf(stderr, "usage: cpu_throughput MODEL_DIR [--batches 1,8,32] [--prompt N] [--decode N] [--threads N]\n");
+    std::fprintf(stderr,
+                 "usage: cpu_throughput MODEL_DIR [--batches 1,8,32] [--prompt N] [--decode N] "
+                 "[--threads N]\n");
     return 2;
   }
   for (int b : a.batches) {

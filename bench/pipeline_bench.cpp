@@ -61,11 +61,13 @@ int Run(const std::string& model_dir, bool pipeline, int seqs, int new_tokens, i
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double n = static_cast<double>(totals->steps);
-  std::printf("{\"pipeline\": %s, \"steps\": %lld, \"host_exposed_us_per_step\": %.1f, \"host_gap_us_per_step\": %.1f, \"schedule_us\": %.1f, "
-              "\"sample_us\": %.1f, \"forward_us\": %.1f, \"tokens_per_s\": %.1f}\n",
-              pipeline ? "true" : "false", static_cast<long long>(totals->steps), 1e6 * totals->exposed / n, 1e6 * totals->gap / n,
-              1e6 * totals->schedule / n, 1e6 * totals->sample / n, 1e6 * totals->forward / n,
-              seqs * new_tokens / wall);
+  std::printf(
+      "{\"pipeline\": %s, \"steps\": %lld, \"host_exposed_us_per_step\": %.1f, "
+      "\"host_gap_us_per_step\": %.1f, \"schedule_us\": %.1f, "
+      "\"sample_us\": %.1f, \"forward_us\": %.1f, \"tokens_per_s\": %.1f}\n",
+      pipeline ? "true" : "false", static_cast<long long>(totals->steps), 1e6 * totals->exposed / n,
+      1e6 * totals->gap / n, 1e6 * totals->schedule / n, 1e6 * totals->sample / n,
+      1e6 * totals->forward / n, seqs * new_tokens / wall);
   return 0;
 }
 

@@ -19,7 +19,7 @@ apt_packages=(
   build-essential ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev catch2 libcpp-httplib-dev
-  libpcre2-dev libutf8proc-dev libsentencepiece-dev prometheus python3-venv
+  libpcre2-dev libutf8proc-dev libsentencepiece-dev prometheus python3-venv clang-format
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -21,7 +21,8 @@ namespace {
 using nlohmann::json;
 
 template <typename Section, typename T>
-std::function<OptionField(ServerConfig&)> Field(Section ServerConfig::*section, T Section::*member) {
+std::function<OptionField(ServerConfig&)> Field(Section ServerConfig::*section,
+                                                T Section::*member) {
   return [section, member](ServerConfig& c) -> OptionField { return &(c.*section.*member); };
 }
 
@@ -44,9 +45,11 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
                   Field(&C::model, &ModelSection::path)));
   o.push_back(Str("model.tokenizer_path", "Directory with tokenizer.json; \"\" = model.path.",
                   Field(&C::model, &ModelSection::tokenizer_path)));
-  o.push_back(Str("model.device", "\"cpu\" or \"cuda[:N]\".", Field(&C::model, &ModelSection::device)));
+  o.push_back(
+      Str("model.device", "\"cpu\" or \"cuda[:N]\".", Field(&C::model, &ModelSection::device)));
   o.push_back(Str("model.dtype", "Compute dtype; \"auto\" = the checkpoint's.",
-                  Field(&C::model, &ModelSection::dtype), {"auto", "float32", "bfloat16", "float16"}));
+                  Field(&C::model, &ModelSection::dtype),
+                  {"auto", "float32", "bfloat16", "float16"}));
   o.push_back(Str("model.attention_backend", "Attention implementation; \"auto\" picks per device.",
                   Field(&C::model, &ModelSection::attention_backend),
                   {"auto", "reference", "flash", "cudnn"}));
@@ -61,9 +64,10 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
                   Field(&C::server, &ServerSection::tls_cert_path)));
   o.push_back(Str("server.tls_key_path", "PEM private key for server.tls_cert_path.",
                   Field(&C::server, &ServerSection::tls_key_path)));
-  ConfigOption token = Str("server.auth_token",
-                           "If set, Generation calls need metadata 'authorization: Bearer <token>'.",
-                           Field(&C::server, &ServerSection::auth_token));
+  ConfigOption token =
+      Str("server.auth_token",
+          "If set, Generation calls need metadata 'authorization: Bearer <token>'.",
+          Field(&C::server, &ServerSection::auth_token));
   token.secret = true;
   o.push_back(std::move(token));
   o.push_back(Num("server.max_receive_message_bytes", "Largest request message accepted.",
@@ -103,7 +107,8 @@ void AddLimitsAndStreamOptions(std::vector<ConfigOption>& o) {
 
 void AddEngineOptions(std::vector<ConfigOption>& o) {
   using C = ServerConfig;
-  o.push_back(Num("engine.num_kv_blocks", "KV cache blocks; 0 = measured (memory.probe) or sized by the engine.",
+  o.push_back(Num("engine.num_kv_blocks",
+                  "KV cache blocks; 0 = measured (memory.probe) or sized by the engine.",
                   Field(&C::engine, &EngineSection::num_kv_blocks), 0, 1 << 30));
   o.push_back(Num("engine.block_size", "Tokens per KV block.",
                   Field(&C::engine, &EngineSection::block_size), 1, 64));
@@ -120,10 +125,13 @@ void AddEngineOptions(std::vector<ConfigOption>& o) {
   o.push_back(Str("engine.batching_mode", "Step layout.",
                   Field(&C::engine, &EngineSection::batching_mode), {"packed", "padded"}));
   o.push_back({"engine.pipeline",
-               "Plan and queue step N+1 while step N runs (docs/perf/pipeline.md); false = one step at a time.",
-               Field(&C::engine, &EngineSection::pipeline), 0, 0, {}});
-  o.push_back(Num("engine.max_queued_requests",
-                  "Waiting requests; beyond this RESOURCE_EXHAUSTED.",
+               "Plan and queue step N+1 while step N runs (docs/perf/pipeline.md); false = one "
+               "step at a time.",
+               Field(&C::engine, &EngineSection::pipeline),
+               0,
+               0,
+               {}});
+  o.push_back(Num("engine.max_queued_requests", "Waiting requests; beyond this RESOURCE_EXHAUSTED.",
                   Field(&C::engine, &EngineSection::max_queued_requests), 1, 1 << 24));
   o.push_back(Num("engine.max_queued_prompt_tokens",
                   "Prompt tokens of waiting requests; beyond this RESOURCE_EXHAUSTED.",
@@ -135,7 +143,10 @@ void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
   o.push_back({"memory.probe",
                "Measure capacity at start-up (largest step, KV blocks); readiness waits for it. "
                "false = engine.num_kv_blocks and engine.max_ribbon_tokens as configured.",
-               Field(&C::memory, &MemorySection::probe), 0, 0, {}});
+               Field(&C::memory, &MemorySection::probe),
+               0,
+               0,
+               {}});
   o.push_back(Num("memory.budget_bytes",
                   "CPU memory the probe plans within; 0 = the cgroup limit, else physical memory.",
                   Field(&C::memory, &MemorySection::budget_bytes), 0, kMaxInt));
@@ -149,8 +160,12 @@ void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
   o.push_back(Str("log.format", "\"text\" lines or \"json\" lines.",
                   Field(&C::log, &LogSection::format), {"text", "json"}));
   o.push_back(Str("log.file", "Log file; \"\" = stderr.", Field(&C::log, &LogSection::file)));
-  o.push_back({"log.access_log", "One line per finished request.",
-               Field(&C::log, &LogSection::access_log), 0, 0, {}});
+  o.push_back({"log.access_log",
+               "One line per finished request.",
+               Field(&C::log, &LogSection::access_log),
+               0,
+               0,
+               {}});
   o.push_back(Num("debug.step_delay_ms",
                   "TEST ONLY: sleep this long before each engine step; 0 = off.",
                   Field(&C::debug, &DebugSection::step_delay_ms), 0, 60000));
@@ -181,9 +196,8 @@ std::string NormalizeKey(std::string key) {
 
 absl::Status OutOfRange(const ConfigOption& option, const std::string& value,
                         const std::string& source) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ": ", option.key, " = ", value,
-                                                 " is outside [", option.min, ", ", option.max,
-                                                 "]"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": ", option.key, " = ", value, " is outside [", option.min, ", ", option.max, "]"));
 }
 
 absl::Status CheckChoice(const ConfigOption& option, const std::string& value,
@@ -192,17 +206,17 @@ absl::Status CheckChoice(const ConfigOption& option, const std::string& value,
   for (const std::string& choice : option.choices) {
     if (choice == value) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(source, ": ", option.key, " = \"", value,
-                                                 "\" is not one of: ",
-                                                 absl::StrJoin(option.choices, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": ", option.key, " = \"", value,
+                   "\" is not one of: ", absl::StrJoin(option.choices, ", ")));
 }
 
 absl::Status SetFromJson(const ConfigOption& option, const json& value, const std::string& source,
                          ServerConfig& config) {
   OptionField field = option.field(config);
   const auto wrong_type = [&](const char* wanted) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", option.key, " must be ", wanted,
-                                                   ", got ", value.dump()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", option.key, " must be ", wanted, ", got ", value.dump()));
   };
   if (auto* s = std::get_if<std::string*>(&field)) {
     if (!value.is_string()) return wrong_type("a string");
@@ -273,9 +287,9 @@ json OptionValueJson(const ConfigOption& option, ServerConfig& config) {
 // Short flags people type; each maps to a dotted option.
 const std::map<std::string, std::string>& FlagAliases() {
   static const auto* aliases = new std::map<std::string, std::string>{
-      {"model", "model.path"},         {"listen", "server.listen"},
+      {"model", "model.path"},           {"listen", "server.listen"},
       {"port_file", "server.port_file"}, {"http_listen", "http.listen"},
-      {"log_level", "log.level"},      {"log_format", "log.format"},
+      {"log_level", "log.level"},        {"log_format", "log.format"},
   };
   return *aliases;
 }
@@ -379,7 +393,8 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     if (auto* s = std::get_if<std::string*>(&field)) {
       RETURN_IF_ERROR(CheckChoice(option, **s, source));
     } else if (auto* i = std::get_if<int64_t*>(&field)) {
-      if (**i < option.min || **i > option.max) return OutOfRange(option, absl::StrCat(**i), source);
+      if (**i < option.min || **i > option.max)
+        return OutOfRange(option, absl::StrCat(**i), source);
     } else if (auto* d = std::get_if<double*>(&field)) {
       if (!std::isfinite(**d) || **d < option.min || **d > option.max) {
         return OutOfRange(option, absl::StrCat(**d), source);
@@ -406,7 +421,8 @@ absl::StatusOr<ServerConfig> ResolveConfig(const CommandLine& command_line,
   ServerConfig config;
   std::string config_path = command_line.config_path;
   if (config_path.empty()) {
-    if (auto it = environment.find("RIBBON_CONFIG"); it != environment.end()) config_path = it->second;
+    if (auto it = environment.find("RIBBON_CONFIG"); it != environment.end())
+      config_path = it->second;
   }
   if (!config_path.empty()) {
     ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
@@ -429,8 +445,8 @@ std::string ConfigToJson(const ServerConfig& config) {
   ServerConfig copy = config;
   nlohmann::ordered_json document = nlohmann::ordered_json::object();
   for (const ConfigOption& option : ConfigOptions()) {
-    document[nlohmann::ordered_json::json_pointer("/" + absl::StrReplaceAll(option.key, {{".", "/"}}))] =
-        OptionValueJson(option, copy);
+    document[nlohmann::ordered_json::json_pointer(
+        "/" + absl::StrReplaceAll(option.key, {{".", "/"}}))] = OptionValueJson(option, copy);
   }
   return document.dump(2);
 }
@@ -450,7 +466,8 @@ std::string HelpText() {
   for (const ConfigOption& option : ConfigOptions()) {
     absl::StrAppend(&text, "  --", option.key, " [", OptionValueJson(option, defaults).dump(),
                     "]\n      ", option.help);
-    if (!option.choices.empty()) absl::StrAppend(&text, " One of: ", absl::StrJoin(option.choices, ", "), ".");
+    if (!option.choices.empty())
+      absl::StrAppend(&text, " One of: ", absl::StrJoin(option.choices, ", "), ".");
     absl::StrAppend(&text, "\n");
   }
   return text;

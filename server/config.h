@@ -82,9 +82,9 @@ struct EngineSection {
 };
 
 struct MemorySection {
-  bool probe = true;          // measure capacity at start-up (core/memory/capacity.h)
-  int64_t budget_bytes = 0;   // CPU: 0 = the cgroup limit, else physical memory
-  double fraction = 0.90;     // of the budget (CPU) or device memory (CUDA) to plan for
+  bool probe = true;         // measure capacity at start-up (core/memory/capacity.h)
+  int64_t budget_bytes = 0;  // CPU: 0 = the cgroup limit, else physical memory
+  double fraction = 0.90;    // of the budget (CPU) or device memory (CUDA) to plan for
 
   bool operator==(const MemorySection&) const = default;
 };

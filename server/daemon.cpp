@@ -32,7 +32,8 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, const std::st
   return text.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const ServerSection& server) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerSection& server) {
   if (server.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
   ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(server.tls_cert_path, "server.tls_cert_path"));
   ASSIGN_OR_RETURN(std::string key, ReadWholeFile(server.tls_key_path, "server.tls_key_path"));
@@ -84,7 +85,9 @@ absl::Status Daemon::Listen() {
   RETURN_IF_ERROR(StartHttp());
   RETURN_IF_ERROR(WritePortFile());
   LogEvent(spdlog::level::info, "listening",
-           {{"grpc", config_.server.listen}, {"grpc_port", grpc_port_}, {"http_port", http_port_},
+           {{"grpc", config_.server.listen},
+            {"grpc_port", grpc_port_},
+            {"http_port", http_port_},
             {"tls", !config_.server.tls_cert_path.empty()},
             {"auth", !config_.server.auth_token.empty()}});
   return absl::OkStatus();
@@ -128,7 +131,8 @@ absl::Status Daemon::WritePortFile() const {
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << nlohmann::json{{"grpc_port", grpc_port_}, {"http_port", http_port_}}.dump() << "\n";
-    if (!out) return absl::InvalidArgumentError(absl::StrCat("server.port_file: cannot write ", path));
+    if (!out)
+      return absl::InvalidArgumentError(absl::StrCat("server.port_file: cannot write ", path));
   }
   // Renamed into place so that a reader never sees half a file.
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -149,7 +153,8 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection&
   return ribbon::LoadModel(load);
 }
 
-absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& config, ModelRunner& model) {
+absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& config,
+                                                         ModelRunner& model) {
   memory::MeasureOptions options;
   options.device = config.model.device;
   options.block_size = static_cast<int32_t>(config.engine.block_size);
@@ -176,17 +181,20 @@ absl::Status Daemon::SizeEngine(ModelRunner& model, EngineOptions& options) {
   if (options.num_kv_blocks == 0) {
     // Blocks beyond max_running_seqs full contexts could never be used: do not hold them.
     const int64_t context = backend_.model_config.max_position_embeddings;
-    const int64_t useful = config_.engine.max_running_seqs *
-                           ((context + options.block_size - 1) / options.block_size);
+    const int64_t useful =
+        config_.engine.max_running_seqs * ((context + options.block_size - 1) / options.block_size);
     options.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(report.kv_blocks, useful));
   }
   backend_.activation_bytes_per_token = report.activation_bytes_per_token;
   backend_.probe_seconds = report.seconds;
   activation_bytes_ = report.activation_bytes;
   LogEvent(spdlog::level::info, "capacity",
-           {{"max_ribbon_tokens", report.max_ribbon_tokens}, {"kv_blocks_fit", report.kv_blocks},
-            {"kv_blocks", options.num_kv_blocks}, {"budget_bytes", report.budget_bytes},
-            {"budget_source", report.budget_source}, {"probe_seconds", RoundedSeconds(report.seconds)}});
+           {{"max_ribbon_tokens", report.max_ribbon_tokens},
+            {"kv_blocks_fit", report.kv_blocks},
+            {"kv_blocks", options.num_kv_blocks},
+            {"budget_bytes", report.budget_bytes},
+            {"budget_source", report.budget_source},
+            {"probe_seconds", RoundedSeconds(report.seconds)}});
   return absl::OkStatus();
 }
 
@@ -212,17 +220,23 @@ absl::Status Daemon::LoadModel() {
   service_.SetBackend(&backend_);
   SetReady(true);
   const EngineStats stats = engine_->Stats();
-  LogEvent(spdlog::level::info, "ready",
-           {{"model", config_.model.path}, {"device", backend_.device_description},
-            {"kv_blocks", stats.kv_blocks_total}, {"max_ribbon_tokens", engine_->options().scheduler.max_ribbon_tokens},
-            {"load_seconds",
-             RoundedSeconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())}});
+  LogEvent(
+      spdlog::level::info, "ready",
+      {{"model", config_.model.path},
+       {"device", backend_.device_description},
+       {"kv_blocks", stats.kv_blocks_total},
+       {"max_ribbon_tokens", engine_->options().scheduler.max_ribbon_tokens},
+       {"load_seconds",
+        RoundedSeconds(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())}});
   return absl::OkStatus();
 }
 
 absl::Status Daemon::SetUpMetrics(int64_t kv_bytes_per_block) {
   metrics::RibbonMetricsOptions options;
-  options.build = {.version = RIBBON_VERSION, .commit = "unknown", .torch = RIBBON_TORCH_VERSION,
+  options.build = {.version = RIBBON_VERSION,
+                   .commit = "unknown",
+                   .torch = RIBBON_TORCH_VERSION,
                    .cuda = RIBBON_CUDA_VERSION};
   options.max_model_len = backend_.model_config.max_position_embeddings;
   options.max_ribbon_tokens = config_.engine.max_ribbon_tokens;
@@ -230,12 +244,14 @@ absl::Status Daemon::SetUpMetrics(int64_t kv_bytes_per_block) {
                    metrics::RibbonMetrics::Register(metrics_registry_, options));
   metrics_ = registered;
   const EngineStats stats = engine_->Stats();
-  metrics_->memory_bytes(metrics::MemoryKind::kWeights)->Set(static_cast<double>(backend_.weight_bytes));
+  metrics_->memory_bytes(metrics::MemoryKind::kWeights)
+      ->Set(static_cast<double>(backend_.weight_bytes));
   metrics_->memory_bytes(metrics::MemoryKind::kKvCache)
       ->Set(static_cast<double>(kv_bytes_per_block) * stats.kv_blocks_total);
-  metrics_->memory_bytes(metrics::MemoryKind::kActivations)->Set(static_cast<double>(activation_bytes_));
-  metrics_->probe_max_ribbon_tokens->Set(
-      static_cast<double>(stats.token_budget > 0 ? stats.token_budget : config_.engine.max_ribbon_tokens));
+  metrics_->memory_bytes(metrics::MemoryKind::kActivations)
+      ->Set(static_cast<double>(activation_bytes_));
+  metrics_->probe_max_ribbon_tokens->Set(static_cast<double>(
+      stats.token_budget > 0 ? stats.token_budget : config_.engine.max_ribbon_tokens));
   engine_->SetObserver(std::make_shared<metrics::MetricsObserver>(registered));
   backend_.count_refused = [registered](absl::StatusCode code) { registered.CountRequest(code); };
   metrics_ready_.store(true);
@@ -250,7 +266,8 @@ std::string Daemon::ScrapeMetrics() {
 
 void Daemon::SetReady(bool ready) {
   ready_.store(ready);
-  if (grpc_server_) grpc_server_->GetHealthCheckService()->SetServingStatus(kReadinessService, ready);
+  if (grpc_server_)
+    grpc_server_->GetHealthCheckService()->SetServingStatus(kReadinessService, ready);
 }
 
 void Daemon::RequestShutdown() {
@@ -283,7 +300,8 @@ void Daemon::Drain() {
   while (service_.active_calls() > 0 && std::chrono::steady_clock::now() < flush_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (grpc_server_)
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   output_pool_.Stop();
   http_.Stop();
   LogEvent(spdlog::level::info, "stopped", {{"remaining_calls", service_.active_calls()}});

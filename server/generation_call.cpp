@@ -12,12 +12,18 @@ using ribbon::v1::GenerateResponse;
 
 ribbon::v1::FinishReason ProtoFinishReason(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStopString: return ribbon::v1::FINISH_REASON_STOP_STRING;
-    case FinishReason::kStopToken: return ribbon::v1::FINISH_REASON_STOP_TOKEN;
-    case FinishReason::kLength: return ribbon::v1::FINISH_REASON_LENGTH;
-    case FinishReason::kCancelled: return ribbon::v1::FINISH_REASON_CANCELLED;
-    case FinishReason::kDeadline: return ribbon::v1::FINISH_REASON_DEADLINE;
-    case FinishReason::kError: break;
+    case FinishReason::kStopString:
+      return ribbon::v1::FINISH_REASON_STOP_STRING;
+    case FinishReason::kStopToken:
+      return ribbon::v1::FINISH_REASON_STOP_TOKEN;
+    case FinishReason::kLength:
+      return ribbon::v1::FINISH_REASON_LENGTH;
+    case FinishReason::kCancelled:
+      return ribbon::v1::FINISH_REASON_CANCELLED;
+    case FinishReason::kDeadline:
+      return ribbon::v1::FINISH_REASON_DEADLINE;
+    case FinishReason::kError:
+      break;
   }
   return ribbon::v1::FINISH_REASON_UNSPECIFIED;
 }
@@ -43,7 +49,9 @@ grpc::Status StatusFromFinish(const FinishInfo& info) {
   return ToGrpcStatus(info.status);
 }
 
-double Seconds(TimeNs from, TimeNs to) { return to > from && from > 0 ? NsToSeconds(to - from) : 0; }
+double Seconds(TimeNs from, TimeNs to) {
+  return to > from && from > 0 ? NsToSeconds(to - from) : 0;
+}
 
 void SetTimings(const FinishInfo& info, ribbon::v1::Timings& timings) {
   const TimeNs queue_end = info.first_scheduled > 0 ? info.first_scheduled : info.finished;
@@ -78,8 +86,8 @@ int64_t MergeChunk(const OutputChunk& chunk, bool logprobs, GenerateResponse& me
 
 }  // namespace
 
-GenerationCall::GenerationCall(GenerationCallOptions options, Engine* engine,
-                               TaskPool* output_pool, OutputProcessor processor)
+GenerationCall::GenerationCall(GenerationCallOptions options, Engine* engine, TaskPool* output_pool,
+                               OutputProcessor processor)
     : options_(std::move(options)),
       engine_(engine),
       output_pool_(output_pool),
@@ -315,12 +323,13 @@ void GenerationCall::MaybeLogAccess() {
     access_logged_ = true;
     if (!options_.access_log) return;
     const grpc::Status& status = *final_status_;
-    fields = {{"request_id", options_.request_id},
-              {"client_request_id", options_.client_request_id},
-              {"method", options_.method},
-              {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-              {"prompt_tokens", options_.prompt_tokens},
-              {"duration_seconds", RoundedSeconds(NsToSeconds(SteadyNowNs() - received_))}};
+    fields = {
+        {"request_id", options_.request_id},
+        {"client_request_id", options_.client_request_id},
+        {"method", options_.method},
+        {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+        {"prompt_tokens", options_.prompt_tokens},
+        {"duration_seconds", RoundedSeconds(NsToSeconds(SteadyNowNs() - received_))}};
     if (!status.ok()) fields["message"] = status.error_message();
     if (engine_finish_) {
       const FinishInfo& info = *engine_finish_;

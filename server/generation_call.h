@@ -128,9 +128,9 @@ class GenerationCall final : public RequestSink,
   TimeNs over_limit_since_ = 0;
   std::optional<grpc::Status> final_status_;  // set once the output is complete or aborted
   bool finish_called_ = false;
-  std::optional<FinishInfo> engine_finish_;   // for the access log
-  bool awaiting_engine_ = true;  // false when the engine never took the request
-  bool aborted_ = false;         // finish without waiting for the write in flight
+  std::optional<FinishInfo> engine_finish_;  // for the access log
+  bool awaiting_engine_ = true;              // false when the engine never took the request
+  bool aborted_ = false;                     // finish without waiting for the write in flight
   bool access_logged_ = false;
 };
 

@@ -150,8 +150,9 @@ grpc::Status GenerationService::Admit(grpc::CallbackServerContext* context, bool
   if (!token.empty()) {
     const auto& metadata = context->client_metadata();
     const auto it = metadata.find("authorization");
-    const std::string_view given =
-        it == metadata.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+    const std::string_view given = it == metadata.end()
+                                       ? std::string_view()
+                                       : std::string_view(it->second.data(), it->second.size());
     if (!ConstantTimeEquals(given, "Bearer " + token)) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "missing or wrong bearer token in the 'authorization' metadata");
@@ -169,16 +170,17 @@ grpc::Status GenerationService::Admit(grpc::CallbackServerContext* context, bool
 void GenerationService::LogRefusal(const std::string& request_id, const GenerateRequest& request,
                                    const char* method, const grpc::Status& status) const {
   if (!config_->log.access_log) return;
-  LogEvent(spdlog::level::info, "access",
-           {{"request_id", request_id},
-            {"client_request_id", request.client_request_id()},
-            {"method", method},
-            {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-            {"message", status.error_message()},
-            {"prompt_tokens", 0},
-            {"generated_tokens", 0},
-            {"prompt_tokens_computed", 0},
-            {"duration_seconds", 0.0}});
+  LogEvent(
+      spdlog::level::info, "access",
+      {{"request_id", request_id},
+       {"client_request_id", request.client_request_id()},
+       {"method", method},
+       {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+       {"message", status.error_message()},
+       {"prompt_tokens", 0},
+       {"generated_tokens", 0},
+       {"prompt_tokens_computed", 0},
+       {"duration_seconds", 0.0}});
 }
 
 void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
@@ -201,22 +203,20 @@ void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
     return refuse(admitted);
   }
   const ServingBackend& backend = *backend_.load();
-  absl::StatusOr<ValidatedRequest> validated =
-      ValidateGenerateRequest(request, config_->limits, ModelLimitsFrom(backend.model_config),
-                              backend.tokenizer.get());
+  absl::StatusOr<ValidatedRequest> validated = ValidateGenerateRequest(
+      request, config_->limits, ModelLimitsFrom(backend.model_config), backend.tokenizer.get());
   if (!validated.ok()) return refuse(ToGrpcStatus(validated.status()));
   GenerationRequest& engine_request = validated->request;
   engine_request.request_id = request_id;
   engine_request.deadline = SteadyDeadline(*context);
 
-  OutputProcessor processor(
-      backend.tokenizer,
-      {.prompt = engine_request.prompt,
-       .stop_strings = std::move(validated->stop_strings),
-       .stop_token_ids = engine_request.stop.stop_token_ids,
-       .eos_token_ids = backend.model_config.eos_token_ids,
-       .ignore_eos = engine_request.stop.ignore_eos,
-       .special_tokens = backend.special_tokens});
+  OutputProcessor processor(backend.tokenizer,
+                            {.prompt = engine_request.prompt,
+                             .stop_strings = std::move(validated->stop_strings),
+                             .stop_token_ids = engine_request.stop.stop_token_ids,
+                             .eos_token_ids = backend.model_config.eos_token_ids,
+                             .ignore_eos = engine_request.stop.ignore_eos,
+                             .special_tokens = backend.special_tokens});
   auto call = std::make_shared<GenerationCall>(
       GenerationCallOptions{.request_id = request_id,
                             .client_request_id = request.client_request_id(),
@@ -273,9 +273,9 @@ grpc::ServerUnaryReactor* GenerationService::Tokenize(grpc::CallbackServerContex
   return FinishUnary(context, grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* GenerationService::Detokenize(grpc::CallbackServerContext* context,
-                                                        const ribbon::v1::DetokenizeRequest* request,
-                                                        ribbon::v1::DetokenizeResponse* response) {
+grpc::ServerUnaryReactor* GenerationService::Detokenize(
+    grpc::CallbackServerContext* context, const ribbon::v1::DetokenizeRequest* request,
+    ribbon::v1::DetokenizeResponse* response) {
   if (grpc::Status admitted = Admit(context, false); !admitted.ok()) {
     return FinishUnary(context, admitted);
   }
@@ -290,9 +290,9 @@ grpc::ServerUnaryReactor* GenerationService::Detokenize(grpc::CallbackServerCont
   return FinishUnary(context, grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* GenerationService::GetModelInfo(
-    grpc::CallbackServerContext* context, const ribbon::v1::GetModelInfoRequest*,
-    ribbon::v1::ModelInfo* response) {
+grpc::ServerUnaryReactor* GenerationService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                          const ribbon::v1::GetModelInfoRequest*,
+                                                          ribbon::v1::ModelInfo* response) {
   if (grpc::Status admitted = Admit(context, false); !admitted.ok()) {
     return FinishUnary(context, admitted);
   }
@@ -309,9 +309,9 @@ grpc::ServerUnaryReactor* GenerationService::GetModelInfo(
   return FinishUnary(context, grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
-    grpc::CallbackServerContext* context, const ribbon::v1::GetServerInfoRequest*,
-    ribbon::v1::ServerInfo* response) {
+grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerContext* context,
+                                                           const ribbon::v1::GetServerInfoRequest*,
+                                                           ribbon::v1::ServerInfo* response) {
   response->set_version(RIBBON_VERSION);
   response->set_config_json(ConfigToJson(*config_));
   if (grpc::Status admitted = Admit(context, false); !admitted.ok()) {
@@ -325,7 +325,8 @@ grpc::ServerUnaryReactor* GenerationService::GetServerInfo(
   response->set_kv_block_size(static_cast<uint32_t>(options.block_size));
   response->set_max_ribbon_tokens(static_cast<uint32_t>(
       stats.token_budget > 0 ? stats.token_budget : options.scheduler.max_ribbon_tokens));
-  response->set_activation_bytes_per_token(static_cast<uint64_t>(backend.activation_bytes_per_token));
+  response->set_activation_bytes_per_token(
+      static_cast<uint64_t>(backend.activation_bytes_per_token));
   response->set_probe_seconds(backend.probe_seconds);
   response->set_device(backend.device_description);
   response->set_weight_bytes(static_cast<uint64_t>(backend.weight_bytes));

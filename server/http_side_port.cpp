@@ -46,7 +46,8 @@ absl::StatusOr<int> HttpSidePort::Start(const std::string& listen, HttpSidePortH
       response.set_content(handlers_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
     });
   }
-  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  const int bound =
+      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     server_.reset();
     return absl::UnavailableError(absl::StrCat("http.listen: cannot listen on ", listen));

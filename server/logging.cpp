@@ -30,15 +30,16 @@ class JsonLineFormatter final : public spdlog::formatter {
     gmtime_r(&seconds, &utc);
     char stamp[32];
     std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-    std::string line = absl::StrCat("{\"ts\":\"", stamp, ".", absl::Dec(millis, absl::kZeroPad3),
-                                    "Z\",\"level\":\"", spdlog::level::to_string_view(msg.level).data(),
-                                    "\"");
+    std::string line =
+        absl::StrCat("{\"ts\":\"", stamp, ".", absl::Dec(millis, absl::kZeroPad3),
+                     "Z\",\"level\":\"", spdlog::level::to_string_view(msg.level).data(), "\"");
     const std::string_view payload(msg.payload.data(), msg.payload.size());
     if (!payload.empty() && payload.front() == kFieldsMarker) {
       line.append(",").append(payload.substr(1));
     } else {
-      absl::StrAppend(&line, ",\"msg\":", nlohmann::json(std::string(payload)).dump(
-                                              -1, ' ', false, nlohmann::json::error_handler_t::replace));
+      absl::StrAppend(&line, ",\"msg\":",
+                      nlohmann::json(std::string(payload))
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     line += "}\n";
     dest.append(line.data(), line.data() + line.size());
@@ -53,7 +54,8 @@ std::string TextValue(const nlohmann::ordered_json& value) {
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
     const bool plain = !text.empty() && text.find_first_of(" \"=\n") == std::string::npos;
-    return plain ? text : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return plain ? text
+                 : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   return value.dump();
 }
@@ -86,19 +88,22 @@ absl::Status SetUpLogging(const LogSection& options) {
 
 double RoundedSeconds(double seconds) { return std::round(seconds * 1e6) / 1e6; }
 
-void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::ordered_json& fields) {
+void LogEvent(spdlog::level::level_enum level, std::string_view event,
+              const nlohmann::ordered_json& fields) {
   if (!spdlog::default_logger_raw()->should_log(level)) return;
   std::string line;
   if (g_json_format) {
     nlohmann::ordered_json object = {{"event", event}};
     object.update(fields);
-    const std::string dumped = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string dumped =
+        object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // `dumped` is "{...}": keep the members, drop the braces.
     line.push_back(kFieldsMarker);
     line.append(dumped.begin() + 1, dumped.end() - 1);
   } else {
     line = std::string(event);
-    for (const auto& [key, value] : fields.items()) absl::StrAppend(&line, " ", key, "=", TextValue(value));
+    for (const auto& [key, value] : fields.items())
+      absl::StrAppend(&line, " ", key, "=", TextValue(value));
   }
   spdlog::default_logger_raw()->log(level, "{}", line);
 }

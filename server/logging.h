@@ -23,6 +23,7 @@ absl::Status SetUpLogging(const LogSection& options);
 double RoundedSeconds(double seconds);
 
 // Logs `event` with `fields` (a JSON object, written in insertion order) at `level`.
-void LogEvent(spdlog::level::level_enum level, std::string_view event, const nlohmann::ordered_json& fields);
+void LogEvent(spdlog::level::level_enum level, std::string_view event,
+              const nlohmann::ordered_json& fields);
 
 }  // namespace ribbon::server

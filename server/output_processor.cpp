@@ -8,7 +8,8 @@ OutputProcessor::OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer,
       matcher_(std::move(options.stop_strings)),
       ending_tokens_(options.stop_token_ids.begin(), options.stop_token_ids.end()),
       special_tokens_(std::move(options.special_tokens)) {
-  if (!options.ignore_eos) ending_tokens_.insert(options.eos_token_ids.begin(), options.eos_token_ids.end());
+  if (!options.ignore_eos)
+    ending_tokens_.insert(options.eos_token_ids.begin(), options.eos_token_ids.end());
 }
 
 std::shared_ptr<const std::vector<bool>> FindSpecialTokens(const Tokenizer& tokenizer) {
@@ -21,8 +22,8 @@ std::shared_ptr<const std::vector<bool>> FindSpecialTokens(const Tokenizer& toke
 }
 
 bool OutputProcessor::IsSpecial(int32_t id) const {
-  return special_tokens_ != nullptr && id >= 0 && id < static_cast<int32_t>(special_tokens_->size()) &&
-         (*special_tokens_)[id];
+  return special_tokens_ != nullptr && id >= 0 &&
+         id < static_cast<int32_t>(special_tokens_->size()) && (*special_tokens_)[id];
 }
 
 void OutputProcessor::Emit(const SampledToken& token, OutputChunk& chunk) {

@@ -28,10 +28,10 @@
 namespace ribbon::server {
 
 struct OutputProcessorOptions {
-  std::vector<int32_t> prompt;            // decoding context for the first delta
+  std::vector<int32_t> prompt;  // decoding context for the first delta
   std::vector<std::string> stop_strings;
-  std::vector<int32_t> stop_token_ids;    // stop tokens besides EOS
-  std::vector<int32_t> eos_token_ids;     // the model's; ignored when ignore_eos
+  std::vector<int32_t> stop_token_ids;  // stop tokens besides EOS
+  std::vector<int32_t> eos_token_ids;   // the model's; ignored when ignore_eos
   bool ignore_eos = false;
   // special_tokens[id]: the id is a special token (see FindSpecialTokens); may be null.
   std::shared_ptr<const std::vector<bool>> special_tokens;

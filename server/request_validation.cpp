@@ -105,8 +105,7 @@ absl::Status ValidateStops(const GenerateRequest& proto, const LimitsSection& li
     const std::string& stop = proto.stop(i);
     if (stop.empty()) return absl::InvalidArgumentError(field + ": a stop string is empty");
     if (static_cast<int64_t>(stop.size()) > limits.max_stop_string_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": ", stop.size(),
-                                                     " bytes; at most ",
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", stop.size(), " bytes; at most ",
                                                      limits.max_stop_string_bytes, " allowed"));
     }
     RETURN_IF_ERROR(ValidateUtf8Field(stop, field));
@@ -136,9 +135,9 @@ absl::Status ValidateLengths(const GenerateRequest& proto, const LimitsSection& 
   if (proto.has_max_new_tokens()) {
     max_new = proto.max_new_tokens();
     if (max_new < 1 || max_new > room) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "max_new_tokens = ", max_new, " is outside [1, ", room, "] (context ",
-          model.context_length, " tokens - prompt ", prompt_len, " tokens)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("max_new_tokens = ", max_new, " is outside [1, ", room, "] (context ",
+                       model.context_length, " tokens - prompt ", prompt_len, " tokens)"));
     }
   }
   if (proto.min_new_tokens() > max_new) {
@@ -169,9 +168,8 @@ absl::Status ValidateTokenIds(const google::protobuf::RepeatedField<int32_t>& id
                               const std::string& field, const ModelLimits& model) {
   for (int i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= model.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "] = ", ids[i],
-                                                     " is outside the vocabulary [0, ",
-                                                     model.vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ", model.vocab_size, ")"));
     }
   }
   return absl::OkStatus();
@@ -183,9 +181,9 @@ absl::StatusOr<ValidatedRequest> ValidateGenerateRequest(const GenerateRequest& 
                                                          const Tokenizer* tokenizer) {
   ValidatedRequest out;
   if (static_cast<int64_t>(proto.client_request_id().size()) > limits.max_client_request_id_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "client_request_id: ", proto.client_request_id().size(), " bytes; at most ",
-        limits.max_client_request_id_bytes, " allowed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client_request_id: ", proto.client_request_id().size(), " bytes; at most ",
+                     limits.max_client_request_id_bytes, " allowed"));
   }
   ASSIGN_OR_RETURN(out.request.prompt, ResolvePrompt(proto, model, tokenizer));
   out.prompt_was_text = proto.prompt_case() == GenerateRequest::kText;

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   if (command_line->probe) {
     absl::StatusOr<std::string> table = ribbon::server::RunCapacityProbe(*config);
     if (!table.ok()) {
-      std::fprintf(stderr, "ribbond: probe failed: %s\n", std::string(table.status().message()).c_str());
+      std::fprintf(stderr, "ribbond: probe failed: %s\n",
+                   std::string(table.status().message()).c_str());
       return 1;
     }
     std::fputs(table->c_str(), stdout);
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
     if (std::FILE* file = std::fopen(model_config.c_str(), "r")) {
       std::fclose(file);
     } else {
-      std::fprintf(stderr, "ribbond: config error: model.path: cannot read %s\n", model_config.c_str());
+      std::fprintf(stderr, "ribbond: config error: model.path: cannot read %s\n",
+                   model_config.c_str());
       return 2;
     }
     std::printf("%s\n", ribbon::server::ConfigToJson(*config).c_str());

@@ -62,9 +62,11 @@ ModelConfig Qwen25_7B(bool small, int32_t layers) {
   return c;
 }
 
-std::unique_ptr<ModelRunner> Create(const ModelConfig& config, const std::string& backend, nlohmann::json& out) {
-  auto model = CreateRandomCudaModel(config, {.path = "", .device = "cuda", .dtype = "bfloat16", .attention_backend = backend},
-                                     {.seed = 1, .stddev = 0.02});
+std::unique_ptr<ModelRunner> Create(const ModelConfig& config, const std::string& backend,
+                                    nlohmann::json& out) {
+  auto model = CreateRandomCudaModel(
+      config, {.path = "", .device = "cuda", .dtype = "bfloat16", .attention_backend = backend},
+      {.seed = 1, .stddev = 0.02});
   if (!model.ok()) {
     out["error"] = model.status().ToString();
     std::printf("%s: %s\n", backend.c_str(), out["error"].get<std::string>().c_str());
@@ -126,14 +128,20 @@ double MeasureCopyBandwidth(int64_t bytes, nlohmann::json& out) {
   cudaFree(b);
   const double median = Median(seconds);
   const double bandwidth = 2.0 * bytes / median;
-  out = {{"buffer_bytes", bytes}, {"median_ms", median * 1e3}, {"GBps", bandwidth / 1e9}, {"copies", seconds.size()}};
-  std::printf("bandwidth: %.0f GB/s (device-to-device copy of %.2f GiB, read + write)\n", bandwidth / 1e9, bytes / 1073741824.0);
+  out = {{"buffer_bytes", bytes},
+         {"median_ms", median * 1e3},
+         {"GBps", bandwidth / 1e9},
+         {"copies", seconds.size()}};
+  std::printf("bandwidth: %.0f GB/s (device-to-device copy of %.2f GiB, read + write)\n",
+              bandwidth / 1e9, bytes / 1073741824.0);
   return bandwidth;
 }
 
 nlohmann::json RunDecode(const DecodeOptions& o) {
   const ModelConfig config = Llama32_1B(o.small);
-  nlohmann::json out = {{"backend", o.backend}, {"model", o.small ? "toy Llama (smoke)" : "Llama-3.2-1B-shaped, random bf16"}};
+  nlohmann::json out = {
+      {"backend", o.backend},
+      {"model", o.small ? "toy Llama (smoke)" : "Llama-3.2-1B-shaped, random bf16"}};
   auto model = Create(config, o.backend, out);
   if (!model) return out;
   constexpr int32_t kPrompt = 128, kWarmup = 8;
@@ -154,15 +162,25 @@ nlohmann::json RunDecode(const DecodeOptions& o) {
   }
   const double median = Median(seconds);
   const double mean_kv = kPrompt + kWarmup + o.steps / 2.0;
-  const double kv_bytes = 2.0 * config.num_layers * mean_kv * config.kv_size() * 2;  // K and V, bf16
+  const double kv_bytes =
+      2.0 * config.num_layers * mean_kv * config.kv_size() * 2;  // K and V, bf16
   const double bytes_per_step = static_cast<double>(model->weight_bytes()) + kv_bytes;
-  const double roofline = o.bandwidth_bytes_per_s > 0 ? o.bandwidth_bytes_per_s / bytes_per_step : 0;
-  out.update({{"describe", model->Describe()}, {"weight_bytes", model->weight_bytes()}, {"prompt_tokens", kPrompt},
-              {"steps", o.steps}, {"median_step_ms", median * 1e3}, {"p90_step_ms", Percentile(seconds, 0.9) * 1e3},
-              {"tokens_per_s", 1.0 / median}, {"bytes_per_step", bytes_per_step}, {"roofline_tokens_per_s", roofline},
+  const double roofline =
+      o.bandwidth_bytes_per_s > 0 ? o.bandwidth_bytes_per_s / bytes_per_step : 0;
+  out.update({{"describe", model->Describe()},
+              {"weight_bytes", model->weight_bytes()},
+              {"prompt_tokens", kPrompt},
+              {"steps", o.steps},
+              {"median_step_ms", median * 1e3},
+              {"p90_step_ms", Percentile(seconds, 0.9) * 1e3},
+              {"tokens_per_s", 1.0 / median},
+              {"bytes_per_step", bytes_per_step},
+              {"roofline_tokens_per_s", roofline},
               {"roofline_fraction", roofline > 0 ? (1.0 / median) / roofline : 0.0}});
-  std::printf("decode %s: %.1f tokens/s (median step %.3f ms), %.1f%% of the %.0f tokens/s roofline\n", o.backend.c_str(),
-              1.0 / median, median * 1e3, 100 * out["roofline_fraction"].get<double>(), roofline);
+  std::printf(
+      "decode %s: %.1f tokens/s (median step %.3f ms), %.1f%% of the %.0f tokens/s roofline\n",
+      o.backend.c_str(), 1.0 / median, median * 1e3, 100 * out["roofline_fraction"].get<double>(),
+      roofline);
   return out;
 }
 
@@ -174,8 +192,8 @@ struct PrefillRun {
 };
 
 // Runs every batch once, packed or padded; sums the Forward times.
-PrefillRun RunBatches(ModelRunner& model, const std::vector<std::vector<int32_t>>& prompts, int32_t batch,
-                      int32_t blocks_needed, bool padded, nlohmann::json& out) {
+PrefillRun RunBatches(ModelRunner& model, const std::vector<std::vector<int32_t>>& prompts,
+                      int32_t batch, int32_t blocks_needed, bool padded, nlohmann::json& out) {
   PrefillRun run;
   std::vector<float> logits;
   for (size_t first = 0; first < prompts.size(); first += batch) {
@@ -200,9 +218,13 @@ PrefillRun RunBatches(ModelRunner& model, const std::vector<std::vector<int32_t>
 
 nlohmann::json RunPrefill(const PrefillOptions& o) {
   const ModelConfig config = Qwen25_7B(o.small, o.layers);
-  nlohmann::json out = {{"backend", o.backend}, {"layers", o.layers}, {"full_layers", 28},
-                        {"model", o.small ? "toy Qwen2 (smoke)" : "Qwen2.5-7B-shaped, random bf16"}};
-  if (!o.small && o.layers < 28) out["note"] = "layers reduced from 28 to " + std::to_string(o.layers);
+  nlohmann::json out = {
+      {"backend", o.backend},
+      {"layers", o.layers},
+      {"full_layers", 28},
+      {"model", o.small ? "toy Qwen2 (smoke)" : "Qwen2.5-7B-shaped, random bf16"}};
+  if (!o.small && o.layers < 28)
+    out["note"] = "layers reduced from 28 to " + std::to_string(o.layers);
   auto model = Create(config, o.backend, out);
   if (!model) return out;
   const int32_t max_len = o.small ? 256 : 1024;
@@ -217,7 +239,8 @@ nlohmann::json RunPrefill(const PrefillOptions& o) {
     for (auto& t : p) t = 1 + static_cast<int32_t>(rng() % (config.vocab_size - 1));
     real += static_cast<int64_t>(p.size());
   }
-  const std::vector<std::vector<int32_t>> warm(prompts.begin(), prompts.begin() + std::min<size_t>(o.batch, prompts.size()));
+  const std::vector<std::vector<int32_t>> warm(
+      prompts.begin(), prompts.begin() + std::min<size_t>(o.batch, prompts.size()));
   RunBatches(*model, warm, o.batch, blocks_needed, false, out);
   RunBatches(*model, warm, o.batch, blocks_needed, true, out);
   PrefillRun packed{1e30, 0}, padded{1e30, 0};
@@ -228,13 +251,21 @@ nlohmann::json RunPrefill(const PrefillOptions& o) {
     if (a.seconds < packed.seconds) packed = a;
     if (b.seconds < padded.seconds) padded = b;
   }
-  out.update({{"describe", model->Describe()}, {"sequences", o.sequences}, {"batch", o.batch}, {"real_tokens", real},
-              {"padded_rows", padded.rows}, {"packed_s", packed.seconds}, {"padded_s", padded.seconds},
+  out.update({{"describe", model->Describe()},
+              {"sequences", o.sequences},
+              {"batch", o.batch},
+              {"real_tokens", real},
+              {"padded_rows", padded.rows},
+              {"packed_s", packed.seconds},
+              {"padded_s", padded.seconds},
               {"measured_ratio", padded.seconds / packed.seconds},
               {"ideal_ratio", static_cast<double>(padded.rows) / static_cast<double>(packed.rows)},
-              {"packed_tokens_per_s", real / packed.seconds}, {"padded_real_tokens_per_s", real / padded.seconds}});
-  std::printf("prefill %s (%d layers): packed %.0f tokens/s; padded/packed time %.3f (ideal %.3f)\n", o.backend.c_str(),
-              o.layers, real / packed.seconds, padded.seconds / packed.seconds, out["ideal_ratio"].get<double>());
+              {"packed_tokens_per_s", real / packed.seconds},
+              {"padded_real_tokens_per_s", real / padded.seconds}});
+  std::printf(
+      "prefill %s (%d layers): packed %.0f tokens/s; padded/packed time %.3f (ideal %.3f)\n",
+      o.backend.c_str(), o.layers, real / packed.seconds, padded.seconds / packed.seconds,
+      out["ideal_ratio"].get<double>());
   return out;
 }
 

@@ -25,10 +25,10 @@ nlohmann::json RunDecode(const DecodeOptions& options);
 
 struct PrefillOptions {
   std::string backend = "flash";
-  int32_t layers = 28;      // of Qwen2.5-7B's 28 (fewer when memory or time requires)
-  int32_t sequences = 64;   // prompts, lengths uniform in [32, max_len]
-  int32_t batch = 8;        // sequences per step, in arrival order
-  bool small = false;       // a toy shape instead of Qwen2.5-7B (smoke runs)
+  int32_t layers = 28;     // of Qwen2.5-7B's 28 (fewer when memory or time requires)
+  int32_t sequences = 64;  // prompts, lengths uniform in [32, max_len]
+  int32_t batch = 8;       // sequences per step, in arrival order
+  bool small = false;      // a toy shape instead of Qwen2.5-7B (smoke runs)
 };
 // Offline prefill, packed vs padded over the same batches, with the ideal ratio.
 nlohmann::json RunPrefill(const PrefillOptions& options);

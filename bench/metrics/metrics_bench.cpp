@@ -97,19 +97,26 @@ int Main(int64_t iterations) {
   alignas(64) std::atomic<uint64_t> padding_guard{0};  // keeps shared_atomic's line to itself
   (void)padding_guard;
 
-  std::printf("ribbon_metrics hot path (%lld iterations per run, median of %d runs, %u hw threads)\n",
-              static_cast<long long>(iterations), kRuns, std::thread::hardware_concurrency());
+  std::printf(
+      "ribbon_metrics hot path (%lld iterations per run, median of %d runs, %u hw threads)\n",
+      static_cast<long long>(iterations), kRuns, std::thread::hardware_concurrency());
   Report("Counter::Inc, 1 thread", NsPerOp(1, iterations, [&](int64_t) { m.steps->Inc(); }));
-  Report("Counter::Inc, 2 threads, same counter", NsPerOp(2, iterations, [&](int64_t) { m.steps->Inc(); }));
-  Report("(reference) one shared atomic fetch_add, 2 threads",
-         NsPerOp(2, iterations, [&](int64_t) { shared_atomic.fetch_add(1, std::memory_order_relaxed); }));
-  Report("Gauge::Set, 1 thread", NsPerOp(1, iterations, [&](int64_t i) { m.requests_running->Set(i); }));
-  auto observe = [&](int64_t i) { m.time_to_first_token->Observe(1e-3 * static_cast<double>(i % 5000)); };
+  Report("Counter::Inc, 2 threads, same counter",
+         NsPerOp(2, iterations, [&](int64_t) { m.steps->Inc(); }));
+  Report("(reference) one shared atomic fetch_add, 2 threads", NsPerOp(2, iterations, [&](int64_t) {
+           shared_atomic.fetch_add(1, std::memory_order_relaxed);
+         }));
+  Report("Gauge::Set, 1 thread",
+         NsPerOp(1, iterations, [&](int64_t i) { m.requests_running->Set(i); }));
+  auto observe = [&](int64_t i) {
+    m.time_to_first_token->Observe(1e-3 * static_cast<double>(i % 5000));
+  };
   Report("Histogram::Observe (22 bounds), 1 thread", NsPerOp(1, iterations, observe));
   Report("Histogram::Observe (22 bounds), 2 threads, same child", NsPerOp(2, iterations, observe));
 
   const int64_t step_iterations = std::max<int64_t>(iterations / 10, 1000);
-  const double step_ns = NsPerOp(1, step_iterations, [&](int64_t i) { observer.OnStep(TypicalStep(i)); });
+  const double step_ns =
+      NsPerOp(1, step_iterations, [&](int64_t i) { observer.OnStep(TypicalStep(i)); });
   const double finish_ns = NsPerOp(1, step_iterations, [&](int64_t i) {
     observer.OnRequestFinished(GenerationRequest{}, TypicalFinish(i));
   });
@@ -117,9 +124,10 @@ int Main(int64_t iterations) {
   Report("MetricsObserver::OnRequestFinished (one request)", finish_ns);
   constexpr int kFinishesPerStep = 8;  // generous: most steps finish no request at all
   const double per_step_ns = step_ns + kFinishesPerStep * finish_ns;
-  std::printf("  one step + %d finished requests = %.0f ns = %.4f%% of a %.0f ms step (goal < 1%%)\n",
-              kFinishesPerStep, per_step_ns, 100.0 * per_step_ns * 1e-9 / kTypicalStepSeconds,
-              kTypicalStepSeconds * 1e3);
+  std::printf(
+      "  one step + %d finished requests = %.0f ns = %.4f%% of a %.0f ms step (goal < 1%%)\n",
+      kFinishesPerStep, per_step_ns, 100.0 * per_step_ns * 1e-9 / kTypicalStepSeconds,
+      kTypicalStepSeconds * 1e3);
 
   std::vector<double> scrapes;
   size_t bytes = 0;

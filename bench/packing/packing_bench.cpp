@@ -73,7 +73,9 @@ double LoadAverage() {
   return one_minute;
 }
 
-const char* ModeName(BatchingMode mode) { return mode == BatchingMode::kPadded ? "padded" : "packed"; }
+const char* ModeName(BatchingMode mode) {
+  return mode == BatchingMode::kPadded ? "padded" : "packed";
+}
 
 std::vector<int32_t> PromptLengths(const Mix& mix, uint32_t seed) {
   std::mt19937_64 rng(seed);
@@ -89,8 +91,8 @@ std::vector<int32_t> PromptLengths(const Mix& mix, uint32_t seed) {
   return lens;
 }
 
-std::vector<GenerationRequest> MakeRequests(const std::vector<int32_t>& lens, int32_t max_new_tokens,
-                                            int64_t vocab, uint32_t seed) {
+std::vector<GenerationRequest> MakeRequests(const std::vector<int32_t>& lens,
+                                            int32_t max_new_tokens, int64_t vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int32_t> id(3, static_cast<int32_t>(vocab) - 1);
   std::vector<GenerationRequest> requests;
@@ -105,7 +107,8 @@ std::vector<GenerationRequest> MakeRequests(const std::vector<int32_t>& lens, in
   return requests;
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const Args& args, const Mix& mix, const RunSetup& setup) {
+absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const Args& args, const Mix& mix,
+                                                   const RunSetup& setup) {
   auto model = LoadModel({.path = mix.model_dir, .dtype = "float32", .num_threads = args.threads});
   if (!model.ok()) return model.status();
   EngineOptions options;
@@ -117,11 +120,13 @@ absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const Args& args, const Mix& 
 
 // One measured batch on a fresh engine, after a warm-up batch of a few prompts on the same
 // engine (first-touch allocations and thread start-up stay out of the figure).
-absl::StatusOr<Measured> RunOnce(const Args& args, const Mix& mix, const std::vector<GenerationRequest>& requests,
+absl::StatusOr<Measured> RunOnce(const Args& args, const Mix& mix,
+                                 const std::vector<GenerationRequest>& requests,
                                  const RunSetup& setup) {
   auto engine = MakeEngine(args, mix, setup);
   if (!engine.ok()) return engine.status();
-  std::vector<GenerationRequest> warm_up(requests.begin(), requests.begin() + std::min<size_t>(4, requests.size()));
+  std::vector<GenerationRequest> warm_up(requests.begin(),
+                                         requests.begin() + std::min<size_t>(4, requests.size()));
   if (auto w = offline::RunOfflineBatch(**engine, warm_up, {}); !w.ok()) return w.status();
   Measured m;
   m.load_before = LoadAverage();
@@ -129,7 +134,8 @@ absl::StatusOr<Measured> RunOnce(const Args& args, const Mix& mix, const std::ve
   if (!batch.ok()) return batch.status();
   m.load_after = LoadAverage();
   if (batch->report.failed > 0) {
-    return absl::InternalError(absl::StrCat(batch->report.failed, " requests failed in ", mix.name));
+    return absl::InternalError(
+        absl::StrCat(batch->report.failed, " requests failed in ", mix.name));
   }
   m.report = batch->report;
   return m;
@@ -137,12 +143,13 @@ absl::StatusOr<Measured> RunOnce(const Args& args, const Mix& mix, const std::ve
 
 void PrintRun(const Mix& mix, const RunSetup& setup, int repeat, const Measured& m) {
   const OfflineReport& r = m.report;
-  std::printf("  %-7s align %-2d #%d  %9.1f tok/s  %7.2f s  ribbons %5lld (lower bound %5lld)  rows %8lld  "
-              "real %8lld  padding %5.1f %%  load %.1f -> %.1f\n",
-              ModeName(setup.mode), setup.align, repeat + 1, r.computed_tokens_per_second(), r.seconds,
-              static_cast<long long>(r.ribbons), static_cast<long long>(r.lower_bound),
-              static_cast<long long>(r.rows), static_cast<long long>(r.computed_tokens),
-              100.0 * r.padding_fraction(), m.load_before, m.load_after);
+  std::printf(
+      "  %-7s align %-2d #%d  %9.1f tok/s  %7.2f s  ribbons %5lld (lower bound %5lld)  rows %8lld  "
+      "real %8lld  padding %5.1f %%  load %.1f -> %.1f\n",
+      ModeName(setup.mode), setup.align, repeat + 1, r.computed_tokens_per_second(), r.seconds,
+      static_cast<long long>(r.ribbons), static_cast<long long>(r.lower_bound),
+      static_cast<long long>(r.rows), static_cast<long long>(r.computed_tokens),
+      100.0 * r.padding_fraction(), m.load_before, m.load_after);
   std::fflush(stdout);
 }
 
@@ -156,7 +163,8 @@ absl::StatusOr<std::vector<Measured>> RunInterleaved(const Args& args, const Mix
       auto m = RunOnce(args, mix, requests, setups[i]);
       if (!m.ok()) return m.status();
       PrintRun(mix, setups[i], repeat, *m);
-      if (repeat == 0 || m->report.computed_tokens_per_second() > best[i].report.computed_tokens_per_second()) {
+      if (repeat == 0 ||
+          m->report.computed_tokens_per_second() > best[i].report.computed_tokens_per_second()) {
         best[i] = *m;
       }
     }
@@ -174,26 +182,31 @@ struct MixSummary {
 void PrintHeader(const Mix& mix, const std::vector<int32_t>& lens) {
   int64_t total = 0;
   for (int32_t l : lens) total += l;
-  std::printf("\n%s: %zu prompts, %lld prompt tokens (mean %.0f, min %d, max %d), max_new_tokens %d, "
-              "ribbon %d tokens\n",
-              mix.name.c_str(), lens.size(), static_cast<long long>(total), static_cast<double>(total) / lens.size(),
-              *std::min_element(lens.begin(), lens.end()), *std::max_element(lens.begin(), lens.end()),
-              mix.max_new_tokens, mix.max_ribbon_tokens);
+  std::printf(
+      "\n%s: %zu prompts, %lld prompt tokens (mean %.0f, min %d, max %d), max_new_tokens %d, "
+      "ribbon %d tokens\n",
+      mix.name.c_str(), lens.size(), static_cast<long long>(total),
+      static_cast<double>(total) / lens.size(), *std::min_element(lens.begin(), lens.end()),
+      *std::max_element(lens.begin(), lens.end()), mix.max_new_tokens, mix.max_ribbon_tokens);
 }
 
 absl::StatusOr<MixSummary> PackedVsPadded(const Args& args, const Mix& mix) {
   const std::vector<int32_t> lens = PromptLengths(mix, 2026);
   PrintHeader(mix, lens);
   const auto requests = MakeRequests(lens, mix.max_new_tokens, 512, 7);
-  auto best = RunInterleaved(args, mix, requests, {{BatchingMode::kPadded, 16}, {BatchingMode::kPacked, 16}});
+  auto best = RunInterleaved(args, mix, requests,
+                             {{BatchingMode::kPadded, 16}, {BatchingMode::kPacked, 16}});
   if (!best.ok()) return best.status();
   const OfflineReport& padded = (*best)[0].report;
   const OfflineReport& packed = (*best)[1].report;
   MixSummary s{mix.name, padded.rows_per_token(), static_cast<double>(padded.rows) / packed.rows,
                packed.computed_tokens_per_second() / padded.computed_tokens_per_second()};
-  std::printf("  => ideal ratio (padded rows / real tokens) %.3f, padded rows / packed rows %.3f, measured ratio "
-              "(packed tok/s / padded tok/s) %.3f = %.2f x ideal: %s\n",
-              s.ideal, s.row_ratio, s.measured, s.measured / s.ideal, s.measured >= 0.9 * s.ideal ? "MEETS >= 0.9" : "BELOW 0.9");
+  std::printf(
+      "  => ideal ratio (padded rows / real tokens) %.3f, padded rows / packed rows %.3f, measured "
+      "ratio "
+      "(packed tok/s / padded tok/s) %.3f = %.2f x ideal: %s\n",
+      s.ideal, s.row_ratio, s.measured, s.measured / s.ideal,
+      s.measured >= 0.9 * s.ideal ? "MEETS >= 0.9" : "BELOW 0.9");
   return s;
 }
 
@@ -201,40 +214,69 @@ absl::Status AlignComparison(const Args& args, const Mix& mix) {
   const std::vector<int32_t> lens = PromptLengths(mix, 2027);
   PrintHeader(mix, lens);
   const auto requests = MakeRequests(lens, mix.max_new_tokens, 512, 8);
-  auto best = RunInterleaved(args, mix, requests, {{BatchingMode::kPacked, 16}, {BatchingMode::kPacked, 1}});
+  auto best = RunInterleaved(args, mix, requests,
+                             {{BatchingMode::kPacked, 16}, {BatchingMode::kPacked, 1}});
   if (!best.ok()) return best.status();
   const double a16 = (*best)[0].report.computed_tokens_per_second();
   const double a1 = (*best)[1].report.computed_tokens_per_second();
-  std::printf("  => align 16 %.1f tok/s, align 1 %.1f tok/s: align %s is faster by %.1f %%\n", a16, a1,
-              a16 >= a1 ? "16" : "1", 100.0 * (std::max(a16, a1) / std::min(a16, a1) - 1));
+  std::printf("  => align 16 %.1f tok/s, align 1 %.1f tok/s: align %s is faster by %.1f %%\n", a16,
+              a1, a16 >= a1 ? "16" : "1", 100.0 * (std::max(a16, a1) / std::min(a16, a1) - 1));
   return absl::OkStatus();
 }
 
 std::vector<Mix> PackingMixes(const Args& args) {
-  auto count = [&](int32_t n) { return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale))); };
-  std::vector<Mix> mixes = {{.name = "stories260k-uniform-16-511", .model_dir = args.stories, .min_len = 16,
-                             .max_len = 511, .prompts = count(300)}};
+  auto count = [&](int32_t n) {
+    return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale)));
+  };
+  std::vector<Mix> mixes = {{.name = "stories260k-uniform-16-511",
+                             .model_dir = args.stories,
+                             .min_len = 16,
+                             .max_len = 511,
+                             .prompts = count(300)}};
   if (!args.llama_100m.empty()) {
-    mixes.push_back({.name = "llama100m-uniform-16-2047", .model_dir = args.llama_100m, .min_len = 16,
-                     .max_len = 2047, .prompts = count(16)});
-    mixes.push_back({.name = "llama100m-lognormal-200-1", .model_dir = args.llama_100m,
-                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(40)});
+    mixes.push_back({.name = "llama100m-uniform-16-2047",
+                     .model_dir = args.llama_100m,
+                     .min_len = 16,
+                     .max_len = 2047,
+                     .prompts = count(16)});
+    mixes.push_back({.name = "llama100m-lognormal-200-1",
+                     .model_dir = args.llama_100m,
+                     .lengths = Lengths::kLogNormal,
+                     .min_len = 16,
+                     .max_len = 2047,
+                     .prompts = count(40)});
   }
   return mixes;
 }
 
 std::vector<Mix> AlignMixes(const Args& args) {
-  auto count = [&](int32_t n) { return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale))); };
-  std::vector<Mix> mixes = {
-      {.name = "align/stories260k-uniform-16-511", .model_dir = args.stories, .min_len = 16, .max_len = 511,
-       .prompts = count(300)},
-      {.name = "align/stories260k-decode-heavy", .model_dir = args.stories, .min_len = 16, .max_len = 128,
-       .prompts = count(48), .max_new_tokens = 256}};
+  auto count = [&](int32_t n) {
+    return std::max<int32_t>(4, static_cast<int32_t>(std::lround(n * args.scale)));
+  };
+  std::vector<Mix> mixes = {{.name = "align/stories260k-uniform-16-511",
+                             .model_dir = args.stories,
+                             .min_len = 16,
+                             .max_len = 511,
+                             .prompts = count(300)},
+                            {.name = "align/stories260k-decode-heavy",
+                             .model_dir = args.stories,
+                             .min_len = 16,
+                             .max_len = 128,
+                             .prompts = count(48),
+                             .max_new_tokens = 256}};
   if (!args.llama_100m.empty()) {
-    mixes.push_back({.name = "align/llama100m-lognormal-200-1", .model_dir = args.llama_100m,
-                     .lengths = Lengths::kLogNormal, .min_len = 16, .max_len = 2047, .prompts = count(16)});
-    mixes.push_back({.name = "align/llama100m-decode-heavy", .model_dir = args.llama_100m, .min_len = 16,
-                     .max_len = 128, .prompts = count(8), .max_new_tokens = 48});
+    mixes.push_back({.name = "align/llama100m-lognormal-200-1",
+                     .model_dir = args.llama_100m,
+                     .lengths = Lengths::kLogNormal,
+                     .min_len = 16,
+                     .max_len = 2047,
+                     .prompts = count(16)});
+    mixes.push_back({.name = "align/llama100m-decode-heavy",
+                     .model_dir = args.llama_100m,
+                     .min_len = 16,
+                     .max_len = 128,
+                     .prompts = count(8),
+                     .max_new_tokens = 48});
   }
   return mixes;
 }
@@ -249,13 +291,20 @@ bool Parse(int argc, char** argv, Args& a) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     bool ok = true;
-    if (k == "--stories") a.stories = v;
-    else if (k == "--llama-100m") a.llama_100m = v;
-    else if (k == "--threads") ok = absl::SimpleAtoi(v, &a.threads);
-    else if (k == "--scale") ok = absl::SimpleAtod(v, &a.scale) && a.scale > 0;
-    else if (k == "--repeats") ok = absl::SimpleAtoi(v, &a.repeats) && a.repeats >= 1;
-    else if (k == "--only") a.only = absl::StrSplit(v, ',');
-    else ok = false;
+    if (k == "--stories")
+      a.stories = v;
+    else if (k == "--llama-100m")
+      a.llama_100m = v;
+    else if (k == "--threads")
+      ok = absl::SimpleAtoi(v, &a.threads);
+    else if (k == "--scale")
+      ok = absl::SimpleAtod(v, &a.scale) && a.scale > 0;
+    else if (k == "--repeats")
+      ok = absl::SimpleAtoi(v, &a.repeats) && a.repeats >= 1;
+    else if (k == "--only")
+      a.only = absl::StrSplit(v, ',');
+    else
+      ok = false;
     if (!ok) return false;
   }
   return argc % 2 == 1 && !a.stories.empty();
@@ -264,12 +313,14 @@ bool Parse(int argc, char** argv, Args& a) {
 int Main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, args)) {
-    std::fprintf(stderr, "usage: packing_bench --stories DIR [--llama-100m DIR] [--threads N] [--scale X] "
-                         "[--repeats N] [--only MIX,...]\n");
+    std::fprintf(stderr,
+                 "usage: packing_bench --stories DIR [--llama-100m DIR] [--threads N] [--scale X] "
+                 "[--repeats N] [--only MIX,...]\n");
     return 2;
   }
-  std::printf("packing_bench: threads %d, repeats %d (fastest counts), scale %.2f, load average %.2f\n",
-              args.threads, args.repeats, args.scale, LoadAverage());
+  std::printf(
+      "packing_bench: threads %d, repeats %d (fastest counts), scale %.2f, load average %.2f\n",
+      args.threads, args.repeats, args.scale, LoadAverage());
   std::vector<MixSummary> summaries;
   for (const Mix& mix : PackingMixes(args)) {
     if (!Selected(args, mix.name)) continue;
@@ -287,11 +338,11 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("\nsummary (packed vs padded):\n  %-28s %8s %10s %9s %9s\n", "mix", "ideal", "rows p/p", "measured",
-              "x ideal");
+  std::printf("\nsummary (packed vs padded):\n  %-28s %8s %10s %9s %9s\n", "mix", "ideal",
+              "rows p/p", "measured", "x ideal");
   for (const auto& s : summaries) {
-    std::printf("  %-28s %8.3f %10.3f %9.3f %9.2f %s\n", s.mix.c_str(), s.ideal, s.row_ratio, s.measured,
-                s.measured / s.ideal, s.measured >= 0.9 * s.ideal ? "ok" : "BELOW 0.9");
+    std::printf("  %-28s %8.3f %10.3f %9.3f %9.2f %s\n", s.mix.c_str(), s.ideal, s.row_ratio,
+                s.measured, s.measured / s.ideal, s.measured >= 0.9 * s.ideal ? "ok" : "BELOW 0.9");
   }
   std::printf("load average at the end %.2f\n", LoadAverage());
   return 0;

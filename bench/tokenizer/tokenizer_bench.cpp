@@ -39,7 +39,9 @@ void BenchCorpus(const ribbon::Tokenizer& tokenizer, const std::vector<std::stri
     best = std::min(best, Seconds(start));
     tokens = round_tokens;
   }
-  std::cout << nlohmann::json{{"bytes", bytes}, {"tokens", tokens}, {"seconds", best},
+  std::cout << nlohmann::json{{"bytes", bytes},
+                              {"tokens", tokens},
+                              {"seconds", best},
                               {"mb_per_s", bytes / best / 1e6}}
                    .dump()
             << "\n";

@@ -9,9 +9,9 @@
 #define RIBBON_CONCAT(a, b) RIBBON_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status ribbon_status_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status ribbon_status_ = (expr);          \
     if (!ribbon_status_.ok()) return ribbon_status_; \
   } while (0)
 

@@ -17,9 +17,11 @@ constexpr int64_t kDefaultKvCacheBytes = int64_t{1} << 30;
 // KV blocks when the options leave it to us: enough for max_running_seqs full contexts, capped
 // by a 1 GiB budget (the memory probe sizes it from measurement instead).
 int32_t DefaultBlocks(const EngineOptions& o, const ModelRunner& model) {
-  const int64_t per_seq = sched::BlocksFor(static_cast<int32_t>(model.config().max_position_embeddings), o.block_size);
+  const int64_t per_seq =
+      sched::BlocksFor(static_cast<int32_t>(model.config().max_position_embeddings), o.block_size);
   const int64_t wanted = per_seq * std::max(1, o.scheduler.max_running_seqs);
-  const int64_t affordable = kDefaultKvCacheBytes / std::max<int64_t>(1, model.KvBytesPerBlock(o.block_size));
+  const int64_t affordable =
+      kDefaultKvCacheBytes / std::max<int64_t>(1, model.KvBytesPerBlock(o.block_size));
   return static_cast<int32_t>(std::max<int64_t>(per_seq, std::min(wanted, affordable)));
 }
 
@@ -29,11 +31,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
                                                        std::unique_ptr<ModelRunner> model) {
   if (!model) return absl::InvalidArgumentError("Engine::Create: no model");
   if (options.block_size <= 0 || options.block_size > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("block_size ", options.block_size, " must be in [1, 64]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_size ", options.block_size, " must be in [1, 64]"));
   }
-  if (options.scheduler.max_ribbon_tokens <= 0) return absl::InvalidArgumentError("max_ribbon_tokens must be positive");
-  ASSIGN_OR_RETURN(auto scheduler, sched::MakeScheduler(options.scheduler_policy, options.scheduler));
-  const int32_t blocks = options.num_kv_blocks > 0 ? options.num_kv_blocks : DefaultBlocks(options, *model);
+  if (options.scheduler.max_ribbon_tokens <= 0)
+    return absl::InvalidArgumentError("max_ribbon_tokens must be positive");
+  ASSIGN_OR_RETURN(auto scheduler,
+                   sched::MakeScheduler(options.scheduler_policy, options.scheduler));
+  const int32_t blocks =
+      options.num_kv_blocks > 0 ? options.num_kv_blocks : DefaultBlocks(options, *model);
   RETURN_IF_ERROR(model->AllocateKvCache(blocks, options.block_size));
   auto impl = std::make_unique<Impl>(options, std::move(model), std::move(scheduler), blocks);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -46,11 +52,14 @@ const ModelConfig& Engine::model_config() const { return impl_->model_->config()
 const ModelRunner& Engine::model() const { return *impl_->model_; }
 const EngineOptions& Engine::options() const { return impl_->options_; }
 
-absl::StatusOr<uint64_t> Engine::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+absl::StatusOr<uint64_t> Engine::Submit(GenerationRequest request,
+                                        std::shared_ptr<RequestSink> sink) {
   return impl_->Submit(std::move(request), std::move(sink));
 }
 void Engine::Cancel(uint64_t id, FinishReason reason) { impl_->Cancel(id, reason); }
-void Engine::SetObserver(std::shared_ptr<EngineObserver> observer) { impl_->observer_ = std::move(observer); }
+void Engine::SetObserver(std::shared_ptr<EngineObserver> observer) {
+  impl_->observer_ = std::move(observer);
+}
 void Engine::Start() { impl_->Start(); }
 void Engine::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 absl::StatusOr<bool> Engine::StepOnce() { return impl_->StepOnce(); }

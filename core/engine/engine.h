@@ -28,9 +28,9 @@ struct EngineOptions {
   int32_t block_size = 16;
   std::string scheduler_policy = "ffd";  // "ffd" (First-Fit-Decreasing) or "fcfs"
   sched::SchedulerOptions scheduler;
-  int32_t max_queued_requests = 1024;        // waiting requests; beyond: RESOURCE_EXHAUSTED
+  int32_t max_queued_requests = 1024;          // waiting requests; beyond: RESOURCE_EXHAUSTED
   int64_t max_queued_prompt_tokens = 1 << 20;  // waiting prompt tokens; beyond: RESOURCE_EXHAUSTED
-  int32_t debug_step_delay_ms = 0;           // test-only: sleep before each step
+  int32_t debug_step_delay_ms = 0;             // test-only: sleep before each step
   // Pipelined steps: step N+1 is scheduled, planned and queued while step N's forward runs (on a
   // worker thread), which copies the tokens N samples into N+1 and starts it at once
   // (docs/architecture.md, docs/perf/pipeline.md). false = one step at a time on the caller.
@@ -53,19 +53,19 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t preemptions = 0;
   int64_t oom_recoveries = 0;
-  int32_t token_budget = 0;     // the step budget in force (lowered after out-of-memory)
+  int32_t token_budget = 0;  // the step budget in force (lowered after out-of-memory)
 };
 
 // What one step did, for metrics. Delivered on the engine thread after the step.
 struct StepReport {
-  int32_t ribbon_rows = 0;      // rows run (real + padding)
+  int32_t ribbon_rows = 0;  // rows run (real + padding)
   int32_t real_tokens = 0;
-  int32_t capacity = 0;         // the step's token budget
-  int32_t prompt_tokens = 0;    // prefill tokens among real_tokens
+  int32_t capacity = 0;       // the step's token budget
+  int32_t prompt_tokens = 0;  // prefill tokens among real_tokens
   int32_t decode_tokens = 0;
   int32_t preempted = 0;
-  bool oom_recovered = false;   // the forward ran out of memory; the step was retried smaller
-  double schedule_seconds = 0;  // policy + plan building
+  bool oom_recovered = false;       // the forward ran out of memory; the step was retried smaller
+  double schedule_seconds = 0;      // policy + plan building
   double host_exposed_seconds = 0;  // the forward engine idle: previous forward's end to this start
   // Of that, the host work the forward waited for besides sampling (scheduling, plan building,
   // delivering, thread hand-offs): previous step's last token drawn to this forward's start.

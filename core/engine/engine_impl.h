@@ -121,7 +121,8 @@ class Engine::Impl {
   std::atomic<int64_t> oom_recoveries_{0};
   std::atomic<int32_t> token_budget_{0};
   int32_t oom_streak_ = 0;  // consecutive out-of-memory steps
-  static constexpr int32_t kMaxOomRetriesAtFloor = 8;  // engine thread writes; 0 until the first step
+  static constexpr int32_t kMaxOomRetriesAtFloor =
+      8;  // engine thread writes; 0 until the first step
 };
 
 }  // namespace ribbon

@@ -27,7 +27,9 @@ void Engine::Impl::Finish(Sequence& seq, FinishReason reason, absl::Status statu
 
 void Engine::Impl::RemoveFinished() {
   // Finished sequences stay while a launched step still refers to them.
-  auto finished = [](const std::unique_ptr<Sequence>& seq) { return !seq->sink && seq->in_flight == 0; };
+  auto finished = [](const std::unique_ptr<Sequence>& seq) {
+    return !seq->sink && seq->in_flight == 0;
+  };
   for (const auto& seq : live_) {
     if (finished(seq)) by_id_.erase(seq->id);
   }
@@ -38,9 +40,12 @@ void Engine::Impl::Loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || !inbox_.empty() || !cancels_.empty() || live_count_.load() > 0; });
+      wake_.wait(lock, [&] {
+        return stop_ || !inbox_.empty() || !cancels_.empty() || live_count_.load() > 0;
+      });
     }
-    if (options_.debug_step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.debug_step_delay_ms));
+    if (options_.debug_step_delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.debug_step_delay_ms));
     absl::StatusOr<bool> stepped = StepOnce();
     if (!stepped.ok()) spdlog::error("engine step failed: {}", stepped.status().ToString());
     std::lock_guard<std::mutex> lock(mu_);

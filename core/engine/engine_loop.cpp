@@ -11,7 +11,9 @@
 namespace ribbon {
 Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> model,
                    std::unique_ptr<sched::Scheduler> scheduler, int32_t num_blocks)
-    : options_(options), model_(std::move(model)), scheduler_(std::move(scheduler)),
+    : options_(options),
+      model_(std::move(model)),
+      scheduler_(std::move(scheduler)),
       blocks_({.num_blocks = num_blocks, .block_size = options.block_size}) {
   if (options.pipeline) worker_ = std::make_unique<ForwardWorker>();
 }
@@ -28,20 +30,23 @@ absl::Status Engine::Impl::Validate(const GenerationRequest& r) const {
   if (r.prompt.empty()) return absl::InvalidArgumentError("prompt: must not be empty");
   for (size_t i = 0; i < r.prompt.size(); ++i) {
     if (r.prompt[i] < 0 || r.prompt[i] >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("prompt: token id ", r.prompt[i], " at index ", i,
-                                                     " is outside the vocabulary [0, ", c.vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat("prompt: token id ", r.prompt[i], " at index ",
+                                                     i, " is outside the vocabulary [0, ",
+                                                     c.vocab_size, ")"));
     }
   }
   const int64_t context = c.max_position_embeddings;
   if (static_cast<int64_t>(r.prompt.size()) > context) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt: ", r.prompt.size(),
-                                                   " tokens exceed the model's context of ", context, " tokens"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt: ", r.prompt.size(), " tokens exceed the model's context of ", context, " tokens"));
   }
-  if (r.stop.max_new_tokens < 1) return absl::InvalidArgumentError("max_new_tokens: must be at least 1");
+  if (r.stop.max_new_tokens < 1)
+    return absl::InvalidArgumentError("max_new_tokens: must be at least 1");
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request,
+                                              std::shared_ptr<RequestSink> sink) {
   RETURN_IF_ERROR(Validate(request));
   const int64_t prompt_tokens = static_cast<int64_t>(request.prompt.size());
   auto seq = std::make_unique<Sequence>();
@@ -57,13 +62,14 @@ absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request, std::sh
     std::lock_guard<std::mutex> lock(mu_);
     if (!accepting_) return absl::UnavailableError("server is shutting down");
     if (queued_.load() >= options_.max_queued_requests) {
-      return absl::ResourceExhaustedError(absl::StrCat("queue is full: ", options_.max_queued_requests,
-                                                       " waiting requests (max_queued_requests)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("queue is full: ", options_.max_queued_requests,
+                       " waiting requests (max_queued_requests)"));
     }
     if (queued_prompt_tokens_.load() + prompt_tokens > options_.max_queued_prompt_tokens) {
-      return absl::ResourceExhaustedError(absl::StrCat("queue is full: waiting prompt tokens would exceed ",
-                                                       options_.max_queued_prompt_tokens,
-                                                       " (max_queued_prompt_tokens)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("queue is full: waiting prompt tokens would exceed ",
+                       options_.max_queued_prompt_tokens, " (max_queued_prompt_tokens)"));
     }
     queued_.fetch_add(1);
     queued_prompt_tokens_.fetch_add(prompt_tokens);
@@ -98,14 +104,16 @@ void Engine::Impl::DrainInbox() {
   for (const auto& [id, reason] : cancels) {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) continue;
-    const absl::Status status = reason == FinishReason::kCancelled ? absl::CancelledError("cancelled")
-                                : reason == FinishReason::kDeadline ? absl::DeadlineExceededError("deadline exceeded")
-                                                                    : absl::OkStatus();
+    const absl::Status status =
+        reason == FinishReason::kCancelled  ? absl::CancelledError("cancelled")
+        : reason == FinishReason::kDeadline ? absl::DeadlineExceededError("deadline exceeded")
+                                            : absl::OkStatus();
     Finish(*it->second, reason, status);
   }
   if (abort_all) {
     for (auto& seq : live_) {
-      if (seq->sink) Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
+      if (seq->sink)
+        Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
     }
   }
 }
@@ -129,8 +137,9 @@ std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
     s.prompt_len = seq->prompt_len;
     s.num_tokens = seq->known_tokens();
     s.num_computed = seq->num_computed;
-    s.max_total_tokens = static_cast<int32_t>(std::min<int64_t>(
-        seq->prompt_len + seq->request.stop.max_new_tokens, model_->config().max_position_embeddings));
+    s.max_total_tokens =
+        static_cast<int32_t>(std::min<int64_t>(seq->prompt_len + seq->request.stop.max_new_tokens,
+                                               model_->config().max_position_embeddings));
     s.blocks_held = blocks_.BlocksHeld(seq->id);
     s.priority = seq->request.priority;
     s.arrival = seq->info.arrival;
@@ -150,7 +159,9 @@ void Engine::Impl::Preempt(Sequence& seq) {
 }
 
 void Engine::Impl::ApplyDecision(const sched::ScheduleDecision& d) {
-  for (uint64_t id : d.expired) Finish(*by_id_.at(id), FinishReason::kDeadline, absl::DeadlineExceededError("deadline exceeded"));
+  for (uint64_t id : d.expired)
+    Finish(*by_id_.at(id), FinishReason::kDeadline,
+           absl::DeadlineExceededError("deadline exceeded"));
   for (const auto& r : d.rejected) Finish(*by_id_.at(r.id), FinishReason::kError, r.status);
   for (uint64_t id : d.preempted) Preempt(*by_id_.at(id));
 }

@@ -48,10 +48,13 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
   const TimeNs t0 = SteadyNowNs();
   if (token_budget_.load() == 0) token_budget_.store(options_.scheduler.max_ribbon_tokens);
   const std::vector<sched::SeqState> states = Snapshot();
-  sched::SchedulerInput input{t0, states, {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
+  sched::SchedulerInput input{t0,
+                              states,
+                              {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
                               token_budget_.load()};
   sched::ScheduleDecision decision = scheduler_->Schedule(input);
-  const bool disruptive = !decision.preempted.empty() || !decision.rejected.empty() || !decision.expired.empty();
+  const bool disruptive =
+      !decision.preempted.empty() || !decision.rejected.empty() || !decision.expired.empty();
   if (speculative && disruptive) return nullptr;
   ApplyDecision(decision);
   if (decision.chunks.empty()) return nullptr;
@@ -64,13 +67,15 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
     if (absl::Status fits = blocks_.EnsureCapacity(seq.id, seq.num_computed + rows); !fits.ok()) {
       // The policy promised these blocks; failing the request beats corrupting another's KV.
       spdlog::error("scheduler over-committed KV: {}", fits.ToString());
-      Finish(seq, FinishReason::kError, absl::InternalError(absl::StrCat("scheduler over-committed KV: ", fits.message())));
+      Finish(seq, FinishReason::kError,
+             absl::InternalError(absl::StrCat("scheduler over-committed KV: ", fits.message())));
       continue;
     }
     step->chunks.push_back(chunk);
   }
   if (step->chunks.empty()) return nullptr;
-  PlanInputs in{step->chunks, decision.ribbon_rows, static_cast<int32_t>(model_->config().max_position_embeddings),
+  PlanInputs in{step->chunks, decision.ribbon_rows,
+                static_cast<int32_t>(model_->config().max_position_embeddings),
                 [this](uint64_t id) { return by_id_.at(id); }};
   step->seqs = BuildStepPlan(in, blocks_, step->plan);
   step->report.ribbon_rows = step->plan.num_rows;
@@ -102,7 +107,8 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
     }
   }
   for (Sequence* seq : step->seqs.samplers) ++seq->pending_tokens;
-  step->logits.resize(step->seqs.samplers.size() * static_cast<size_t>(model_->config().vocab_size));
+  step->logits.resize(step->seqs.samplers.size() *
+                      static_cast<size_t>(model_->config().vocab_size));
   if (!previous) step->draw_ready.Open();
   flights_.push_back(std::move(step));
   Step* s = flights_.back().get();
@@ -115,7 +121,8 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
       s->aborted = true;
       return s->forward_status = absl::AbortedError("the step before it failed");
     }
-    for (const auto& [row, index] : s->links) s->plan.token_ids[row] = previous->sampled[index].token;
+    for (const auto& [row, index] : s->links)
+      s->plan.token_ids[row] = previous->sampled[index].token;
     return RunForward(*s);
   });
 }
@@ -156,7 +163,8 @@ void Engine::Impl::Complete() {
     } else if (!status.ok()) {
       spdlog::error("forward failed: {}", status.ToString());
       RollBack(*step);
-      for (const auto& chunk : step->chunks) Finish(*by_id_.at(chunk.id), FinishReason::kError, status);
+      for (const auto& chunk : step->chunks)
+        Finish(*by_id_.at(chunk.id), FinishReason::kError, status);
     } else {
       oom_streak_ = 0;
       Deliver(*step);
@@ -200,12 +208,15 @@ void Engine::Impl::DrawTokens(Step& step) const {
     const Sequence& seq = *step.seqs.samplers[i];
     std::span<float> row(step.logits.data() + i * vocab, static_cast<size_t>(vocab));
     if (seq.generated() < seq.request.stop.min_new_tokens) {
-      for (int32_t id : seq.request.stop.stop_token_ids) if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
+      for (int32_t id : seq.request.stop.stop_token_ids)
+        if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
       if (!seq.request.stop.ignore_eos) {
-        for (int32_t id : model_->config().eos_token_ids) if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
+        for (int32_t id : model_->config().eos_token_ids)
+          if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
       }
     }
-    const SamplingContext context{seq.prompt(), seq.output(), static_cast<uint64_t>(seq.generated())};
+    const SamplingContext context{seq.prompt(), seq.output(),
+                                  static_cast<uint64_t>(seq.generated())};
     step.sampled[i] = SampleToken(row, seq.request.sampling, context);
   }
 }
@@ -239,7 +250,8 @@ void Engine::Impl::LinkPending(Step& step, const Step* previous) {
       sampler_index.emplace(previous->seqs.samplers[i], static_cast<int32_t>(i));
     }
     for (const auto& [row, seq] : step.seqs.pending_rows) {
-      if (auto it = sampler_index.find(seq); it != sampler_index.end()) step.links.emplace_back(row, it->second);
+      if (auto it = sampler_index.find(seq); it != sampler_index.end())
+        step.links.emplace_back(row, it->second);
     }
   }
   // Sequences that finished since the plan was built: their rows run as dead weight, writing no
@@ -273,11 +285,13 @@ std::optional<FinishReason> Engine::Impl::StopReason(const Sequence& seq, int32_
   const StopConditions& stop = seq.request.stop;
   if (seq.generated() >= stop.min_new_tokens) {
     if (Contains(stop.stop_token_ids, token)) return FinishReason::kStopToken;
-    if (!stop.ignore_eos && Contains(model_->config().eos_token_ids, token)) return FinishReason::kStopToken;
+    if (!stop.ignore_eos && Contains(model_->config().eos_token_ids, token))
+      return FinishReason::kStopToken;
   }
   if (seq.generated() + 1 >= stop.max_new_tokens) return FinishReason::kLength;
   // The new token sits at position tokens.size(); past the context it can never be fed back.
-  if (static_cast<int64_t>(seq.tokens.size()) >= model_->config().max_position_embeddings) return FinishReason::kLength;
+  if (static_cast<int64_t>(seq.tokens.size()) >= model_->config().max_position_embeddings)
+    return FinishReason::kLength;
   return std::nullopt;
 }
 
@@ -286,7 +300,8 @@ std::optional<FinishReason> Engine::Impl::StopReason(const Sequence& seq, int32_
 // token is lost or duplicated; KV written for the failed rows is simply written again.
 void Engine::Impl::ShrinkBudget(int32_t failed_rows) {
   const int32_t floor = std::max(1, options_.min_ribbon_tokens);
-  const int32_t halved = sched::AlignUp(std::max(1, failed_rows / 2), std::max(1, options_.scheduler.align));
+  const int32_t halved =
+      sched::AlignUp(std::max(1, failed_rows / 2), std::max(1, options_.scheduler.align));
   const int32_t budget = std::max(floor, std::min(token_budget_.load(), halved));
   spdlog::warn("out of memory in a ribbon of {} rows: step budget {} -> {} tokens", failed_rows,
                token_budget_.load(), budget);

@@ -25,7 +25,8 @@ void AppendRows(Sequence& seq, const sched::ScheduledChunk& chunk, int32_t max_p
     const int32_t pos = start + j;
     const bool real = j < chunk.num_tokens;
     const bool fits = pos < max_position;
-    if (real && pos >= known) out.pending_rows.emplace_back(static_cast<int32_t>(plan.token_ids.size()), &seq);
+    if (real && pos >= known)
+      out.pending_rows.emplace_back(static_cast<int32_t>(plan.token_ids.size()), &seq);
     plan.token_ids.push_back(real && pos < known ? seq.tokens[pos] : StepPlan::kPadToken);
     plan.positions.push_back(fits ? pos : max_position - 1);
     plan.slot_mapping.push_back(fits ? blocks.Slot(seq.id, pos) : -1);
@@ -41,7 +42,8 @@ PlanSequences BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, St
   Clear(plan);
   PlanSequences out;
   int32_t max_blocks = 1;
-  for (const auto& chunk : in.chunks) max_blocks = std::max(max_blocks, blocks.BlocksHeld(chunk.id));
+  for (const auto& chunk : in.chunks)
+    max_blocks = std::max(max_blocks, blocks.BlocksHeld(chunk.id));
   plan.num_seqs = static_cast<int32_t>(in.chunks.size());
   plan.max_blocks_per_seq = max_blocks;
   plan.block_size = blocks.block_size();

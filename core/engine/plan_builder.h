@@ -15,8 +15,8 @@ namespace ribbon {
 
 struct PlanInputs {
   std::span<const sched::ScheduledChunk> chunks;
-  int32_t ribbon_rows = 0;  // >= the rows the chunks need
-  int32_t max_position = 0; // positions must stay below this
+  int32_t ribbon_rows = 0;   // >= the rows the chunks need
+  int32_t max_position = 0;  // positions must stay below this
   std::function<Sequence*(uint64_t)> find;
 };
 

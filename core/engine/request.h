@@ -16,9 +16,9 @@ namespace ribbon {
 
 struct StopConditions {
   int32_t max_new_tokens = 16;
-  int32_t min_new_tokens = 0;          // stop tokens are ignored before this many
-  std::vector<int32_t> stop_token_ids; // in addition to the model's EOS ids
-  bool ignore_eos = false;             // EOS does not stop (stop_token_ids still do)
+  int32_t min_new_tokens = 0;           // stop tokens are ignored before this many
+  std::vector<int32_t> stop_token_ids;  // in addition to the model's EOS ids
+  bool ignore_eos = false;              // EOS does not stop (stop_token_ids still do)
 };
 
 struct GenerationRequest {

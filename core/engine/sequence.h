@@ -17,20 +17,22 @@ struct Sequence {
   std::shared_ptr<RequestSink> sink;
   std::vector<int32_t> tokens;  // prompt followed by the generated tokens
   int32_t prompt_len = 0;
-  int32_t num_computed = 0;     // tokens whose KV is in the cache
-  bool running = false;         // holds KV blocks
+  int32_t num_computed = 0;  // tokens whose KV is in the cache
+  bool running = false;      // holds KV blocks
   bool ever_scheduled = false;
   // Pipelined steps: tokens that launched steps are sampling are not in `tokens` yet (the next
   // plan's row for one is filled on the worker when it is drawn), and a sequence in a launched
   // step is kept alive.
   int32_t pending_tokens = 0;
-  int32_t in_flight = 0;        // launched steps that still reference it
-  FinishInfo info;              // timestamps and counters, completed at finish
+  int32_t in_flight = 0;  // launched steps that still reference it
+  FinishInfo info;        // timestamps and counters, completed at finish
 
   int32_t generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
   // Tokens known or about to be known (the pending ones counted).
   int32_t known_tokens() const { return static_cast<int32_t>(tokens.size()) + pending_tokens; }
-  std::span<const int32_t> prompt() const { return {tokens.data(), static_cast<size_t>(prompt_len)}; }
+  std::span<const int32_t> prompt() const {
+    return {tokens.data(), static_cast<size_t>(prompt_len)};
+  }
   std::span<const int32_t> output() const {
     return {tokens.data() + prompt_len, tokens.size() - static_cast<size_t>(prompt_len)};
   }

@@ -19,8 +19,7 @@ absl::Status BlockManager::EnsureCapacity(uint64_t seq_id, int32_t num_tokens) {
   if (missing > static_cast<int32_t>(free_list_.size())) {
     if (table.empty()) tables_.erase(seq_id);
     return absl::ResourceExhaustedError(absl::StrCat("KV cache: sequence needs ", missing,
-                                                     " more blocks, ", free_list_.size(),
-                                                     " free"));
+                                                     " more blocks, ", free_list_.size(), " free"));
   }
   for (int32_t i = 0; i < missing; ++i) {
     table.push_back(free_list_.back());

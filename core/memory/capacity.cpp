@@ -25,22 +25,27 @@ absl::StatusOr<int> DeviceIndex(const std::string& device) {
   if (device == "cpu") return -1;
   absl::string_view rest = device;
   int index = 0;
-  if (absl::ConsumePrefix(&rest, "cuda") && (rest.empty() || (absl::ConsumePrefix(&rest, ":") && absl::SimpleAtoi(rest, &index) && index >= 0))) {
+  if (absl::ConsumePrefix(&rest, "cuda") &&
+      (rest.empty() ||
+       (absl::ConsumePrefix(&rest, ":") && absl::SimpleAtoi(rest, &index) && index >= 0))) {
     return index;
   }
-  return absl::InvalidArgumentError(absl::StrCat("capacity probe: unknown device \"", device, "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("capacity probe: unknown device \"", device, "\""));
 }
 
 ProbePlanOptions PlanOptions(const ModelRunner& runner, const MeasureOptions& o) {
   ProbePlanOptions plan;
-  const int64_t context = o.context_tokens > 0 ? o.context_tokens : runner.config().max_position_embeddings;
+  const int64_t context =
+      o.context_tokens > 0 ? o.context_tokens : runner.config().max_position_embeddings;
   plan.context_tokens = static_cast<int32_t>(std::min<int64_t>(context, INT32_MAX));
   plan.block_size = o.block_size;
   plan.max_sample_rows = o.max_sample_rows;
   return plan;
 }
 
-absl::Status MeasureOnCpu(ModelRunner& runner, const MeasureOptions& o, ProbePassRunner& passes, CapacityReport& report) {
+absl::Status MeasureOnCpu(ModelRunner& runner, const MeasureOptions& o, ProbePassRunner& passes,
+                          CapacityReport& report) {
   MemoryBudget budget{o.budget_bytes, "configured"};
   if (o.budget_bytes <= 0) {
     ASSIGN_OR_RETURN(budget, DetectMemoryBudget());
@@ -79,8 +84,8 @@ absl::Status MeasureOnCpu(ModelRunner& runner, const MeasureOptions& o, ProbePas
   return absl::OkStatus();
 }
 
-absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int device_index, ProbePassRunner& passes,
-                           CapacityReport& report) {
+absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int device_index,
+                           ProbePassRunner& passes, CapacityReport& report) {
   RETURN_IF_ERROR(passes.ReleaseKv());
   RETURN_IF_ERROR(CudaEmptyCache());
   ASSIGN_OR_RETURN(const CudaMemoryInfo before, CudaMemoryOf(device_index));
@@ -114,7 +119,8 @@ absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int dev
 
 std::string Bytes(int64_t bytes) {
   const double b = static_cast<double>(bytes);
-  if (std::abs(b) >= 1024.0 * 1024 * 1024) return absl::StrFormat("%.2f GiB", b / (1024.0 * 1024 * 1024));
+  if (std::abs(b) >= 1024.0 * 1024 * 1024)
+    return absl::StrFormat("%.2f GiB", b / (1024.0 * 1024 * 1024));
   if (std::abs(b) >= 1024.0 * 1024) return absl::StrFormat("%.2f MiB", b / (1024.0 * 1024));
   if (std::abs(b) >= 1024.0) return absl::StrFormat("%.2f KiB", b / 1024.0);
   return absl::StrFormat("%d B", bytes);
@@ -126,31 +132,36 @@ absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const Measur
   const TimeNs start = SteadyNowNs();
   ASSIGN_OR_RETURN(const int device_index, DeviceIndex(options.device));
   if (options.block_size <= 0 || options.align <= 0 || options.max_sample_rows <= 0) {
-    return absl::InvalidArgumentError("capacity probe: block_size, align and max_sample_rows must be positive");
+    return absl::InvalidArgumentError(
+        "capacity probe: block_size, align and max_sample_rows must be positive");
   }
   CapacityReport report;
   report.device = runner.Describe();
   report.weight_bytes = runner.weight_bytes();
   report.block_size = options.block_size;
   ProbePassRunner passes(runner, PlanOptions(runner, options));
-  const absl::Status measured = device_index < 0 ? MeasureOnCpu(runner, options, passes, report)
-                                                 : MeasureOnCuda(runner, options, device_index, passes, report);
+  const absl::Status measured = device_index < 0
+                                    ? MeasureOnCpu(runner, options, passes, report)
+                                    : MeasureOnCuda(runner, options, device_index, passes, report);
   const absl::Status released = passes.ReleaseKv();
   RETURN_IF_ERROR(measured);
   RETURN_IF_ERROR(released);
   report.passes = passes.passes();
   report.seconds = NsToSeconds(SteadyNowNs() - start);
-  spdlog::info("capacity probe on {}: max ribbon {} tokens, activations {:.0f} B/token, {} KV blocks ({} B), "
-               "weights {} B, budget {} B ({}), {} passes in {:.2f} s",
-               report.device, report.max_ribbon_tokens, report.activation_bytes_per_token, report.kv_blocks,
-               report.kv_bytes, report.weight_bytes, report.budget_bytes, report.budget_source, report.passes,
-               report.seconds);
+  spdlog::info(
+      "capacity probe on {}: max ribbon {} tokens, activations {:.0f} B/token, {} KV blocks ({} "
+      "B), "
+      "weights {} B, budget {} B ({}), {} passes in {:.2f} s",
+      report.device, report.max_ribbon_tokens, report.activation_bytes_per_token, report.kv_blocks,
+      report.kv_bytes, report.weight_bytes, report.budget_bytes, report.budget_source,
+      report.passes, report.seconds);
   return report;
 }
 
 std::string FormatCapacityTable(const CapacityReport& r) {
-  const std::string limit = r.memory_limit_tokens > 0 ? absl::StrCat("memory allows ", r.memory_limit_tokens)
-                                                      : std::string("the cap; memory was not the limit");
+  const std::string limit = r.memory_limit_tokens > 0
+                                ? absl::StrCat("memory allows ", r.memory_limit_tokens)
+                                : std::string("the cap; memory was not the limit");
   std::string out = "ribbon capacity probe\n";
   auto row = [&out](const char* name, const std::string& value) {
     absl::StrAppendFormat(&out, "  %-26s %s\n", name, value);
@@ -158,18 +169,24 @@ std::string FormatCapacityTable(const CapacityReport& r) {
   row("device", r.device);
   row("weights", Bytes(r.weight_bytes));
   row("in use before the probe", Bytes(r.baseline_bytes));
-  row("activations per token", absl::StrFormat("%s (+ %s fixed)", Bytes(static_cast<int64_t>(r.activation_bytes_per_token)),
-                                                Bytes(r.activation_fixed_bytes)));
+  row("activations per token",
+      absl::StrFormat("%s (+ %s fixed)", Bytes(static_cast<int64_t>(r.activation_bytes_per_token)),
+                      Bytes(r.activation_fixed_bytes)));
   row("max ribbon tokens", absl::StrFormat("%d (%s)", r.max_ribbon_tokens, limit));
-  const std::string check = r.predicted_activation_bytes > 0
-                                ? absl::StrFormat("predicted %s, measured %s, %+.1f%%", Bytes(r.predicted_activation_bytes),
-                                                  Bytes(r.measured_activation_bytes), 100 * r.prediction_error)
-                                : absl::StrFormat("measured %s", Bytes(r.measured_activation_bytes));
-  row("activations at max ribbon", absl::StrFormat("%s reserved (%s)", Bytes(r.activation_bytes), check));
-  row("KV cache", absl::StrFormat("%d blocks x %d tokens = %d tokens, %s", r.kv_blocks, r.block_size,
-                                  static_cast<int64_t>(r.kv_blocks) * r.block_size, Bytes(r.kv_bytes)));
+  const std::string check =
+      r.predicted_activation_bytes > 0
+          ? absl::StrFormat("predicted %s, measured %s, %+.1f%%",
+                            Bytes(r.predicted_activation_bytes), Bytes(r.measured_activation_bytes),
+                            100 * r.prediction_error)
+          : absl::StrFormat("measured %s", Bytes(r.measured_activation_bytes));
+  row("activations at max ribbon",
+      absl::StrFormat("%s reserved (%s)", Bytes(r.activation_bytes), check));
+  row("KV cache",
+      absl::StrFormat("%d blocks x %d tokens = %d tokens, %s", r.kv_blocks, r.block_size,
+                      static_cast<int64_t>(r.kv_blocks) * r.block_size, Bytes(r.kv_bytes)));
   row("budget", absl::StrFormat("%s (%s)", Bytes(r.budget_bytes), r.budget_source));
-  row("planned", absl::StrFormat("%s of %s usable at the peak", Bytes(r.planned_peak_bytes), Bytes(r.usable_bytes)));
+  row("planned", absl::StrFormat("%s of %s usable at the peak", Bytes(r.planned_peak_bytes),
+                                 Bytes(r.usable_bytes)));
   row("probe", absl::StrFormat("%d passes in %.2f s", r.passes, r.seconds));
   return out;
 }

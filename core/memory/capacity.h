@@ -20,41 +20,42 @@
 namespace ribbon::memory {
 
 struct MeasureOptions {
-  std::string device = "cpu";          // the runner's device as loaded: "cpu" or "cuda[:N]"
-  int32_t block_size = 16;             // the engine's KV block size
-  int32_t align = 16;                  // the scheduler's row alignment
-  int32_t max_ribbon_tokens = 16384;   // cap on the answer
-  int32_t max_sample_rows = 256;       // most sequences sampling in one step (max_running_seqs)
-  int32_t context_tokens = 0;          // 0 = the model's max_position_embeddings
-  int64_t budget_bytes = 0;            // CPU: 0 = the cgroup limit, else the physical memory
-  double memory_fraction = 0.90;       // of the budget (CPU) or device memory (CUDA) to plan for
-  double safety_margin = 0.10;         // backed off from the largest ribbon memory allows
-  double verify_tolerance = 0.10;      // CPU: the prediction must hold this well at the answer
-  int32_t start_rows = 0;              // first pass; 0 = 16 on the CPU, 256 on CUDA
-  int32_t tolerance_rows = 64;         // CUDA: bisection stops at this bracket width
+  std::string device = "cpu";         // the runner's device as loaded: "cpu" or "cuda[:N]"
+  int32_t block_size = 16;            // the engine's KV block size
+  int32_t align = 16;                 // the scheduler's row alignment
+  int32_t max_ribbon_tokens = 16384;  // cap on the answer
+  int32_t max_sample_rows = 256;      // most sequences sampling in one step (max_running_seqs)
+  int32_t context_tokens = 0;         // 0 = the model's max_position_embeddings
+  int64_t budget_bytes = 0;           // CPU: 0 = the cgroup limit, else the physical memory
+  double memory_fraction = 0.90;      // of the budget (CPU) or device memory (CUDA) to plan for
+  double safety_margin = 0.10;        // backed off from the largest ribbon memory allows
+  double verify_tolerance = 0.10;     // CPU: the prediction must hold this well at the answer
+  int32_t start_rows = 0;             // first pass; 0 = 16 on the CPU, 256 on CUDA
+  int32_t tolerance_rows = 64;        // CUDA: bisection stops at this bracket width
 };
 
 struct CapacityReport {
-  std::string device;                  // ModelRunner::Describe()
+  std::string device;  // ModelRunner::Describe()
   int64_t weight_bytes = 0;
-  int64_t baseline_bytes = 0;          // in use before the probe: resident (CPU), used on the device (CUDA)
+  int64_t baseline_bytes = 0;  // in use before the probe: resident (CPU), used on the device (CUDA)
   double activation_bytes_per_token = 0;
-  int64_t activation_fixed_bytes = 0;  // the fit's intercept (CPU); 0 on CUDA
-  int64_t activation_bytes = 0;        // reserved for a step of max_ribbon_tokens
+  int64_t activation_fixed_bytes = 0;      // the fit's intercept (CPU); 0 on CUDA
+  int64_t activation_bytes = 0;            // reserved for a step of max_ribbon_tokens
   int64_t predicted_activation_bytes = 0;  // CPU: the fit at max_ribbon_tokens
   int64_t measured_activation_bytes = 0;   // peak of the pass at max_ribbon_tokens
-  double prediction_error = 0;         // CPU: (measured - predicted) / predicted
-  int32_t max_ribbon_tokens = 0;       // the step's token budget to configure
-  int32_t memory_limit_tokens = 0;     // largest step memory allows before the margin; 0 = not reached below the cap
+  double prediction_error = 0;             // CPU: (measured - predicted) / predicted
+  int32_t max_ribbon_tokens = 0;           // the step's token budget to configure
+  int32_t memory_limit_tokens =
+      0;  // largest step memory allows before the margin; 0 = not reached below the cap
   int32_t kv_blocks = 0;
   int32_t block_size = 0;
   int64_t kv_bytes = 0;
-  int64_t budget_bytes = 0;            // CPU budget or device memory
+  int64_t budget_bytes = 0;  // CPU budget or device memory
   std::string budget_source;
-  int64_t usable_bytes = 0;            // budget_bytes * memory_fraction
-  int64_t planned_peak_bytes = 0;      // baseline + activations + KV cache
-  int32_t passes = 0;                  // forward passes the probe ran
-  double seconds = 0;                  // wall time of the probe
+  int64_t usable_bytes = 0;        // budget_bytes * memory_fraction
+  int64_t planned_peak_bytes = 0;  // baseline + activations + KV cache
+  int32_t passes = 0;              // forward passes the probe ran
+  double seconds = 0;              // wall time of the probe
 };
 
 absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const MeasureOptions& options);

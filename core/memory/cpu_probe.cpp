@@ -18,16 +18,22 @@ constexpr int32_t kLimitSearchRows = 1 << 22;
 
 absl::Status Validate(const CpuProbeOptions& o) {
   if (o.align <= 0 || o.start_rows <= 0 || o.start_rows % o.align != 0 || o.max_rows < o.align) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "cpu probe: start_rows %d must be a positive multiple of align %d, max_rows %d at least align",
-        o.start_rows, o.align, o.max_rows));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cpu probe: start_rows %d must be a positive multiple of align %d, "
+                        "max_rows %d at least align",
+                        o.start_rows, o.align, o.max_rows));
   }
-  if (o.budget_bytes <= 0 || o.baseline_bytes < 0) return absl::InvalidArgumentError("cpu probe: budget must be positive");
-  if (o.memory_fraction <= 0 || o.memory_fraction > 1) return absl::InvalidArgumentError("cpu probe: memory_fraction must be in (0, 1]");
-  if (o.safety_margin < 0 || o.safety_margin >= 1) return absl::InvalidArgumentError("cpu probe: safety_margin must be in [0, 1)");
-  if (o.verify_tolerance <= 0) return absl::InvalidArgumentError("cpu probe: verify_tolerance must be positive");
+  if (o.budget_bytes <= 0 || o.baseline_bytes < 0)
+    return absl::InvalidArgumentError("cpu probe: budget must be positive");
+  if (o.memory_fraction <= 0 || o.memory_fraction > 1)
+    return absl::InvalidArgumentError("cpu probe: memory_fraction must be in (0, 1]");
+  if (o.safety_margin < 0 || o.safety_margin >= 1)
+    return absl::InvalidArgumentError("cpu probe: safety_margin must be in [0, 1)");
+  if (o.verify_tolerance <= 0)
+    return absl::InvalidArgumentError("cpu probe: verify_tolerance must be positive");
   if (o.kv_bytes_per_block <= 0 || o.plan.context_tokens <= 0 || o.plan.block_size <= 0) {
-    return absl::InvalidArgumentError("cpu probe: KV block bytes, block size and context must be positive");
+    return absl::InvalidArgumentError(
+        "cpu probe: KV block bytes, block size and context must be positive");
   }
   return absl::OkStatus();
 }
@@ -54,20 +60,28 @@ ActivationFit FitPasses(const std::vector<CpuProbePass>& passes) {
 class CpuProbe {
  public:
   CpuProbe(CpuProbeTarget& target, const CpuProbeOptions& options, CpuProbeResult& result)
-      : target_(target), o_(options), r_(result), cap_(AlignRowsDown(options.max_rows, options.align)) {
-    r_.usable_bytes = static_cast<int64_t>(static_cast<double>(o_.budget_bytes) * o_.memory_fraction);
+      : target_(target),
+        o_(options),
+        r_(result),
+        cap_(AlignRowsDown(options.max_rows, options.align)) {
+    r_.usable_bytes =
+        static_cast<int64_t>(static_cast<double>(o_.budget_bytes) * o_.memory_fraction);
     available_ = r_.usable_bytes - o_.baseline_bytes;
   }
 
-  int64_t KvBytes(int32_t rows) const { return ProbeKvBlocks(rows, o_.plan) * o_.kv_bytes_per_block; }
+  int64_t KvBytes(int32_t rows) const {
+    return ProbeKvBlocks(rows, o_.plan) * o_.kv_bytes_per_block;
+  }
   // Activations a pass predicted at `predicted` bytes may really take: the tolerance the
   // verification allows, or the noise floor when that is larger.
   int64_t WithTolerance(int64_t predicted) const {
-    return predicted + std::max(static_cast<int64_t>(std::abs(static_cast<double>(predicted)) * o_.verify_tolerance),
+    return predicted + std::max(static_cast<int64_t>(std::abs(static_cast<double>(predicted)) *
+                                                     o_.verify_tolerance),
                                 o_.resolution_bytes);
   }
   bool Affordable(int32_t rows, int64_t predicted, double share = 1.0) const {
-    return WithTolerance(predicted) + KvBytes(rows) <= static_cast<int64_t>(static_cast<double>(available_) * share);
+    return WithTolerance(predicted) + KvBytes(rows) <=
+           static_cast<int64_t>(static_cast<double>(available_) * share);
   }
 
   absl::StatusOr<int64_t> Pass(int32_t rows) {
@@ -97,7 +111,8 @@ absl::Status CpuProbe::MeasureSmallPasses() {
   int32_t rows = std::min(o_.start_rows, cap_);
   if (!Affordable(rows, 0, o_.small_pass_fraction)) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "cpu probe: budget %d bytes (%d usable) leaves %d beside the %d resident; a KV cache for one "
+        "cpu probe: budget %d bytes (%d usable) leaves %d beside the %d resident; a KV cache for "
+        "one "
         "context alone needs %d",
         o_.budget_bytes, r_.usable_bytes, available_, o_.baseline_bytes, KvBytes(rows)));
   }
@@ -130,7 +145,8 @@ void CpuProbe::Choose() {
   if (r_.memory_limit_rows >= cap_) {
     r_.max_ribbon_rows = cap_;
   } else {
-    const int32_t shrunk = AlignRowsDown(static_cast<int64_t>(r_.memory_limit_rows * (1.0 - o_.safety_margin) + 1e-9), o_.align);
+    const int32_t shrunk = AlignRowsDown(
+        static_cast<int64_t>(r_.memory_limit_rows * (1.0 - o_.safety_margin) + 1e-9), o_.align);
     r_.max_ribbon_rows = std::min(r_.memory_limit_rows, std::max(o_.align, shrunk));
   }
 }
@@ -151,7 +167,8 @@ absl::Status CpuProbe::ChooseAndVerify() {
     int32_t largest = 0;
     for (const CpuProbePass& pass : r_.passes) largest = std::max(largest, pass.rows);
     const bool final_rung = r_.max_ribbon_rows <= 2 * largest;
-    const int32_t rows = final_rung ? r_.max_ribbon_rows : AlignRowsDown(int64_t{2} * largest, o_.align);
+    const int32_t rows =
+        final_rung ? r_.max_ribbon_rows : AlignRowsDown(int64_t{2} * largest, o_.align);
     const int64_t predicted = r_.fit.Predict(rows);
     ASSIGN_OR_RETURN(const int64_t measured, Pass(rows));
     const int64_t miss = measured - predicted;
@@ -163,10 +180,12 @@ absl::Status CpuProbe::ChooseAndVerify() {
       if (held) return absl::OkStatus();
     }
     if (!held && ++misses > o_.max_verify_attempts) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "cpu probe: activation memory is not linear in the ribbon size: at %d rows a pass took %d "
-          "bytes, predicted %d (%+.1f%%), after %d refits",
-          rows, measured, predicted, 100.0 * miss / std::max<double>(1.0, predicted), o_.max_verify_attempts));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("cpu probe: activation memory is not linear in the ribbon size: at %d "
+                          "rows a pass took %d "
+                          "bytes, predicted %d (%+.1f%%), after %d refits",
+                          rows, measured, predicted,
+                          100.0 * miss / std::max<double>(1.0, predicted), o_.max_verify_attempts));
     }
     r_.passes.push_back({rows, measured});
     r_.fit = FitPasses(r_.passes);
@@ -174,15 +193,18 @@ absl::Status CpuProbe::ChooseAndVerify() {
 }
 
 absl::Status CpuProbe::SizeKvCache() {
-  r_.reserved_activation_bytes = std::max(r_.predicted_activation_bytes, r_.measured_activation_bytes);
+  r_.reserved_activation_bytes =
+      std::max(r_.predicted_activation_bytes, r_.measured_activation_bytes);
   const int64_t kv_room = available_ - r_.reserved_activation_bytes;
-  r_.kv_blocks = static_cast<int32_t>(std::clamp<int64_t>(kv_room / o_.kv_bytes_per_block, 0, INT32_MAX));
+  r_.kv_blocks =
+      static_cast<int32_t>(std::clamp<int64_t>(kv_room / o_.kv_bytes_per_block, 0, INT32_MAX));
   r_.kv_bytes = r_.kv_blocks * o_.kv_bytes_per_block;
   r_.planned_peak_bytes = o_.baseline_bytes + r_.reserved_activation_bytes + r_.kv_bytes;
   const int32_t needed = ProbeKvBlocks(r_.max_ribbon_rows, o_.plan);
   if (r_.kv_blocks < needed) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "cpu probe: %d KV blocks fit beside a ribbon of %d rows; it needs %d", r_.kv_blocks, r_.max_ribbon_rows, needed));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("cpu probe: %d KV blocks fit beside a ribbon of %d rows; it needs %d",
+                        r_.kv_blocks, r_.max_ribbon_rows, needed));
   }
   return absl::OkStatus();
 }
@@ -193,7 +215,8 @@ int64_t ActivationFit::Predict(int32_t rows) const {
   return static_cast<int64_t>(std::ceil(fixed_bytes + bytes_per_row * rows));
 }
 
-absl::StatusOr<CpuProbeResult> ProbeCpuCapacity(CpuProbeTarget& target, const CpuProbeOptions& options) {
+absl::StatusOr<CpuProbeResult> ProbeCpuCapacity(CpuProbeTarget& target,
+                                                const CpuProbeOptions& options) {
   RETURN_IF_ERROR(Validate(options));
   CpuProbeResult result;
   CpuProbe probe(target, options, result);

@@ -31,13 +31,14 @@ class CpuProbeTarget {
 };
 
 struct CpuProbeOptions {
-  int64_t budget_bytes = 0;        // resident memory the process must never exceed
-  int64_t baseline_bytes = 0;      // resident before the probe: weights, code, runtime
-  double memory_fraction = 0.90;   // of the budget: what the server plans to use at its peak
-  int32_t start_rows = 16;         // first (warm-up) pass; a multiple of `align`
-  int32_t max_rows = 16384;        // cap on the answer
+  int64_t budget_bytes = 0;       // resident memory the process must never exceed
+  int64_t baseline_bytes = 0;     // resident before the probe: weights, code, runtime
+  double memory_fraction = 0.90;  // of the budget: what the server plans to use at its peak
+  int32_t start_rows = 16;        // first (warm-up) pass; a multiple of `align`
+  int32_t max_rows = 16384;       // cap on the answer
   int32_t align = 16;
-  double safety_margin = 0.10;     // answer = AlignDown(memory limit * (1 - margin)) when memory bounds
+  double safety_margin =
+      0.10;  // answer = AlignDown(memory limit * (1 - margin)) when memory bounds
   double verify_tolerance = 0.10;  // the pass at the answer must match the prediction this closely
   // Measured passes double while the largest takes less than min_signal_bytes (so page and
   // allocator noise stay small against it) and the next stays under small_pass_fraction of the
@@ -45,8 +46,9 @@ struct CpuProbeOptions {
   int64_t min_signal_bytes = int64_t{16} << 20;
   double small_pass_fraction = 0.25;
   int64_t resolution_bytes = int64_t{1} << 20;  // noise floor: a verification this close passes
-  int32_t max_verify_attempts = 3;  // rungs that may miss the tolerance (each refits) before giving up
-  ProbePlanOptions plan;            // the worst-case plan's shape: its KV cache counts against the budget
+  int32_t max_verify_attempts =
+      3;                  // rungs that may miss the tolerance (each refits) before giving up
+  ProbePlanOptions plan;  // the worst-case plan's shape: its KV cache counts against the budget
   int64_t kv_bytes_per_block = 0;
 };
 
@@ -66,22 +68,25 @@ struct CpuProbeResult {
   std::vector<CpuProbePass> passes;  // the passes fitted, in order: small ones, then the climb's
   ActivationFit fit;                 // the fit the answer was verified with
   int32_t max_ribbon_rows = 0;       // the answer: no step may be larger
-  int32_t memory_limit_rows = 0;     // largest ribbon the budget allows by the fit (may exceed the cap)
+  int32_t memory_limit_rows =
+      0;  // largest ribbon the budget allows by the fit (may exceed the cap)
   int64_t predicted_activation_bytes = 0;  // at max_ribbon_rows
   int64_t measured_activation_bytes = 0;   // at max_ribbon_rows
-  double prediction_error = 0;       // (measured - predicted) / predicted
-  int64_t usable_bytes = 0;          // budget * memory_fraction
-  int64_t reserved_activation_bytes = 0;  // max(predicted, measured): what the KV sizing leaves aside
-  int64_t kv_bytes = 0;              // kv_blocks * kv_bytes_per_block
+  double prediction_error = 0;             // (measured - predicted) / predicted
+  int64_t usable_bytes = 0;                // budget * memory_fraction
+  int64_t reserved_activation_bytes =
+      0;                 // max(predicted, measured): what the KV sizing leaves aside
+  int64_t kv_bytes = 0;  // kv_blocks * kv_bytes_per_block
   int32_t kv_blocks = 0;
-  int64_t planned_peak_bytes = 0;    // baseline + reserved activations + KV cache (<= usable)
-  int64_t probe_peak_bytes = 0;      // highest baseline + pass KV + activations the probe reached
+  int64_t planned_peak_bytes = 0;  // baseline + reserved activations + KV cache (<= usable)
+  int64_t probe_peak_bytes = 0;    // highest baseline + pass KV + activations the probe reached
 };
 
 // Errors: INVALID_ARGUMENT for inconsistent options; RESOURCE_EXHAUSTED when the budget cannot
 // hold the baseline, one ribbon of `align` rows and one context of KV; FAILED_PRECONDITION when
 // the prediction misses the verification pass by more than the tolerance after every refit;
 // the target's own errors.
-absl::StatusOr<CpuProbeResult> ProbeCpuCapacity(CpuProbeTarget& target, const CpuProbeOptions& options);
+absl::StatusOr<CpuProbeResult> ProbeCpuCapacity(CpuProbeTarget& target,
+                                                const CpuProbeOptions& options);
 
 }  // namespace ribbon::memory

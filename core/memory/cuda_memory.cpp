@@ -55,7 +55,8 @@ absl::Status CudaResetPeakStats(int device) {
 
 absl::StatusOr<CudaAllocatorStats> CudaAllocatorStatsOf(int device) {
   try {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
     const auto& allocated = stats.allocated_bytes[kAggregate];
     return CudaAllocatorStats{allocated.current, allocated.peak};
   } catch (const c10::Error& error) {

@@ -15,7 +15,7 @@
 namespace ribbon::memory {
 
 struct CudaMemoryInfo {
-  int64_t free_bytes = 0;   // cudaMemGetInfo: free on the device, all processes considered
+  int64_t free_bytes = 0;  // cudaMemGetInfo: free on the device, all processes considered
   int64_t total_bytes = 0;
 };
 

@@ -4,7 +4,9 @@
 namespace ribbon::memory {
 namespace {
 
-absl::Status NoCuda() { return absl::UnimplementedError("this build of ribbon has no CUDA support"); }
+absl::Status NoCuda() {
+  return absl::UnimplementedError("this build of ribbon has no CUDA support");
+}
 
 }  // namespace
 

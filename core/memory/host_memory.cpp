@@ -16,7 +16,9 @@ namespace {
 constexpr int64_t kNoLimitAbove = int64_t{1} << 62;
 
 // Debian's Abseil has its own string_view class; the parsing below works in it.
-absl::string_view Absl(std::string_view text) { return absl::string_view(text.data(), text.size()); }
+absl::string_view Absl(std::string_view text) {
+  return absl::string_view(text.data(), text.size());
+}
 
 // The value of a "Key:   123 kB" line, in bytes.
 std::optional<int64_t> KilobyteField(absl::string_view text, absl::string_view key) {
@@ -62,30 +64,36 @@ absl::Status ResetPeakResident() {
   std::ofstream out("/proc/self/clear_refs");
   out << "5";
   out.flush();
-  if (!out) return absl::UnavailableError("cannot write /proc/self/clear_refs to reset the resident peak");
+  if (!out)
+    return absl::UnavailableError("cannot write /proc/self/clear_refs to reset the resident peak");
   return absl::OkStatus();
 }
 
 std::optional<int64_t> ParseCgroupLimit(std::string_view text) {
   int64_t bytes = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(Absl(text)), &bytes) || bytes <= 0 || bytes >= kNoLimitAbove) {
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(Absl(text)), &bytes) || bytes <= 0 ||
+      bytes >= kNoLimitAbove) {
     return std::nullopt;
   }
   return bytes;
 }
 
-std::vector<std::string> CgroupLimitFiles(std::string_view proc_cgroup_text, const std::string& root) {
+std::vector<std::string> CgroupLimitFiles(std::string_view proc_cgroup_text,
+                                          const std::string& root) {
   std::vector<std::string> files;
-  for (absl::string_view line : absl::StrSplit(Absl(proc_cgroup_text), '\n', absl::SkipWhitespace())) {
+  for (absl::string_view line :
+       absl::StrSplit(Absl(proc_cgroup_text), '\n', absl::SkipWhitespace())) {
     const std::vector<absl::string_view> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (fields.size() != 3) continue;
     const bool v2 = fields[0] == "0" && fields[1].empty();
     const std::vector<absl::string_view> controllers = absl::StrSplit(fields[1], ',');
-    const bool v1_memory = std::find(controllers.begin(), controllers.end(), "memory") != controllers.end();
+    const bool v1_memory =
+        std::find(controllers.begin(), controllers.end(), "memory") != controllers.end();
     if (!v2 && !v1_memory) continue;
     const std::string base = v2 ? root : root + "/memory";
     const std::string file = v2 ? "/memory.max" : "/memory.limit_in_bytes";
-    for (const std::string& dir : SelfAndAncestors(std::string(fields[2]))) files.push_back(base + dir + file);
+    for (const std::string& dir : SelfAndAncestors(std::string(fields[2])))
+      files.push_back(base + dir + file);
   }
   return files;
 }

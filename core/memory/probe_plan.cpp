@@ -33,9 +33,9 @@ int32_t ProbeSampleRows(int32_t rows, const ProbePlanOptions& options) {
 absl::Status BuildProbePlan(int32_t rows, const ProbePlanOptions& options, BlockManager& blocks,
                             StepPlan& plan) {
   if (rows <= 0 || options.context_tokens <= 0 || options.block_size != blocks.block_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("probe plan: rows ", rows, ", context ", options.context_tokens,
-                                                   ", block size ", options.block_size, " (manager ",
-                                                   blocks.block_size(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("probe plan: rows ", rows, ", context ", options.context_tokens,
+                     ", block size ", options.block_size, " (manager ", blocks.block_size(), ")"));
   }
   const int32_t context = options.context_tokens;
   const int32_t n = ProbeSequences(rows, context);
@@ -53,7 +53,8 @@ absl::Status BuildProbePlan(int32_t rows, const ProbePlanOptions& options, Block
   for (int32_t s = 0; s < n; ++s) {
     RETURN_IF_ERROR(blocks.EnsureCapacity(static_cast<uint64_t>(s), context));
     const auto table = blocks.BlockTable(static_cast<uint64_t>(s));
-    std::copy(table.begin(), table.end(), plan.block_tables.begin() + static_cast<size_t>(s) * max_blocks);
+    std::copy(table.begin(), table.end(),
+              plan.block_tables.begin() + static_cast<size_t>(s) * max_blocks);
     const int32_t seq_rows = SequenceRows(s, n, rows, context);
     for (int32_t pos = context - seq_rows; pos < context; ++pos) {
       // Token ids only steer embedding lookups; a fixed non-pad id keeps every row real.

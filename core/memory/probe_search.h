@@ -38,15 +38,16 @@ class ProbeDevice {
 };
 
 struct ProbeOptions {
-  int32_t start_rows = 256;       // first trial; a multiple of `align`
-  int32_t max_rows = 16384;       // cap: no trial is larger; reached without running out = the answer
-  int32_t align = 16;             // every trial and the answer are multiples of this
-  int32_t tolerance_rows = 64;    // the binary search stops once the bracket is this narrow
-  double safety_margin = 0.10;    // answer = AlignDown(largest that ran * (1 - margin)) when memory bounds
+  int32_t start_rows = 256;     // first trial; a multiple of `align`
+  int32_t max_rows = 16384;     // cap: no trial is larger; reached without running out = the answer
+  int32_t align = 16;           // every trial and the answer are multiples of this
+  int32_t tolerance_rows = 64;  // the binary search stops once the bracket is this narrow
+  double safety_margin =
+      0.10;  // answer = AlignDown(largest that ran * (1 - margin)) when memory bounds
   double memory_fraction = 0.90;  // of TotalBytes(): what everything together may use
   int64_t kv_bytes_per_block = 0;
-  int32_t min_kv_blocks = 1;      // a KV cache smaller than this is an error (one full context)
-  int32_t max_shrinks = 3;        // retries, each a margin smaller, if the chosen ribbon runs out
+  int32_t min_kv_blocks = 1;  // a KV cache smaller than this is an error (one full context)
+  int32_t max_shrinks = 3;    // retries, each a margin smaller, if the chosen ribbon runs out
 };
 
 // One trial of the search, in the order run.
@@ -62,8 +63,8 @@ struct ProbeResult {
   int64_t activation_bytes = 0;   // peak activation bytes of a pass at max_ribbon_rows
   int64_t used_bytes = 0;         // in use after that pass (weights, runtime, kept workspaces)
   int64_t total_bytes = 0;
-  int64_t usable_bytes = 0;       // total_bytes * memory_fraction
-  int64_t kv_bytes = 0;           // kv_blocks * kv_bytes_per_block
+  int64_t usable_bytes = 0;  // total_bytes * memory_fraction
+  int64_t kv_bytes = 0;      // kv_blocks * kv_bytes_per_block
   int32_t kv_blocks = 0;
   std::vector<ProbeTrial> trials;
 };

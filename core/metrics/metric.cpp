@@ -27,7 +27,9 @@ namespace {
 
 constexpr size_t kSlotsPerLine = kCacheLine / sizeof(std::atomic<uint64_t>);
 
-size_t RoundUpToLine(size_t slots) { return (slots + kSlotsPerLine - 1) / kSlotsPerLine * kSlotsPerLine; }
+size_t RoundUpToLine(size_t slots) {
+  return (slots + kSlotsPerLine - 1) / kSlotsPerLine * kSlotsPerLine;
+}
 
 }  // namespace
 

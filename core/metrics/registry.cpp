@@ -199,8 +199,8 @@ absl::StatusOr<Family<Histogram>*> Registry::AddHistogram(MetricOptions options,
                                                           std::vector<double> upper_bounds) {
   for (size_t i = 0; i < upper_bounds.size(); ++i) {
     if (!std::isfinite(upper_bounds[i]) || (i > 0 && upper_bounds[i] <= upper_bounds[i - 1])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bucket bounds of ", options.name, " must be finite and strictly increasing"));
+      return absl::InvalidArgumentError(absl::StrCat("bucket bounds of ", options.name,
+                                                     " must be finite and strictly increasing"));
     }
   }
   return Add<Histogram>(std::move(options), std::move(upper_bounds));

@@ -103,6 +103,7 @@ class Registry {
 };
 
 // Content-Type for an HTTP response carrying Serialize().
-inline constexpr std::string_view kTextFormatContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kTextFormatContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace ribbon::metrics

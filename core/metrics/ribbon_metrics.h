@@ -99,8 +99,8 @@ struct RibbonMetrics {
   Gauge* kv_blocks_used = nullptr;  // {state="used"}
   Gauge* probe_max_ribbon_tokens = nullptr;
   std::array<Gauge*, kNumMemoryKinds> memory_bytes_by_kind{};  // {kind}
-  Family<Gauge>* memory_bytes_family = nullptr;  // for kinds beyond MemoryKind
-  Gauge* build_info = nullptr;                   // always 1; the labels carry the information
+  Family<Gauge>* memory_bytes_family = nullptr;                // for kinds beyond MemoryKind
+  Gauge* build_info = nullptr;  // always 1; the labels carry the information
 
   // Histograms.
   Histogram* time_to_first_token = nullptr;
@@ -121,7 +121,7 @@ std::vector<double> TimeToFirstToken();
 std::vector<double> InterTokenLatency();
 std::vector<double> RequestLatency();  // e2e and queue time
 std::vector<double> StepDuration();
-std::vector<double> Ratio();           // fill and padding ratios
+std::vector<double> Ratio();  // fill and padding ratios
 }  // namespace catalogue_buckets
 
 }  // namespace ribbon::metrics

@@ -20,7 +20,8 @@ void AppendDouble(std::string& out, double value) {
   // at least 6, fixed otherwise. So our le labels read exactly like theirs ("0.0001", "1e-05").
   char scientific[32];
   const auto sci_end = std::to_chars(scientific, scientific + sizeof(scientific), value,
-                                     std::chars_format::scientific).ptr;
+                                     std::chars_format::scientific)
+                           .ptr;
   const char* exponent_at = std::find(scientific, sci_end, 'e') + 1;
   int exponent = 0;
   std::from_chars(exponent_at + (*exponent_at == '+' ? 1 : 0), sci_end, exponent);
@@ -68,7 +69,9 @@ void AppendEscapedLabelValue(std::string& out, std::string_view value) {
 
 namespace {
 
-bool IsLetterOrUnderscore(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsLetterOrUnderscore(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace

@@ -22,10 +22,12 @@ absl::StatusOr<std::vector<std::string>> ShardNames(const std::string& index_pat
   std::vector<std::string> names;
   std::set<std::string> seen;
   for (const auto& [tensor, file] : index["weight_map"].items()) {
-    if (!file.is_string()) return absl::InvalidArgumentError(absl::StrCat(index_path, ": bad entry for ", tensor));
+    if (!file.is_string())
+      return absl::InvalidArgumentError(absl::StrCat(index_path, ": bad entry for ", tensor));
     const std::string name = file.get<std::string>();
     if (name.find('/') != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(index_path, ": shard name \"", name, "\" must be a plain file name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(index_path, ": shard name \"", name, "\" must be a plain file name"));
     }
     if (seen.insert(name).second) names.push_back(name);
   }
@@ -49,7 +51,8 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
   } else if (std::filesystem::exists(index)) {
     ASSIGN_OR_RETURN(shards, ShardNames(index));
   } else {
-    return absl::NotFoundError(absl::StrCat(dir, ": no model.safetensors or model.safetensors.index.json"));
+    return absl::NotFoundError(
+        absl::StrCat(dir, ": no model.safetensors or model.safetensors.index.json"));
   }
   for (const auto& shard : shards) {
     ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(dir + "/" + shard));
@@ -68,11 +71,12 @@ const TensorView* Checkpoint::Lookup(const std::string& name) const {
 absl::StatusOr<const TensorView*> Checkpoint::Get(const std::string& name,
                                                   const std::vector<int64_t>& shape) const {
   const TensorView* view = Lookup(name);
-  if (view == nullptr) return absl::NotFoundError(absl::StrCat(dir_, ": tensor \"", name, "\" is missing"));
+  if (view == nullptr)
+    return absl::NotFoundError(absl::StrCat(dir_, ": tensor \"", name, "\" is missing"));
   if (view->shape != shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        dir_, ": tensor \"", name, "\" has shape [", absl::StrJoin(view->shape, ", "),
-        "] but config.json implies [", absl::StrJoin(shape, ", "), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir_, ": tensor \"", name, "\" has shape [", absl::StrJoin(view->shape, ", "),
+                     "] but config.json implies [", absl::StrJoin(shape, ", "), "]"));
   }
   return view;
 }

@@ -9,7 +9,9 @@ namespace ribbon::cpu {
 namespace {
 
 // Rows per task: enough work per task to amortise scheduling.
-int64_t Grain(int64_t work_per_row) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row)); }
+int64_t Grain(int64_t work_per_row) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
+}
 
 }  // namespace
 
@@ -98,7 +100,8 @@ void FloatToBf16(const float* in, uint16_t* out, int64_t n) {
       uint32_t bits;
       std::memcpy(&bits, in + i, 4);
       const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
-      out[i] = std::isnan(in[i]) ? uint16_t{0x7FC0} : static_cast<uint16_t>((bits + rounding) >> 16);
+      out[i] =
+          std::isnan(in[i]) ? uint16_t{0x7FC0} : static_cast<uint16_t>((bits + rounding) >> 16);
     }
   });
 }

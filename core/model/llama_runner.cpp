@@ -36,15 +36,18 @@ class LlamaCpuRunner final : public ModelRunner {
  public:
   // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations stay float32).
   LlamaCpuRunner(ModelConfig config, LlamaWeights weights, at::ScalarType gemm_dtype)
-      : c_(std::move(config)), w_(std::move(weights)), gemm_dtype_(gemm_dtype),
+      : c_(std::move(config)),
+        w_(std::move(weights)),
+        gemm_dtype_(gemm_dtype),
         rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {
     TransposeForGemm();
   }
 
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
-    return absl::StrFormat("cpu %s GEMMs, float32 activations and KV, %d threads, attention=cpu-paged",
-                           gemm_dtype_ == at::kBFloat16 ? "bfloat16" : "float32", at::get_num_threads());
+    return absl::StrFormat(
+        "cpu %s GEMMs, float32 activations and KV, %d threads, attention=cpu-paged",
+        gemm_dtype_ == at::kBFloat16 ? "bfloat16" : "float32", at::get_num_threads());
   }
   int64_t weight_bytes() const override { return w_.bytes; }
   int64_t KvBytesPerBlock(int32_t block_size) const override {
@@ -52,7 +55,8 @@ class LlamaCpuRunner final : public ModelRunner {
   }
 
   absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override {
-    if (block_size <= 0 || block_size > 64) return absl::InvalidArgumentError("block_size must be in [1, 64]");
+    if (block_size <= 0 || block_size > 64)
+      return absl::InvalidArgumentError("block_size must be in [1, 64]");
     c10::InferenceMode guard;
     const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
     k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
@@ -85,7 +89,7 @@ class LlamaCpuRunner final : public ModelRunner {
   int64_t capacity_ = 0;
   at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
   at::Tensor bf16_in_, bf16_out_;  // GEMM operands when the weights are bfloat16
-  int64_t rows_ = 0;  // rows of the step in flight
+  int64_t rows_ = 0;               // rows of the step in flight
 };
 
 // Presents every GEMM weight as an [in, out] tensor made once here, so a step calls mm/addmm
@@ -95,7 +99,9 @@ class LlamaCpuRunner final : public ModelRunner {
 void LlamaCpuRunner::TransposeForGemm() {
   c10::InferenceMode guard;
   const at::ScalarType dtype = gemm_dtype_;
-  auto transpose = [dtype](at::Tensor& w) { w = dtype == at::kFloat ? w.t().contiguous() : w.to(dtype).t(); };
+  auto transpose = [dtype](at::Tensor& w) {
+    w = dtype == at::kFloat ? w.t().contiguous() : w.to(dtype).t();
+  };
   for (LlamaLayerWeights& layer : w_.layers) {
     transpose(layer.qkv);
     transpose(layer.o);
@@ -106,14 +112,15 @@ void LlamaCpuRunner::TransposeForGemm() {
   transpose(lm_head_t_);
   w_.bytes = w_.embed.nbytes() + lm_head_t_.nbytes() + w_.final_norm.nbytes();
   for (const LlamaLayerWeights& layer : w_.layers) {
-    for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o, &layer.mlp_norm,
-                                &layer.gate_up, &layer.down}) {
+    for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o,
+                                &layer.mlp_norm, &layer.gate_up, &layer.down}) {
       if (t->defined()) w_.bytes += t->nbytes();
     }
   }
 }
 
-void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate) {
+void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows,
+                          bool accumulate) {
   const int64_t k = w.size(0), n = w.size(1);
   at::Tensor a = View(const_cast<float*>(in), rows, k);
   at::Tensor o = View(out, rows, n);
@@ -136,7 +143,8 @@ void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int6
 absl::Status LlamaCpuRunner::Validate(const StepPlan& plan, size_t logits_size) const {
   if (!k_cache_.defined()) return absl::FailedPreconditionError("KV cache not allocated");
   const size_t rows = static_cast<size_t>(plan.num_rows);
-  if (plan.token_ids.size() != rows || plan.positions.size() != rows || plan.slot_mapping.size() != rows ||
+  if (plan.token_ids.size() != rows || plan.positions.size() != rows ||
+      plan.slot_mapping.size() != rows ||
       plan.cu_seqlens.size() != static_cast<size_t>(plan.num_seqs) + 1 ||
       plan.cu_seqlens.back() > plan.num_rows || plan.block_size != block_size_) {
     return absl::InvalidArgumentError("StepPlan sizes are inconsistent");
@@ -158,7 +166,8 @@ void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
   gate_up_ = at::empty({capacity_, 2 * c_.intermediate_size}, at::kFloat);
   act_ = at::empty({capacity_, c_.intermediate_size}, at::kFloat);
   if (gemm_dtype_ == at::kBFloat16) {
-    const int64_t widest = std::max({d, c_.q_size() + 2 * c_.kv_size(), 2 * c_.intermediate_size, c_.vocab_size});
+    const int64_t widest =
+        std::max({d, c_.q_size() + 2 * c_.kv_size(), 2 * c_.intermediate_size, c_.vocab_size});
     bf16_in_ = at::empty({capacity_, widest}, at::kBFloat16);
     bf16_out_ = at::empty({capacity_, widest}, at::kBFloat16);
   }
@@ -184,7 +193,8 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
   a.sliding_window = static_cast<int32_t>(c_.sliding_window);
   a.scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
   const int64_t items = kernels::PagedAttentionWorkItems(a);
-  at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) { kernels::PagedAttentionCpu(a, begin, end); });
+  at::parallel_for(0, items, 1,
+                   [&](int64_t begin, int64_t end) { kernels::PagedAttentionCpu(a, begin, end); });
 }
 
 void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
@@ -198,9 +208,12 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
 
   cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
   Gemm(qkv, h, w.qkv, t, /*accumulate=*/false);
-  if (w.qkv_bias.defined()) cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
-  cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
-  cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(), rope_.cos.data(), rope_.sin.data());
+  if (w.qkv_bias.defined())
+    cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
+  cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(),
+                 rope_.cos.data(), rope_.sin.data());
+  cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(),
+                 rope_.cos.data(), rope_.sin.data());
   cpu::WriteKv(qkv + q, qkv + q + kv, qkv_width, plan.slot_mapping.data(), t, kv,
                k_cache_.data_ptr<float>() + layer * k_cache_.stride(0),
                v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
@@ -225,14 +238,16 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
   rows_ = plan.cu_seqlens.back();
   EnsureWorkspace(rows_);
   const int64_t d = c_.hidden_size;
-  cpu::GatherRows(w_.embed.data_ptr<float>(), plan.token_ids.data(), x_.data_ptr<float>(), rows_, d);
+  cpu::GatherRows(w_.embed.data_ptr<float>(), plan.token_ids.data(), x_.data_ptr<float>(), rows_,
+                  d);
   for (int64_t layer = 0; layer < c_.num_layers; ++layer) Layer(plan, layer);
 
   const int64_t s = static_cast<int64_t>(plan.sample_rows.size());
   if (s == 0) return absl::OkStatus();
   float* h = h_.data_ptr<float>();
   cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
-  cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d, static_cast<float>(c_.rms_norm_eps));
+  cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d,
+               static_cast<float>(c_.rms_norm_eps));
   Gemm(logits.data(), h, lm_head_t_, s, /*accumulate=*/false);
   return absl::OkStatus();
 }
@@ -242,11 +257,12 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
 absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& options) {
   if (absl::StartsWith(options.device, "cuda")) return LoadCudaModel(options);
   if (options.device != "cpu") {
-    return absl::UnimplementedError(absl::StrCat("device \"", options.device, "\" is not supported by this build"));
+    return absl::UnimplementedError(
+        absl::StrCat("device \"", options.device, "\" is not supported by this build"));
   }
   if (options.dtype != "auto" && options.dtype != "float32" && options.dtype != "bfloat16") {
-    return absl::InvalidArgumentError(absl::StrCat("dtype \"", options.dtype,
-                                                   "\" is not supported on the CPU (float32 or bfloat16)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dtype \"", options.dtype, "\" is not supported on the CPU (float32 or bfloat16)"));
   }
   const at::ScalarType gemm_dtype = options.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
@@ -256,7 +272,8 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& o
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
   c10::InferenceMode guard;
   ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));
-  return std::unique_ptr<ModelRunner>(new LlamaCpuRunner(checkpoint->config(), std::move(weights), gemm_dtype));
+  return std::unique_ptr<ModelRunner>(
+      new LlamaCpuRunner(checkpoint->config(), std::move(weights), gemm_dtype));
 }
 
 }  // namespace ribbon

@@ -11,9 +11,12 @@ namespace {
 
 at::ScalarType ToScalarType(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return at::kFloat;
-    case DType::kF16: return at::kHalf;
-    case DType::kBF16: return at::kBFloat16;
+    case DType::kF32:
+      return at::kFloat;
+    case DType::kF16:
+      return at::kHalf;
+    case DType::kBF16:
+      return at::kBFloat16;
   }
   return at::kFloat;
 }
@@ -26,12 +29,14 @@ at::Tensor Borrow(const TensorView& view) {
 
 class Loader {
  public:
-  Loader(const Checkpoint& ckpt, const WeightLoadOptions& options) : ckpt_(ckpt), options_(options) {}
+  Loader(const Checkpoint& ckpt, const WeightLoadOptions& options)
+      : ckpt_(ckpt), options_(options) {}
 
   // One tensor, copied into the compute dtype and device.
   absl::StatusOr<at::Tensor> One(const std::string& name, std::vector<int64_t> shape) {
     ASSIGN_OR_RETURN(const TensorView* view, ckpt_.Get(name, shape));
-    at::Tensor t = Borrow(*view).to(options_.device, options_.dtype, false, /*copy=*/true).contiguous();
+    at::Tensor t =
+        Borrow(*view).to(options_.device, options_.dtype, false, /*copy=*/true).contiguous();
     ckpt_.Release(*view);
     bytes_ += t.nbytes();
     return t;
@@ -39,7 +44,8 @@ class Loader {
 
   // Several tensors concatenated along dim 0 (e.g. Q, K, V into one QKV matrix), converted
   // straight into their slice of the destination: no temporary copy per piece.
-  absl::StatusOr<at::Tensor> Fused(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts) {
+  absl::StatusOr<at::Tensor> Fused(
+      const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts) {
     std::vector<const TensorView*> views;
     int64_t rows = 0;
     for (const auto& [name, shape] : parts) {
@@ -49,7 +55,8 @@ class Loader {
     }
     std::vector<int64_t> shape = views[0]->shape;
     shape[0] = rows;
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(options_.dtype).device(options_.device));
+    at::Tensor t =
+        at::empty(shape, at::TensorOptions().dtype(options_.dtype).device(options_.device));
     int64_t row = 0;
     for (const TensorView* view : views) {
       t.narrow(0, row, view->shape[0]).copy_(Borrow(*view));
@@ -107,8 +114,9 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint,
   } else if (c.tie_word_embeddings) {
     w.lm_head = w.embed;
   } else {
-    return absl::NotFoundError(absl::StrCat(checkpoint.dir(),
-                                            ": tensor \"lm_head.weight\" is missing and tie_word_embeddings is false"));
+    return absl::NotFoundError(
+        absl::StrCat(checkpoint.dir(),
+                     ": tensor \"lm_head.weight\" is missing and tie_word_embeddings is false"));
   }
   w.bytes = load.bytes();
   return w;

@@ -25,7 +25,7 @@ struct LlamaLayerWeights {
 };
 
 struct LlamaWeights {
-  at::Tensor embed;       // [vocab, hidden]
+  at::Tensor embed;  // [vocab, hidden]
   std::vector<LlamaLayerWeights> layers;
   at::Tensor final_norm;  // [hidden]
   at::Tensor lm_head;     // [vocab, hidden] (the embedding when tied)

@@ -16,8 +16,10 @@ const char* const kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralForCa
 
 absl::StatusOr<json> ParseJson(const std::string& text, const std::string& source) {
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(source, ": invalid JSON"));
-  if (!parsed.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  if (parsed.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid JSON"));
+  if (!parsed.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
   return parsed;
 }
 
@@ -60,9 +62,9 @@ absl::Status ParseArchitecture(const json& j, const std::string& source, ModelCo
   for (const char* supported : kSupportedArchitectures) {
     if (c.architecture == supported) return absl::OkStatus();
   }
-  return absl::UnimplementedError(absl::StrCat(source, ": unsupported architecture \"",
-                                               c.architecture, "\" (supported: ",
-                                               absl::StrJoin(kSupportedArchitectures, ", "), ")"));
+  return absl::UnimplementedError(
+      absl::StrCat(source, ": unsupported architecture \"", c.architecture,
+                   "\" (supported: ", absl::StrJoin(kSupportedArchitectures, ", "), ")"));
 }
 
 // RoPE settings live in "rope_scaling" (+ top-level "rope_theta") up to transformers 4.x and in
@@ -76,11 +78,13 @@ absl::Status ParseRopeScaling(const json& j, const std::string& source, ModelCon
     it = j.find("rope_scaling");
   }
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling must be an object"));
+  if (!it->is_object())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling must be an object"));
   std::string type = it->value("rope_type", it->value("type", std::string()));
   if (type.empty() || type == "default") return absl::OkStatus();
   if (type != "llama3" && type != "linear") {
-    return absl::UnimplementedError(absl::StrCat(source, ": unsupported rope_scaling type \"", type, "\""));
+    return absl::UnimplementedError(
+        absl::StrCat(source, ": unsupported rope_scaling type \"", type, "\""));
   }
   c.rope_scaling.type = type;
   c.rope_scaling.factor = NumberField(*it, "factor", 1.0);
@@ -106,7 +110,8 @@ absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c
                              {"num_key_value_heads", c.num_kv_heads},
                              {"vocab_size", c.vocab_size},
                              {"max_position_embeddings", c.max_position_embeddings}}) {
-    if (value <= 0) return absl::InvalidArgumentError(absl::StrCat(source, ": \"", name, "\" must be positive"));
+    if (value <= 0)
+      return absl::InvalidArgumentError(absl::StrCat(source, ": \"", name, "\" must be positive"));
   }
   if (c.num_heads % c.num_kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": num_attention_heads (", c.num_heads,
@@ -116,8 +121,8 @@ absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c
   const int64_t default_head_dim = c.hidden_size / c.num_heads;
   ASSIGN_OR_RETURN(c.head_dim, IntField(j, "head_dim", default_head_dim, source));
   if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 256) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim ", c.head_dim,
-                                                   " must be even and in [2, 256]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": head_dim ", c.head_dim, " must be even and in [2, 256]"));
   }
   return absl::OkStatus();
 }
@@ -125,7 +130,8 @@ absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c
 absl::Status ParseAttentionVariant(const json& j, const std::string& source, ModelConfig& c) {
   c.qkv_bias = c.architecture == "Qwen2ForCausalLM" || j.value("attention_bias", false);
   auto window = j.find("sliding_window");
-  const bool window_used = c.architecture == "MistralForCausalLM" || j.value("use_sliding_window", false);
+  const bool window_used =
+      c.architecture == "MistralForCausalLM" || j.value("use_sliding_window", false);
   if (window_used && window != j.end() && window->is_number_integer()) {
     c.sliding_window = window->get<int64_t>();
   }
@@ -133,7 +139,8 @@ absl::Status ParseAttentionVariant(const json& j, const std::string& source, Mod
     return absl::UnimplementedError(absl::StrCat(source, ": unsupported hidden_act \"",
                                                  j.value("hidden_act", std::string()), "\""));
   }
-  if (j.value("mlp_bias", false)) return absl::UnimplementedError(absl::StrCat(source, ": mlp_bias is not supported"));
+  if (j.value("mlp_bias", false))
+    return absl::UnimplementedError(absl::StrCat(source, ": mlp_bias is not supported"));
   return absl::OkStatus();
 }
 
@@ -153,12 +160,15 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& config_json,
   c.tie_word_embeddings = j.value("tie_word_embeddings", false);
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"];
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
+    c.bos_token_id = j["bos_token_id"];
   if (j.contains("eos_token_id")) c.eos_token_ids = IdList(j["eos_token_id"]);
   if (!generation_config_json.empty()) {
     ASSIGN_OR_RETURN(json g, ParseJson(generation_config_json, "generation_config.json"));
-    if (g.contains("bos_token_id") && g["bos_token_id"].is_number_integer()) c.bos_token_id = g["bos_token_id"];
-    if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) c.eos_token_ids = IdList(g["eos_token_id"]);
+    if (g.contains("bos_token_id") && g["bos_token_id"].is_number_integer())
+      c.bos_token_id = g["bos_token_id"];
+    if (g.contains("eos_token_id") && !g["eos_token_id"].is_null())
+      c.eos_token_ids = IdList(g["eos_token_id"]);
   }
   return c;
 }

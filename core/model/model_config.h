@@ -33,8 +33,8 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
-  bool qkv_bias = false;           // Qwen2 (and attention_bias: true)
-  int64_t sliding_window = 0;      // 0 = none
+  bool qkv_bias = false;       // Qwen2 (and attention_bias: true)
+  int64_t sliding_window = 0;  // 0 = none
   std::string torch_dtype = "float32";
   int32_t bos_token_id = -1;
   std::vector<int32_t> eos_token_ids;

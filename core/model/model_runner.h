@@ -18,11 +18,11 @@
 namespace ribbon {
 
 struct ModelLoadOptions {
-  std::string path;                  // Hugging Face checkpoint directory
-  std::string device = "cpu";        // "cpu" or "cuda[:N]"
-  std::string dtype = "auto";        // compute dtype: "auto", "float32", "bfloat16", "float16"
+  std::string path;            // Hugging Face checkpoint directory
+  std::string device = "cpu";  // "cpu" or "cuda[:N]"
+  std::string dtype = "auto";  // compute dtype: "auto", "float32", "bfloat16", "float16"
   std::string attention_backend = "auto";  // "auto", "reference", "flash", "cudnn"
-  int32_t num_threads = 0;           // CPU intra-op threads; 0 = leave torch's default
+  int32_t num_threads = 0;                 // CPU intra-op threads; 0 = leave torch's default
 };
 
 class ModelRunner {

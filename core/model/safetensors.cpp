@@ -19,7 +19,8 @@ absl::StatusOr<DType> ParseDType(const std::string& name) {
   if (name == "F32") return DType::kF32;
   if (name == "F16") return DType::kF16;
   if (name == "BF16") return DType::kBF16;
-  return absl::UnimplementedError(absl::StrCat("unsupported dtype \"", name, "\" (supported: F32, F16, BF16)"));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported dtype \"", name, "\" (supported: F32, F16, BF16)"));
 }
 
 absl::StatusOr<TensorView> ParseEntry(const std::string& name, const nlohmann::json& entry,
@@ -42,7 +43,8 @@ absl::StatusOr<TensorView> ParseEntry(const std::string& name, const nlohmann::j
     view.shape.push_back(dim.get<int64_t>());
   }
   const auto& offsets = entry["data_offsets"];
-  if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) return fail("bad data_offsets");
+  if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    return fail("bad data_offsets");
   const uint64_t begin = offsets[0].get<uint64_t>();
   const uint64_t end = offsets[1].get<uint64_t>();
   if (begin > end || end > data_size) {
@@ -63,9 +65,12 @@ absl::StatusOr<TensorView> ParseEntry(const std::string& name, const nlohmann::j
 
 const char* DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
   }
   return "?";
 }
@@ -82,7 +87,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
@@ -104,16 +110,19 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
 }
 
 absl::Status SafetensorsFile::ParseHeader() {
-  if (size_ < 8) return absl::InvalidArgumentError(absl::StrCat("file is ", size_, " bytes, too short for a safetensors header"));
+  if (size_ < 8)
+    return absl::InvalidArgumentError(
+        absl::StrCat("file is ", size_, " bytes, too short for a safetensors header"));
   uint64_t header_len = 0;
   std::memcpy(&header_len, map_, 8);
   if (header_len > size_ - 8) {
-    return absl::InvalidArgumentError(absl::StrCat("header length ", header_len,
-                                                   " is past the end of the file (", size_, " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header length ", header_len, " is past the end of the file (", size_, " bytes)"));
   }
   const char* header = reinterpret_cast<const char*>(map_ + 8);
   auto json = nlohmann::json::parse(header, header + header_len, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) return absl::InvalidArgumentError("header is not a JSON object");
+  if (json.is_discarded() || !json.is_object())
+    return absl::InvalidArgumentError("header is not a JSON object");
   const std::byte* data = map_ + 8 + header_len;
   const size_t data_size = size_ - 8 - header_len;
   for (const auto& [name, entry] : json.items()) {

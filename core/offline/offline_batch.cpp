@@ -27,7 +27,8 @@ struct BatchState {
 
 class ResultSink final : public RequestSink {
  public:
-  ResultSink(std::shared_ptr<BatchState> state, size_t index) : state_(std::move(state)), index_(index) {}
+  ResultSink(std::shared_ptr<BatchState> state, size_t index)
+      : state_(std::move(state)), index_(index) {}
   void OnTokens(std::span<const SampledToken> tokens) override {
     auto& out = state_->results[index_].tokens;
     for (const auto& t : tokens) out.push_back(t.token);
@@ -74,7 +75,8 @@ int64_t FedBackTokens(const OfflineResult& r) {
 }
 
 int64_t RequiredTokens(const OfflineResult& r) {
-  const int64_t prompt = r.finish.status.ok() ? r.finish.prompt_tokens : r.finish.prompt_tokens_computed;
+  const int64_t prompt =
+      r.finish.status.ok() ? r.finish.prompt_tokens : r.finish.prompt_tokens_computed;
   return prompt + FedBackTokens(r);
 }
 
@@ -122,8 +124,12 @@ namespace {
 // Feeds the engine and steps it; one per RunOfflineBatch call.
 class BatchRunner {
  public:
-  BatchRunner(Engine& engine, std::vector<GenerationRequest> requests, const ProgressCallback& progress)
-      : engine_(engine), requests_(std::move(requests)), progress_(progress), state_(std::make_shared<BatchState>()) {
+  BatchRunner(Engine& engine, std::vector<GenerationRequest> requests,
+              const ProgressCallback& progress)
+      : engine_(engine),
+        requests_(std::move(requests)),
+        progress_(progress),
+        state_(std::make_shared<BatchState>()) {
     state_->results.resize(requests_.size());
   }
 
@@ -146,17 +152,19 @@ class BatchRunner {
         if (first_step_error_.ok()) first_step_error_ = stepped.status();
         ++step_errors_;
       }
-      const bool progressed = state_->ribbons > ribbons_before || state_->finished > finished_before;
+      const bool progressed =
+          state_->ribbons > ribbons_before || state_->finished > finished_before;
       idle_steps = progressed ? 0 : idle_steps + 1;
       if ((stepped.ok() && !*stepped && state_->finished < total) || idle_steps > kMaxIdleSteps) {
         for (uint64_t id : engine_ids_) engine_.Cancel(id);
-        return absl::FailedPreconditionError(absl::StrCat(
-            "offline batch stalled: ", total - state_->finished, " of ", total, " requests unfinished after ",
-            state_->ribbons, " ribbons (the engine has nothing it can run)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("offline batch stalled: ", total - state_->finished, " of ", total,
+                         " requests unfinished after ", state_->ribbons,
+                         " ribbons (the engine has nothing it can run)"));
       }
       if (progress_) {
-        progress_({state_->finished, total, state_->ribbons, state_->computed_tokens, state_->generated_tokens,
-                   NsToSeconds(SteadyNowNs() - start)});
+        progress_({state_->finished, total, state_->ribbons, state_->computed_tokens,
+                   state_->generated_tokens, NsToSeconds(SteadyNowNs() - start)});
       }
     }
     return absl::OkStatus();
@@ -168,7 +176,8 @@ class BatchRunner {
   void SubmitMore() {
     while (next_ < requests_.size()) {
       const int64_t in_engine = static_cast<int64_t>(engine_ids_.size()) - state_->finished;
-      absl::StatusOr<uint64_t> id = engine_.Submit(requests_[next_], std::make_shared<ResultSink>(state_, next_));
+      absl::StatusOr<uint64_t> id =
+          engine_.Submit(requests_[next_], std::make_shared<ResultSink>(state_, next_));
       if (id.ok()) {
         engine_ids_.push_back(*id);
       } else if (absl::IsResourceExhausted(id.status()) && in_engine > 0) {
@@ -196,7 +205,8 @@ class BatchRunner {
 
 }  // namespace
 
-absl::StatusOr<OfflineBatchResult> RunOfflineBatch(Engine& engine, std::vector<GenerationRequest> requests,
+absl::StatusOr<OfflineBatchResult> RunOfflineBatch(Engine& engine,
+                                                   std::vector<GenerationRequest> requests,
                                                    const OfflineBatchOptions& options,
                                                    const ProgressCallback& progress) {
   BatchRunner runner(engine, std::move(requests), progress);

@@ -45,26 +45,32 @@ struct OfflineReport {
   // Tokens the model had to compute at the least: every prompt token, plus every generated
   // token that was fed back (all but the last of a request that stopped on its length).
   int64_t required_tokens = 0;
-  int64_t computed_tokens = 0;   // real tokens run, incl. recomputation after preemption
-  int64_t rows = 0;              // ribbon rows run: computed tokens + padding
-  int64_t ribbons = 0;           // steps that ran a forward to completion
-  int32_t capacity = 0;          // tokens per ribbon: the engine's aligned step budget
+  int64_t computed_tokens = 0;  // real tokens run, incl. recomputation after preemption
+  int64_t rows = 0;             // ribbon rows run: computed tokens + padding
+  int64_t ribbons = 0;          // steps that ran a forward to completion
+  int32_t capacity = 0;         // tokens per ribbon: the engine's aligned step budget
   // No schedule could use fewer ribbons: the larger of ceil(required_tokens / capacity) and,
   // for any one request, its prompt's ceil(prompt / capacity) ribbons plus one per fed-back
   // output token (decode steps of one sequence cannot share a ribbon).
   int64_t lower_bound = 0;
   int64_t preemptions = 0;
-  int64_t oom_recoveries = 0;    // steps retried smaller after running out of memory
-  int64_t step_errors = 0;       // StepOnce calls that failed (their requests end in kError)
-  absl::Status first_step_error; // the first of those, OK if none
-  double seconds = 0;            // wall time from the first submission to the last finish
+  int64_t oom_recoveries = 0;     // steps retried smaller after running out of memory
+  int64_t step_errors = 0;        // StepOnce calls that failed (their requests end in kError)
+  absl::Status first_step_error;  // the first of those, OK if none
+  double seconds = 0;             // wall time from the first submission to the last finish
 
   double computed_tokens_per_second() const { return seconds > 0 ? computed_tokens / seconds : 0; }
-  double generated_tokens_per_second() const { return seconds > 0 ? generated_tokens / seconds : 0; }
+  double generated_tokens_per_second() const {
+    return seconds > 0 ? generated_tokens / seconds : 0;
+  }
   // Share of the ribbon rows that carried no real token.
-  double padding_fraction() const { return rows > 0 ? static_cast<double>(rows - computed_tokens) / rows : 0; }
+  double padding_fraction() const {
+    return rows > 0 ? static_cast<double>(rows - computed_tokens) / rows : 0;
+  }
   // Ribbon rows run per real token (1.0 = no padding).
-  double rows_per_token() const { return computed_tokens > 0 ? static_cast<double>(rows) / computed_tokens : 1; }
+  double rows_per_token() const {
+    return computed_tokens > 0 ? static_cast<double>(rows) / computed_tokens : 1;
+  }
 };
 
 struct OfflineProgress {
@@ -91,7 +97,8 @@ struct OfflineBatchResult {
 // and the run goes on (the engine ends that step's requests with kError).
 // Errors: FAILED_PRECONDITION if the engine stops making progress while requests remain (a bug,
 // reported rather than spun on); the unfinished requests are then cancelled.
-absl::StatusOr<OfflineBatchResult> RunOfflineBatch(Engine& engine, std::vector<GenerationRequest> requests,
+absl::StatusOr<OfflineBatchResult> RunOfflineBatch(Engine& engine,
+                                                   std::vector<GenerationRequest> requests,
                                                    const OfflineBatchOptions& options,
                                                    const ProgressCallback& progress = nullptr);
 

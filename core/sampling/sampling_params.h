@@ -7,16 +7,16 @@
 namespace ribbon {
 
 struct SamplingParams {
-  float temperature = 0.0f;        // 0 = greedy (argmax)
-  int32_t top_k = 0;               // 0 = off
-  float top_p = 1.0f;              // (0, 1]; 1 = off
-  float min_p = 0.0f;              // [0, 1]; 0 = off
-  float repetition_penalty = 1.0f; // > 0; 1 = off (applies to prompt and output tokens)
-  float presence_penalty = 0.0f;   // applies to output tokens
-  float frequency_penalty = 0.0f;  // applies to output tokens
-  uint64_t seed = 0;               // randomness is keyed by (seed, output index)
-  int32_t top_logprobs = 0;        // alternatives reported per token
-  bool logprobs = false;           // report the sampled token's logprob
+  float temperature = 0.0f;         // 0 = greedy (argmax)
+  int32_t top_k = 0;                // 0 = off
+  float top_p = 1.0f;               // (0, 1]; 1 = off
+  float min_p = 0.0f;               // [0, 1]; 0 = off
+  float repetition_penalty = 1.0f;  // > 0; 1 = off (applies to prompt and output tokens)
+  float presence_penalty = 0.0f;    // applies to output tokens
+  float frequency_penalty = 0.0f;   // applies to output tokens
+  uint64_t seed = 0;                // randomness is keyed by (seed, output index)
+  int32_t top_logprobs = 0;         // alternatives reported per token
+  bool logprobs = false;            // report the sampled token's logprob
 
   bool greedy() const { return temperature <= 0.0f; }
 };

@@ -65,8 +65,8 @@ int32_t ArgMax(std::span<const float> logits);
 
 // The tokens that survive temperature, top-k, top-p and min-p, with their weights.
 struct CandidateSet {
-  std::span<const int32_t> tokens;   // increasing token ids
-  std::span<const float> weights;    // unnormalised; probability = weight / total_weight
+  std::span<const int32_t> tokens;  // increasing token ids
+  std::span<const float> weights;   // unnormalised; probability = weight / total_weight
   double total_weight = 0.0;
 };
 

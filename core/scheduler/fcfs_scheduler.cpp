@@ -50,7 +50,10 @@ ScheduleDecision FcfsScheduler::Schedule(const SchedulerInput& input) {
     while (extra > kv.free) {
       const SeqState* victim = nullptr;
       for (size_t j = running.size(); j-- > i;) {
-        if (!preempted.count(running[j]->id)) { victim = running[j]; break; }
+        if (!preempted.count(running[j]->id)) {
+          victim = running[j];
+          break;
+        }
       }
       preempted.insert(victim->id);
       d.preempted.push_back(victim->id);
@@ -70,7 +73,8 @@ ScheduleDecision FcfsScheduler::Schedule(const SchedulerInput& input) {
     if (!preempted.empty()) break;  // memory is tight: admit nobody new this step
     int32_t want = std::min(s->num_tokens - s->num_computed, budget);
     while (want > 0 && kv.Extra(*s, s->num_computed + want) > kv.free) {
-      want = (BlocksFor(s->num_computed + want, kv.block_size) - 1) * kv.block_size - s->num_computed;
+      want =
+          (BlocksFor(s->num_computed + want, kv.block_size) - 1) * kv.block_size - s->num_computed;
     }
     if (want <= 0) break;  // FCFS: nobody may overtake the head of the queue
     kv.free -= kv.Extra(*s, s->num_computed + want);

@@ -33,7 +33,7 @@ struct SeqState {
   int32_t priority = 0;          // higher runs first
   TimeNs arrival = 0;
   TimeNs deadline = kNoDeadline;
-  bool running = false;          // admitted: holds KV (num_computed > 0 or blocks_held > 0)
+  bool running = false;  // admitted: holds KV (num_computed > 0 or blocks_held > 0)
 };
 
 struct KvBudget {
@@ -53,7 +53,8 @@ struct SchedulerInput {
 
 // The token budget a policy must respect for this input.
 inline int32_t EffectiveBudget(const SchedulerInput& input, int32_t max_ribbon_tokens) {
-  return input.token_budget > 0 ? std::min(input.token_budget, max_ribbon_tokens) : max_ribbon_tokens;
+  return input.token_budget > 0 ? std::min(input.token_budget, max_ribbon_tokens)
+                                : max_ribbon_tokens;
 }
 
 // `num_tokens` tokens of sequence `id`, starting at its num_computed, go into this step's ribbon.
@@ -75,9 +76,9 @@ struct ScheduleDecision {
   std::vector<ScheduledChunk> chunks;
   std::vector<SeqId> preempted;  // free their KV; recompute later (num_computed -> 0)
   std::vector<Rejection> rejected;
-  std::vector<SeqId> expired;    // deadline passed: end with DEADLINE_EXCEEDED
-  int32_t real_tokens = 0;       // sum of chunks' num_tokens
-  int32_t ribbon_rows = 0;       // rows the step runs: real + padding, aligned
+  std::vector<SeqId> expired;  // deadline passed: end with DEADLINE_EXCEEDED
+  int32_t real_tokens = 0;     // sum of chunks' num_tokens
+  int32_t ribbon_rows = 0;     // rows the step runs: real + padding, aligned
 };
 
 class Scheduler {
@@ -92,8 +93,8 @@ enum class BatchingMode { kPacked, kPadded };
 struct SchedulerOptions {
   int32_t max_ribbon_tokens = 2048;  // token budget of one step (measured capacity)
   int32_t max_running_seqs = 256;
-  int32_t align = 16;                // ribbon rows rounded up to a multiple of this; 1 = off
-  int32_t max_blocks_per_seq = 0;    // 0 = unlimited (bounded by the pool)
+  int32_t align = 16;              // ribbon rows rounded up to a multiple of this; 1 = off
+  int32_t max_blocks_per_seq = 0;  // 0 = unlimited (bounded by the pool)
   BatchingMode mode = BatchingMode::kPacked;
   // Aging: a request that has waited this many steps goes ahead of every non-aged one, and aged
   // requests are admitted strictly first-come-first-served. Bounds how long FFD packing and

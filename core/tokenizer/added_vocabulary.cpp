@@ -52,7 +52,7 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Build(const std::vector<AddedTo
     if (!id) {
       // `tokenizers`' rule for a new token: after the model vocabulary and the added ids.
       const int32_t model_size = model.vocab_size();
-      id = !max_added_id ? model_size
+      id = !max_added_id                                      ? model_size
            : (*max_added_id >= model_size || model_size == 0) ? *max_added_id + 1
                                                               : model_size;
       ++vocab.new_token_count_;
@@ -138,7 +138,8 @@ std::vector<TextRun> AddedVocabulary::Split(std::string_view text, const MatchSe
       const bool word_after = stop < text.size() && IsWordChar(DecodeUtf8(text, stop).code_point);
       if (word_before || word_after) continue;
     }
-    if (entry.token.lstrip) start = std::max(TrailingSpaceStart(text.substr(0, start)), start_offset);
+    if (entry.token.lstrip)
+      start = std::max(TrailingSpaceStart(text.substr(0, start)), start_offset);
     if (entry.token.rstrip) stop += LeadingSpaceLength(text.substr(stop));
     if (start_offset < start) runs.push_back({start_offset, start, std::nullopt});
     runs.push_back({start, stop, entry.id});

@@ -46,8 +46,7 @@ class AddedVocabulary {
   // the next free id after the model vocabulary. Normalized tokens are matched in their
   // normalized form, so `normalizer` (may be null) is applied to their content here.
   static absl::StatusOr<AddedVocabulary> Build(const std::vector<AddedToken>& tokens,
-                                               const BpeModel& model,
-                                               const Normalizer* normalizer);
+                                               const BpeModel& model, const Normalizer* normalizer);
 
   // Splits `text` on the tokens that match raw text (normalized == false).
   std::vector<TextRun> SplitRaw(std::string_view text) const { return Split(text, raw_); }
@@ -61,7 +60,9 @@ class AddedVocabulary {
   // The token as it is decoded: the normalized content for normalized tokens.
   const std::string* IdToToken(int32_t id) const;
   // Whether `content` is the original content of a special token (what decode skips).
-  bool IsSpecialContent(std::string_view content) const { return special_.contains(ToAbsl(content)); }
+  bool IsSpecialContent(std::string_view content) const {
+    return special_.contains(ToAbsl(content));
+  }
   // One more than the largest added id (0 when there is none).
   int32_t id_limit() const { return id_limit_; }
   // Tokens not already in the model vocabulary.
@@ -85,7 +86,8 @@ class AddedVocabulary {
 
   static void Insert(MatchSet& set, std::string_view content, int32_t entry_index);
   // Longest content starting at `pos`, as {entry index, length}; entry -1 when none.
-  std::pair<int32_t, size_t> LongestAt(const MatchSet& set, std::string_view text, size_t pos) const;
+  std::pair<int32_t, size_t> LongestAt(const MatchSet& set, std::string_view text,
+                                       size_t pos) const;
   std::vector<TextRun> Split(std::string_view text, const MatchSet& set) const;
   bool IsWordChar(char32_t c) const;
 

@@ -59,7 +59,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   if (!unk.empty()) {
     const auto unk_id = model->TokenToId(unk);
     if (!unk_id) {
-      return absl::InvalidArgumentError(absl::StrCat("unk_token '", unk, "' is not in the vocabulary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unk_token '", unk, "' is not in the vocabulary"));
     }
     model->unk_id_ = unk_id;
   }
@@ -120,7 +121,8 @@ absl::Status BpeModel::LoadMerges(const nlohmann::json& merges) {
     }
     const auto left_id = TokenToId(left);
     const auto right_id = TokenToId(right);
-    std::string merged = left + right.substr(std::min(continuing_subword_prefix_.size(), right.size()));
+    std::string merged =
+        left + right.substr(std::min(continuing_subword_prefix_.size(), right.size()));
     const auto merged_id = TokenToId(merged);
     if (!left_id || !right_id || !merged_id) {
       return absl::InvalidArgumentError(
@@ -171,9 +173,9 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>& symbo
       symbols.push_back(*id);
       continue;
     }
-    if (byte_fallback_ &&
-        std::all_of(piece.begin(), piece.end(),
-                    [&](char c) { return byte_fallback_ids_[static_cast<uint8_t>(c)] >= 0; })) {
+    if (byte_fallback_ && std::all_of(piece.begin(), piece.end(), [&](char c) {
+          return byte_fallback_ids_[static_cast<uint8_t>(c)] >= 0;
+        })) {
       // As in `tokenizers`, a pending unknown is not flushed before byte-fallback tokens.
       for (const char c : piece) symbols.push_back(byte_fallback_ids_[static_cast<uint8_t>(c)]);
       continue;

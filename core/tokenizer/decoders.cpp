@@ -103,7 +103,8 @@ class ByteFallbackDecoder final : public Decoder {
 
  private:
   static std::optional<uint8_t> ParseByteToken(const std::string& token) {
-    if (token.size() != 6 || token.compare(0, 3, "<0x") != 0 || token[5] != '>') return std::nullopt;
+    if (token.size() != 6 || token.compare(0, 3, "<0x") != 0 || token[5] != '>')
+      return std::nullopt;
     int value = 0;
     for (int i = 3; i < 5; ++i) {
       const char c = token[i];
@@ -143,7 +144,8 @@ class StripDecoder final : public Decoder {
       size_t first = 0;
       while (first < start_ && first < chars.size() && chars[first].second == content_) ++first;
       size_t last = chars.size();
-      for (size_t i = 0; i < stop_ && last > first && chars[last - 1].second == content_; ++i) --last;
+      for (size_t i = 0; i < stop_ && last > first && chars[last - 1].second == content_; ++i)
+        --last;
       const size_t begin_byte = first < chars.size() ? chars[first].first : token.size();
       const size_t end_byte = last < chars.size() ? chars[last].first : token.size();
       token = token.substr(begin_byte, end_byte - begin_byte);
@@ -173,7 +175,8 @@ class BpeDecoder final : public Decoder {
 
 class SequenceDecoder final : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps)
+      : steps_(std::move(steps)) {}
   void DecodeChain(std::vector<std::string>& tokens) const override {
     for (const auto& step : steps_) step->DecodeChain(tokens);
   }

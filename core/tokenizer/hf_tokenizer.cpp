@@ -20,7 +20,8 @@ bool Present(const nlohmann::json& root, const char* key) {
 
 // Prefixes the error of a component with the tokenizer.json field it came from.
 absl::Status InField(const char* field, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat("tokenizer.json ", field, ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("tokenizer.json ", field, ": ", status.message()));
 }
 
 std::vector<tok::AddedToken> ParseAddedTokens(const nlohmann::json& root) {
@@ -94,8 +95,8 @@ void HfTokenizer::EncodeRun(std::string_view run, bool at_input_start,
       continue;
     }
     if (sub.start == sub.end) continue;
-    pieces.assign(1, {normalized.substr(sub.start, sub.end - sub.start),
-                      at_input_start && sub.start == 0});
+    pieces.assign(
+        1, {normalized.substr(sub.start, sub.end - sub.start), at_input_start && sub.start == 0});
     if (pre_tokenizer_) pre_tokenizer_->PreTokenize(pieces);
     for (const tok::PreToken& piece : pieces) model_->Encode(piece.text, ids);
   }
@@ -135,9 +136,7 @@ std::string HfTokenizer::Decode(std::span<const int32_t> ids, bool skip_special_
   return absl::StrJoin(tokens, "");
 }
 
-int32_t HfTokenizer::vocab_size() const {
-  return std::max(model_->id_limit(), added_.id_limit());
-}
+int32_t HfTokenizer::vocab_size() const { return std::max(model_->id_limit(), added_.id_limit()); }
 
 std::optional<int32_t> HfTokenizer::TokenToId(std::string_view token) const {
   if (const auto id = added_.TokenToId(token)) return id;

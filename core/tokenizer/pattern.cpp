@@ -69,7 +69,8 @@ void SegmentsFromMatches(size_t text_size, const std::vector<MatchSpan>& matches
   if (previous != text_size) segments.push_back({previous, text_size, false});
 }
 
-void SegmentsFromCharPredicate(std::string_view text, const std::function<bool(char32_t)>& predicate,
+void SegmentsFromCharPredicate(std::string_view text,
+                               const std::function<bool(char32_t)>& predicate,
                                std::vector<Segment>& segments) {
   segments.clear();
   if (text.empty()) {

@@ -48,7 +48,8 @@ struct Segment {
 void SegmentsFromMatches(size_t text_size, const std::vector<MatchSpan>& matches,
                          std::vector<Segment>& segments);
 // Segments where `predicate` holds for single characters (`tokenizers`' Fn(char) pattern).
-void SegmentsFromCharPredicate(std::string_view text, const std::function<bool(char32_t)>& predicate,
+void SegmentsFromCharPredicate(std::string_view text,
+                               const std::function<bool(char32_t)>& predicate,
                                std::vector<Segment>& segments);
 // Applies `behavior` (and `invert`, which swaps match and non-match) and returns the spans kept,
 // in order. Empty spans may be returned; callers drop them.

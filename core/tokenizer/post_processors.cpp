@@ -73,8 +73,9 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(const nlohmann::
 
 // RobertaProcessing / BertProcessing: cls = [token, id] before, sep = [token, id] after.
 std::unique_ptr<PostProcessor> ClsSepFromJson(const nlohmann::json& config) {
-  return std::make_unique<WrapProcessor>(std::vector<int32_t>{config.at("cls").at(1).get<int32_t>()},
-                                         std::vector<int32_t>{config.at("sep").at(1).get<int32_t>()});
+  return std::make_unique<WrapProcessor>(
+      std::vector<int32_t>{config.at("cls").at(1).get<int32_t>()},
+      std::vector<int32_t>{config.at("sep").at(1).get<int32_t>()});
 }
 
 }  // namespace

@@ -136,7 +136,7 @@ class SequencePreTokenizer final : public PreTokenizer {
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MetaspaceFromJson(const nlohmann::json& config) {
   ASSIGN_OR_RETURN(const char32_t replacement,
                    ParseSingleChar(config.value("replacement", std::string("\xE2\x96\x81")),
-                              "Metaspace replacement"));
+                                   "Metaspace replacement"));
   PrependScheme scheme = PrependScheme::kAlways;
   if (config.contains("prepend_scheme")) {
     const std::string name = config.at("prepend_scheme").get<std::string>();
@@ -145,7 +145,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MetaspaceFromJson(const nlohmann::
     } else if (name == "never") {
       scheme = PrependScheme::kNever;
     } else if (name != "always") {
-      return absl::InvalidArgumentError(absl::StrCat("unknown Metaspace prepend_scheme '", name, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown Metaspace prepend_scheme '", name, "'"));
     }
   } else if (!config.value("add_prefix_space", true)) {
     scheme = PrependScheme::kNever;  // the older form of the same setting
@@ -185,7 +186,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const nlohman
     return std::make_unique<SplittingPreTokenizer>(CharSplitter(IsNumeric, behavior));
   }
   if (type == "WhitespaceSplit") {
-    return std::make_unique<SplittingPreTokenizer>(CharSplitter(IsWhiteSpace, SplitBehavior::kRemoved));
+    return std::make_unique<SplittingPreTokenizer>(
+        CharSplitter(IsWhiteSpace, SplitBehavior::kRemoved));
   }
   if (type == "CharDelimiterSplit") {
     ASSIGN_OR_RETURN(const char32_t delimiter,

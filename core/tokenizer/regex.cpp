@@ -62,17 +62,31 @@ std::string TranslateOnigurumaPattern(std::string_view pattern) {
       ++i;
       class_just_opened = false;
       switch (e) {
-        case 's': out.append(R"(\p{White_Space})"); break;
-        case 'S': out.append(R"(\P{White_Space})"); break;
-        case 'w': AppendClass(kWordItems, false, inside, out); break;
+        case 's':
+          out.append(R"(\p{White_Space})");
+          break;
+        case 'S':
+          out.append(R"(\P{White_Space})");
+          break;
+        case 'w':
+          AppendClass(kWordItems, false, inside, out);
+          break;
         // A negated class cannot be inlined into an enclosing class; \W and \H inside one
         // keep PCRE2's meaning (no tokenizer we know of writes them there).
         case 'W':
-          if (inside) out.append(R"(\W)"); else AppendClass(kWordItems, true, false, out);
+          if (inside)
+            out.append(R"(\W)");
+          else
+            AppendClass(kWordItems, true, false, out);
           break;
-        case 'h': AppendClass(kHexItems, false, inside, out); break;
+        case 'h':
+          AppendClass(kHexItems, false, inside, out);
+          break;
         case 'H':
-          if (inside) out.append(R"(\H)"); else AppendClass(kHexItems, true, false, out);
+          if (inside)
+            out.append(R"(\H)");
+          else
+            AppendClass(kHexItems, true, false, out);
           break;
         case 'u':
           // Oniguruma's \uHHHH is PCRE2's \x{HHHH}.
@@ -110,14 +124,14 @@ absl::StatusOr<std::unique_ptr<Regex>> Regex::Compile(std::string_view pattern) 
   const std::string translated = TranslateOnigurumaPattern(pattern);
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()),
-                                   translated.size(), PCRE2_UTF | PCRE2_UCP, &error_code,
-                                   &error_offset, nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
+                    PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error_code, message, sizeof(message));
-    return absl::InvalidArgumentError(absl::StrCat("regex '", ToAbsl(pattern), "' does not compile at ",
-                                                   error_offset, ": ",
+    return absl::InvalidArgumentError(absl::StrCat("regex '", ToAbsl(pattern),
+                                                   "' does not compile at ", error_offset, ": ",
                                                    reinterpret_cast<const char*>(message)));
   }
   // Without JIT (e.g. a platform without support) matching still works, only slower.
@@ -131,9 +145,9 @@ Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 
 bool Regex::MatchFrom(std::string_view text, size_t start, MatchSpan& span) const {
   ThreadMatchState& state = MatchState();
-  const int rc = pcre2_match(static_cast<const pcre2_code*>(code_),
-                             reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start,
-                             PCRE2_NO_UTF_CHECK, state.data, state.context);
+  const int rc =
+      pcre2_match(static_cast<const pcre2_code*>(code_), reinterpret_cast<PCRE2_SPTR>(text.data()),
+                  text.size(), start, PCRE2_NO_UTF_CHECK, state.data, state.context);
   // Errors (match or JIT-stack limits on pathological input) end the search: the rest of the
   // text is then treated as unmatched rather than failing the whole encode.
   if (rc < 0) return false;
@@ -152,9 +166,8 @@ void Regex::FindAll(std::string_view text, std::vector<MatchSpan>& matches) cons
     if (!MatchFrom(text, search_from, span)) break;
     if (span.first == span.second && have_previous && previous_end == span.second) {
       // An empty match right where the previous one ended: step over one character.
-      search_from += search_from < text.size()
-                         ? Utf8Length(static_cast<unsigned char>(text[search_from]))
-                         : 1;
+      search_from +=
+          search_from < text.size() ? Utf8Length(static_cast<unsigned char>(text[search_from])) : 1;
       continue;
     }
     matches.push_back(span);

@@ -13,8 +13,8 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   std::string error;
   auto backend = tok::SentencePieceBackend::Load(model_path, error);
   if (backend == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load SentencePiece model ", model_path,
-                                                   ": ", error));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load SentencePiece model ", model_path, ": ", error));
   }
   return std::unique_ptr<SentencePieceTokenizer>(
       new SentencePieceTokenizer(std::move(backend), options));

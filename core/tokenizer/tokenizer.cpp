@@ -6,11 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "spdlog/spdlog.h"
 #include "core/common/status_macros.h"
 #include "core/tokenizer/hf_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/tokenizer/special_tokens.h"
+#include "spdlog/spdlog.h"
 
 namespace ribbon {
 namespace {
@@ -24,7 +24,7 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
 }
 
 absl::StatusOr<std::shared_ptr<const Tokenizer>> LoadHf(const std::filesystem::path& json_path,
-                                                       const ModelTokenConfig& config) {
+                                                        const ModelTokenConfig& config) {
   ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
   ASSIGN_OR_RETURN(std::unique_ptr<HfTokenizer> tokenizer, HfTokenizer::FromJson(text));
   tokenizer->set_special_ids(ResolveSpecialIds(config, *tokenizer, {}));
@@ -60,8 +60,7 @@ absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::Load(const std::stri
                  std::string(tokenizer.status().message()), dir);
   }
   if (has_model) return LoadSentencePiece(root / "tokenizer.model", config);
-  return absl::NotFoundError(
-      absl::StrCat("no tokenizer.json or tokenizer.model in '", dir, "'"));
+  return absl::NotFoundError(absl::StrCat("no tokenizer.json or tokenizer.model in '", dir, "'"));
 }
 
 }  // namespace ribbon

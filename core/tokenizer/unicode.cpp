@@ -26,9 +26,10 @@ utf8proc_category_t Category(char32_t c) {
 // comparing both libraries on every code point
 // (tests/python/tokenizer/find_normalization_differences.py).
 constexpr std::pair<char32_t, char32_t> kUnknownToReferenceNormalization[] = {
-    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE}, {0xC3C, 0xC3C}, {0xD3B, 0xD3C},
-    {0xEBA, 0xEBA}, {0x1715, 0x1715}, {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA}, {0x32FF, 0x32FF},
-    {0xA7F2, 0xA7F4}, {0xA82C, 0xA82C}, {0xAB69, 0xAB69}, {0x10781, 0x10785}, {0x10787, 0x107B0},
+    {0x7FD, 0x7FD},     {0x898, 0x89F},     {0x8CA, 0x8D3},     {0x9FE, 0x9FE},
+    {0xC3C, 0xC3C},     {0xD3B, 0xD3C},     {0xEBA, 0xEBA},     {0x1715, 0x1715},
+    {0x1ABF, 0x1ACE},   {0x1DF6, 0x1DFA},   {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},
+    {0xA82C, 0xA82C},   {0xAB69, 0xAB69},   {0x10781, 0x10785}, {0x10787, 0x107B0},
     {0x107B2, 0x107BA}, {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF},
     {0x10F46, 0x10F50}, {0x10F82, 0x10F85}, {0x11070, 0x11070}, {0x1133B, 0x1133B},
     {0x1145E, 0x1145E}, {0x11839, 0x1183A}, {0x11935, 0x11935}, {0x11938, 0x11938},
@@ -41,8 +42,9 @@ constexpr std::pair<char32_t, char32_t> kUnknownToReferenceNormalization[] = {
 
 bool UnknownToReferenceNormalization(char32_t c) {
   const auto* end = std::end(kUnknownToReferenceNormalization);
-  const auto* it = std::upper_bound(std::begin(kUnknownToReferenceNormalization), end, c,
-                                    [](char32_t value, const auto& range) { return value < range.first; });
+  const auto* it =
+      std::upper_bound(std::begin(kUnknownToReferenceNormalization), end, c,
+                       [](char32_t value, const auto& range) { return value < range.first; });
   return it != std::begin(kUnknownToReferenceNormalization) && c <= std::prev(it)->second;
 }
 
@@ -50,10 +52,9 @@ bool UnknownToReferenceNormalization(char32_t c) {
 std::string NormalizeWithUtf8proc(std::string_view text, int options) {
   if (text.empty()) return std::string();
   utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t length =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                   static_cast<utf8proc_ssize_t>(text.size()), &mapped,
-                   static_cast<utf8proc_option_t>(options));
+  const utf8proc_ssize_t length = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+      static_cast<utf8proc_ssize_t>(text.size()), &mapped, static_cast<utf8proc_option_t>(options));
   if (length < 0) return std::string(text);  // only on invalid input, which callers exclude
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(mapped, &std::free);
   return std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(length));
@@ -155,7 +156,13 @@ bool EndsWithReplacementChar(std::string_view text) {
 bool IsWhiteSpace(char32_t c) {
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
   switch (c) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
     case 0x3000:
       return true;
     default:
@@ -165,8 +172,7 @@ bool IsWhiteSpace(char32_t c) {
 
 bool IsNumeric(char32_t c) {
   const auto cat = Category(c);
-  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL ||
-         cat == UTF8PROC_CATEGORY_NO;
+  return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
 }
 
 std::string Normalize(std::string_view text, NormalForm form) {
@@ -177,18 +183,26 @@ std::string Normalize(std::string_view text, NormalForm form) {
   for (size_t pos = 0; pos < text.size();) {
     const Utf8Step step = DecodeUtf8(text, pos);
     max_cp = std::max(max_cp, step.code_point);
-    has_barrier = has_barrier || (step.code_point >= 0x7FD &&
-                                  UnknownToReferenceNormalization(step.code_point));
+    has_barrier = has_barrier ||
+                  (step.code_point >= 0x7FD && UnknownToReferenceNormalization(step.code_point));
     pos += step.length;
   }
   if (max_cp < 0x80 || (form == NormalForm::kNfc && max_cp < 0x300)) return std::string(text);
 
   int options = UTF8PROC_STABLE;
   switch (form) {
-    case NormalForm::kNfc: options |= UTF8PROC_COMPOSE; break;
-    case NormalForm::kNfd: options |= UTF8PROC_DECOMPOSE; break;
-    case NormalForm::kNfkc: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case NormalForm::kNfkd: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case NormalForm::kNfc:
+      options |= UTF8PROC_COMPOSE;
+      break;
+    case NormalForm::kNfd:
+      options |= UTF8PROC_DECOMPOSE;
+      break;
+    case NormalForm::kNfkc:
+      options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+      break;
+    case NormalForm::kNfkd:
+      options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+      break;
   }
   if (!has_barrier) return NormalizeWithUtf8proc(text, options);
   // Normalize the runs between barrier characters on their own; keep the barriers as they are.
@@ -220,8 +234,9 @@ std::string Lowercase(std::string_view text) {
       // The only code point whose full lowercase mapping is two characters: "i̇".
       out.append("i\xCC\x87");
     } else {
-      AppendUtf8(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(step.code_point))),
-                 out);
+      AppendUtf8(
+          static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(step.code_point))),
+          out);
     }
   }
   return out;

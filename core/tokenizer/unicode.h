@@ -47,7 +47,7 @@ bool EndsWithReplacementChar(std::string_view text);
 // Unicode White_Space property (what Rust's char::is_whitespace and Oniguruma's \s test).
 bool IsWhiteSpace(char32_t c);
 // General category checks (utf8proc's Unicode tables).
-bool IsNumeric(char32_t c);      // Nd, Nl, No: Rust's char::is_numeric
+bool IsNumeric(char32_t c);  // Nd, Nl, No: Rust's char::is_numeric
 
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 // Unicode normalisation of valid UTF-8 text.

@@ -48,8 +48,8 @@ struct RunState {
 // Scores of keys [lo, hi] (rows of `keys`, `stride` apart) against the run's transposed queries,
 // into st.s[t][j]. Four keys by sixteen queries at a time, accumulated in registers: eight
 // independent FMA chains per head_dim step. Lanes past `queries` compute garbage, never read.
-void TransposedScores(const RunState& st, const float* keys, int64_t stride, int32_t hd, int32_t queries,
-                      int32_t lo, int32_t hi, RunState& out) {
+void TransposedScores(const RunState& st, const float* keys, int64_t stride, int32_t hd,
+                      int32_t queries, int32_t lo, int32_t hi, RunState& out) {
   constexpr int32_t kKeys = 4, kLanes = 16;
   for (int32_t t0 = lo; t0 <= hi; t0 += kKeys) {
     const float* k[kKeys];
@@ -91,8 +91,8 @@ constexpr int32_t kValueLanes = 16;
 // acc[j][0, hd) += sum over t in [lo, hi] of probs[j][t] * values[t]: four outputs by sixteen
 // lanes accumulated in registers over the whole block, so each output is loaded and stored once
 // per block rather than once per key. hd must be a multiple of kValueLanes.
-void BlockedValues(const float* const* probs, float* const* accs, int32_t n, const float* values, int64_t stride,
-                   int32_t hd, int32_t lo, int32_t hi) {
+void BlockedValues(const float* const* probs, float* const* accs, int32_t n, const float* values,
+                   int64_t stride, int32_t hd, int32_t lo, int32_t hi) {
   constexpr int32_t kOut = 4;
   static const float kZeros[kMaxBlockSize] = {};
   for (int32_t j0 = 0; j0 < n; j0 += kOut) {
@@ -119,10 +119,11 @@ void BlockedValues(const float* const* probs, float* const* accs, int32_t n, con
 
 // Online-softmax update of one (row, head) for a block: turns scores p[lo..hi] into weights
 // relative to the new running max and rescales what was accumulated so far.
-void FoldScores(int32_t lo, int32_t hi, int32_t hd, float* p, float& max, float& denom, float* acc) {
+void FoldScores(int32_t lo, int32_t hi, int32_t hd, float* p, float& max, float& denom,
+                float* acc) {
   float block_max = -std::numeric_limits<float>::infinity();
   for (int32_t t = lo; t <= hi; ++t) block_max = std::max(block_max, p[t]);
-  const float new_max = std::max(max, block_max);  // finite: a key is visible
+  const float new_max = std::max(max, block_max);          // finite: a key is visible
   const float correction = ExpNonPositive(max - new_max);  // 0 on the first block
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -137,8 +138,8 @@ void FoldScores(int32_t lo, int32_t hi, int32_t hd, float* p, float& max, float&
 
 // Folds keys [lo, hi] of one block into the run's online softmax. Each key and value row is read
 // once for all rows and query heads of the run; exp is one vectorised pass per (row, head).
-void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_start, const float* keys,
-                 const float* values, int32_t lo, int32_t hi, RunState& st) {
+void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_start,
+                 const float* keys, const float* values, int32_t lo, int32_t hi, RunState& st) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
@@ -157,14 +158,16 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
       if (!active[i]) continue;
       const bool visible = key_pos >= run.first[i] && key_pos <= run.pos[i];
       for (int32_t g = 0; g < group; ++g) {
-        const float score = transposed ? st.s[t][i * group + g] : Dot(run.q[i] + g * hd, k, hd) * a.scale;
+        const float score =
+            transposed ? st.s[t][i * group + g] : Dot(run.q[i] + g * hd, k, hd) * a.scale;
         st.p[i][g][t] = visible ? score : kMasked;
       }
     }
   }
   for (int32_t i = 0; i < run.rows; ++i) {
     if (!active[i]) continue;
-    for (int32_t g = 0; g < group; ++g) FoldScores(lo, hi, hd, st.p[i][g], st.max[i][g], st.denom[i][g], st.acc[i] + g * hd);
+    for (int32_t g = 0; g < group; ++g)
+      FoldScores(lo, hi, hd, st.p[i][g], st.max[i][g], st.denom[i][g], st.acc[i] + g * hd);
   }
   if (hd % kValueLanes == 0) {
     const float* probs[kRowTile * kMaxQueryGroup];
@@ -213,9 +216,11 @@ void AttendRun(const PagedAttentionArgs& a, Run& run, RunState& st) {
     }
   }
   const int32_t* table = a.block_tables + static_cast<int64_t>(run.seq) * a.max_blocks_per_seq;
-  for (int32_t block_start = lowest - lowest % a.block_size; block_start <= highest; block_start += a.block_size) {
+  for (int32_t block_start = lowest - lowest % a.block_size; block_start <= highest;
+       block_start += a.block_size) {
     const int64_t block = table[block_start / a.block_size];
-    const int64_t base = (block * a.block_size) * token_stride + static_cast<int64_t>(run.kv_head) * hd;
+    const int64_t base =
+        (block * a.block_size) * token_stride + static_cast<int64_t>(run.kv_head) * hd;
     const int32_t lo = std::max(lowest, block_start) - block_start;
     const int32_t hi = std::min(highest, block_start + a.block_size - 1) - block_start;
     AttendBlock(a, run, block_start, a.k_cache + base, a.v_cache + base, lo, hi, st);
@@ -233,7 +238,8 @@ void AttendRun(const PagedAttentionArgs& a, Run& run, RunState& st) {
 }  // namespace
 
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args) {
-  const int64_t tiles = (static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) + kRowTile - 1) / kRowTile;
+  const int64_t tiles =
+      (static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) + kRowTile - 1) / kRowTile;
   return tiles * args.num_kv_heads;
 }
 

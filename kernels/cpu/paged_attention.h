@@ -6,9 +6,10 @@
 // One work item is one (tile of kRowTile consecutive rows, KV head) pair; it computes the outputs
 // of the num_heads / num_kv_heads query heads that share that KV head, for each run of the
 // tile's rows that belong to one sequence, walking that sequence's KV blocks once for the whole
-// run (each key and value row is read once for all of its rows) with an online softmax in fp32. A row attends to key positions
-// [max(0, pos - window + 1), pos] of its own sequence, so causality follows the positions and
-// chunked prefill needs nothing special. Keys must already be in the cache.
+// run (each key and value row is read once for all of its rows) with an online softmax in fp32. A
+// row attends to key positions [max(0, pos - window + 1), pos] of its own sequence, so causality
+// follows the positions and chunked prefill needs nothing special. Keys must already be in the
+// cache.
 //
 // Threads: any; concurrent calls on disjoint item ranges are safe.
 #pragma once
@@ -18,11 +19,11 @@
 namespace ribbon::kernels {
 
 struct PagedAttentionArgs {
-  const float* q = nullptr;      // row r, head h at q[r * q_row_stride + h * head_dim]
-  int64_t q_row_stride = 0;      // elements
-  const float* k_cache = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim]
-  const float* v_cache = nullptr;  // same layout
-  float* out = nullptr;          // [rows, num_heads, head_dim], contiguous
+  const float* q = nullptr;               // row r, head h at q[r * q_row_stride + h * head_dim]
+  int64_t q_row_stride = 0;               // elements
+  const float* k_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
+  const float* v_cache = nullptr;         // same layout
+  float* out = nullptr;                   // [rows, num_heads, head_dim], contiguous
   const int32_t* cu_seqlens = nullptr;    // [num_seqs + 1]
   const int32_t* positions = nullptr;     // [rows]
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
@@ -30,8 +31,8 @@ struct PagedAttentionArgs {
   int32_t max_blocks_per_seq = 0;
   int32_t num_heads = 0;
   int32_t num_kv_heads = 0;
-  int32_t head_dim = 0;   // at most kMaxHeadDim
-  int32_t block_size = 16;  // at most kMaxBlockSize
+  int32_t head_dim = 0;        // at most kMaxHeadDim
+  int32_t block_size = 16;     // at most kMaxBlockSize
   int32_t sliding_window = 0;  // 0 = unlimited
   float scale = 1.0f;
 };

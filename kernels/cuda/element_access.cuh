@@ -18,24 +18,35 @@ __device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162fl
 template <typename T>
 __device__ __forceinline__ T FromFloat(float x);
 template <>
-__device__ __forceinline__ float FromFloat<float>(float x) { return x; }
+__device__ __forceinline__ float FromFloat<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ __half FromFloat<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ __half FromFloat<__half>(float x) {
+  return __float2half_rn(x);
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
 
 // The value `x` takes when stored as T (identity for float). Used where the GPU path rounds an
 // intermediate exactly where transformers' eager PyTorch code does, so that 16-bit results agree.
 template <typename T>
-__device__ __forceinline__ float RoundTo(float x) { return ToFloat(FromFloat<T>(x)); }
+__device__ __forceinline__ float RoundTo(float x) {
+  return ToFloat(FromFloat<T>(x));
+}
 
 // Calls fn(T{}) with T the storage type of `type`; returns fn's cudaError_t.
 template <typename Fn>
 cudaError_t DispatchElement(ElementType type, Fn&& fn) {
   switch (type) {
-    case ElementType::kF32: return fn(float{});
-    case ElementType::kF16: return fn(__half{});
-    case ElementType::kBF16: return fn(__nv_bfloat16{});
+    case ElementType::kF32:
+      return fn(float{});
+    case ElementType::kF16:
+      return fn(__half{});
+    case ElementType::kBF16:
+      return fn(__nv_bfloat16{});
   }
   return cudaErrorInvalidValue;
 }
@@ -46,7 +57,10 @@ __device__ __forceinline__ int32_t SegmentOf(const int32_t* cu, int32_t n, int32
   int32_t lo = 0, hi = n;
   while (hi - lo > 1) {
     const int32_t mid = (lo + hi) / 2;
-    if (cu[mid] <= row) lo = mid; else hi = mid;
+    if (cu[mid] <= row)
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }

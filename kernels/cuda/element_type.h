@@ -13,9 +13,12 @@ constexpr int32_t ElementBytes(ElementType type) { return type == ElementType::k
 
 constexpr const char* ElementTypeName(ElementType type) {
   switch (type) {
-    case ElementType::kF32: return "float32";
-    case ElementType::kF16: return "float16";
-    case ElementType::kBF16: return "bfloat16";
+    case ElementType::kF32:
+      return "float32";
+    case ElementType::kF16:
+      return "float16";
+    case ElementType::kBF16:
+      return "bfloat16";
   }
   return "?";
 }

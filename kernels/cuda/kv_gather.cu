@@ -12,12 +12,15 @@ __global__ void GatherKvKernel(KvGatherArgs a) {
   const int32_t token = blockIdx.x;
   const int32_t seq = detail::SegmentOf(a.cu_kv, a.num_seqs, token);
   const int32_t pos = token - a.cu_kv[seq];
-  const int64_t block = a.block_tables[static_cast<int64_t>(seq) * a.max_blocks_per_seq + pos / a.block_size];
+  const int64_t block =
+      a.block_tables[static_cast<int64_t>(seq) * a.max_blocks_per_seq + pos / a.block_size];
   const int64_t slot = block * a.block_size + pos % a.block_size;
   const char* k_src = static_cast<const char*>(a.k_cache) + slot * a.row_bytes;
   const char* v_src = static_cast<const char*>(a.v_cache) + slot * a.row_bytes;
-  detail::CopyRowBytes<kWidth>(static_cast<char*>(a.k_out) + token * a.row_bytes, k_src, a.row_bytes);
-  detail::CopyRowBytes<kWidth>(static_cast<char*>(a.v_out) + token * a.row_bytes, v_src, a.row_bytes);
+  detail::CopyRowBytes<kWidth>(static_cast<char*>(a.k_out) + token * a.row_bytes, k_src,
+                               a.row_bytes);
+  detail::CopyRowBytes<kWidth>(static_cast<char*>(a.v_out) + token * a.row_bytes, v_src,
+                               a.row_bytes);
 }
 
 uint64_t Address(const void* p) { return reinterpret_cast<uint64_t>(p); }
@@ -31,7 +34,8 @@ cudaError_t GatherKv(const KvGatherArgs& a, cudaStream_t stream) {
                                            Address(a.v_out), static_cast<uint64_t>(a.row_bytes)});
   const int threads = a.row_bytes / width >= 128 ? 128 : 64;
   return detail::DispatchWidth(width, [&](auto w) {
-    GatherKvKernel<decltype(w)::value><<<static_cast<unsigned>(a.total_tokens), threads, 0, stream>>>(a);
+    GatherKvKernel<decltype(w)::value>
+        <<<static_cast<unsigned>(a.total_tokens), threads, 0, stream>>>(a);
     return cudaGetLastError();
   });
 }

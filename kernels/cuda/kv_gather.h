@@ -16,7 +16,7 @@ namespace ribbon::kernels {
 struct KvGatherArgs {
   const void* k_cache = nullptr;  // [slots, row_bytes] of one layer
   const void* v_cache = nullptr;
-  void* k_out = nullptr;          // [total_tokens, row_bytes], contiguous
+  void* k_out = nullptr;  // [total_tokens, row_bytes], contiguous
   void* v_out = nullptr;
   const int32_t* cu_kv = nullptr;         // [num_seqs + 1], device; cu_kv[num_seqs] = total_tokens
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq], device

@@ -16,19 +16,21 @@ constexpr int kNormThreads = 256;
 // Sum of `value` over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
 __device__ float BlockSum(float value) {
   __shared__ float partial[32];
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  for (int offset = 16; offset > 0; offset /= 2)
+    value += __shfl_xor_sync(0xffffffffu, value, offset);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) partial[warp] = value;
   __syncthreads();
   const int warps = blockDim.x / 32;
   value = lane < warps ? partial[lane] : 0.0f;
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  for (int offset = 16; offset > 0; offset /= 2)
+    value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
 }
 
 template <typename T>
-__global__ void RmsNormKernel(const T* x, int64_t x_stride, const T* weight, T* out, int64_t out_stride,
-                              int64_t dim, float eps) {
+__global__ void RmsNormKernel(const T* x, int64_t x_stride, const T* weight, T* out,
+                              int64_t out_stride, int64_t dim, float eps) {
   const T* xr = x + blockIdx.x * x_stride;
   T* o = out + blockIdx.x * out_stride;
   float sum = 0.0f;
@@ -49,8 +51,8 @@ __global__ void RmsNormKernel(const T* x, int64_t x_stride, const T* weight, T* 
 }
 
 template <typename T>
-__global__ void RopeKernel(T* qkv, int64_t row_stride, int32_t heads, int32_t head_dim, const int32_t* positions,
-                           const float* cos, const float* sin) {
+__global__ void RopeKernel(T* qkv, int64_t row_stride, int32_t heads, int32_t head_dim,
+                           const int32_t* positions, const float* cos, const float* sin) {
   const int32_t half = head_dim / 2;
   T* row = qkv + blockIdx.x * row_stride;
   const int64_t table = static_cast<int64_t>(positions[blockIdx.x]) * half;
@@ -80,15 +82,16 @@ __global__ void SiluMulKernel(const T* gate_up, T* out, int64_t rows, int64_t in
 }
 
 template <int kWidth>
-__global__ void GatherRowsKernel(const char* table, int64_t table_row_bytes, const int32_t* ids, char* out,
-                                 int64_t row_bytes) {
+__global__ void GatherRowsKernel(const char* table, int64_t table_row_bytes, const int32_t* ids,
+                                 char* out, int64_t row_bytes) {
   const int64_t r = blockIdx.x;
   detail::CopyRowBytes<kWidth>(out + r * row_bytes, table + ids[r] * table_row_bytes, row_bytes);
 }
 
 template <int kWidth>
-__global__ void WriteKvKernel(const char* k_src, const char* v_src, int64_t src_row_bytes, const int32_t* slots,
-                              int64_t row_bytes, char* k_cache, char* v_cache) {
+__global__ void WriteKvKernel(const char* k_src, const char* v_src, int64_t src_row_bytes,
+                              const int32_t* slots, int64_t row_bytes, char* k_cache,
+                              char* v_cache) {
   const int64_t r = blockIdx.x;
   const int64_t slot = slots[r];
   if (slot < 0) return;
@@ -112,8 +115,8 @@ cudaError_t RmsNorm(const RmsNormArgs& a, cudaStream_t stream) {
   return detail::DispatchElement(a.type, [&](auto zero) {
     using T = decltype(zero);
     RmsNormKernel<T><<<static_cast<unsigned>(a.rows), ThreadsFor(a.dim, kNormThreads), 0, stream>>>(
-        static_cast<const T*>(a.x), a.x_stride, static_cast<const T*>(a.weight), static_cast<T*>(a.out),
-        a.out_stride, a.dim, a.eps);
+        static_cast<const T*>(a.x), a.x_stride, static_cast<const T*>(a.weight),
+        static_cast<T*>(a.out), a.out_stride, a.dim, a.eps);
     return cudaGetLastError();
   });
 }
@@ -124,8 +127,9 @@ cudaError_t ApplyRope(const RopeArgs& a, cudaStream_t stream) {
   const int32_t heads = a.num_q_heads + a.num_kv_heads;
   return detail::DispatchElement(a.type, [&](auto zero) {
     using T = decltype(zero);
-    RopeKernel<T><<<static_cast<unsigned>(a.rows), ThreadsFor(heads * a.head_dim / 2, 256), 0, stream>>>(
-        static_cast<T*>(a.qkv), a.row_stride, heads, a.head_dim, a.positions, a.cos, a.sin);
+    RopeKernel<T>
+        <<<static_cast<unsigned>(a.rows), ThreadsFor(heads * a.head_dim / 2, 256), 0, stream>>>(
+            static_cast<T*>(a.qkv), a.row_stride, heads, a.head_dim, a.positions, a.cos, a.sin);
     return cudaGetLastError();
   });
 }
@@ -135,8 +139,8 @@ cudaError_t SiluMul(const SiluMulArgs& a, cudaStream_t stream) {
   return detail::DispatchElement(a.type, [&](auto zero) {
     using T = decltype(zero);
     const unsigned blocks = std::min<unsigned>(BlocksFor(a.rows * a.inter, 256), 65536u);
-    SiluMulKernel<T><<<blocks, 256, 0, stream>>>(static_cast<const T*>(a.gate_up), static_cast<T*>(a.out), a.rows,
-                                                 a.inter);
+    SiluMulKernel<T><<<blocks, 256, 0, stream>>>(static_cast<const T*>(a.gate_up),
+                                                 static_cast<T*>(a.out), a.rows, a.inter);
     return cudaGetLastError();
   });
 }
@@ -144,11 +148,13 @@ cudaError_t SiluMul(const SiluMulArgs& a, cudaStream_t stream) {
 cudaError_t GatherRows(const GatherRowsArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   if (a.rows > 2147483647) return cudaErrorInvalidValue;
-  const int32_t width = detail::CopyWidth({Address(a.table), Address(a.out), static_cast<uint64_t>(a.row_bytes),
-                                           static_cast<uint64_t>(a.table_row_bytes)});
+  const int32_t width =
+      detail::CopyWidth({Address(a.table), Address(a.out), static_cast<uint64_t>(a.row_bytes),
+                         static_cast<uint64_t>(a.table_row_bytes)});
   return detail::DispatchWidth(width, [&](auto w) {
     GatherRowsKernel<decltype(w)::value><<<static_cast<unsigned>(a.rows), 128, 0, stream>>>(
-        static_cast<const char*>(a.table), a.table_row_bytes, a.ids, static_cast<char*>(a.out), a.row_bytes);
+        static_cast<const char*>(a.table), a.table_row_bytes, a.ids, static_cast<char*>(a.out),
+        a.row_bytes);
     return cudaGetLastError();
   });
 }
@@ -159,13 +165,13 @@ cudaError_t WriteKv(const WriteKvArgs& a, cudaStream_t stream) {
   const int64_t elem = ElementBytes(a.type);
   const int64_t row_bytes = a.kv_width * elem;
   const int64_t src_row_bytes = a.src_stride * elem;
-  const int32_t width = detail::CopyWidth({Address(a.k_src), Address(a.v_src), Address(a.k_cache),
-                                           Address(a.v_cache), static_cast<uint64_t>(row_bytes),
-                                           static_cast<uint64_t>(src_row_bytes)});
+  const int32_t width =
+      detail::CopyWidth({Address(a.k_src), Address(a.v_src), Address(a.k_cache), Address(a.v_cache),
+                         static_cast<uint64_t>(row_bytes), static_cast<uint64_t>(src_row_bytes)});
   return detail::DispatchWidth(width, [&](auto w) {
     WriteKvKernel<decltype(w)::value><<<static_cast<unsigned>(a.rows), 128, 0, stream>>>(
-        static_cast<const char*>(a.k_src), static_cast<const char*>(a.v_src), src_row_bytes, a.slot_mapping,
-        row_bytes, static_cast<char*>(a.k_cache), static_cast<char*>(a.v_cache));
+        static_cast<const char*>(a.k_src), static_cast<const char*>(a.v_src), src_row_bytes,
+        a.slot_mapping, row_bytes, static_cast<char*>(a.k_cache), static_cast<char*>(a.v_cache));
     return cudaGetLastError();
   });
 }

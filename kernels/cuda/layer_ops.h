@@ -22,10 +22,10 @@ namespace ribbon::kernels {
 // out[r] = weight * round(x[r] * rsqrt(mean(x[r]^2) + eps)), rounded to the storage type
 // (LlamaRMSNorm: normalise in float32, cast, then multiply by the weight in the storage type).
 struct RmsNormArgs {
-  const void* x = nullptr;  // [rows, x_stride]
-  int64_t x_stride = 0;     // elements
+  const void* x = nullptr;       // [rows, x_stride]
+  int64_t x_stride = 0;          // elements
   const void* weight = nullptr;  // [dim]
-  void* out = nullptr;      // [rows, out_stride]; may equal x when strides match
+  void* out = nullptr;           // [rows, out_stride]; may equal x when strides match
   int64_t out_stride = 0;
   int64_t rows = 0;
   int64_t dim = 0;
@@ -66,7 +66,7 @@ cudaError_t SiluMul(const SiluMulArgs& args, cudaStream_t stream);
 // out[r] = table[ids[r]]: copies rows of `row_bytes` bytes (embedding lookup; sample-row gather).
 struct GatherRowsArgs {
   const void* table = nullptr;
-  int64_t table_row_bytes = 0;  // distance between table rows
+  int64_t table_row_bytes = 0;   // distance between table rows
   const int32_t* ids = nullptr;  // [rows], device
   void* out = nullptr;           // [rows, row_bytes], contiguous
   int64_t rows = 0;
@@ -80,7 +80,7 @@ cudaError_t GatherRows(const GatherRowsArgs& args, cudaStream_t stream);
 struct WriteKvArgs {
   const void* k_src = nullptr;
   const void* v_src = nullptr;
-  int64_t src_stride = 0;  // elements
+  int64_t src_stride = 0;                 // elements
   const int32_t* slot_mapping = nullptr;  // [rows], device
   int64_t rows = 0;
   int64_t kv_width = 0;  // elements: num_kv_heads * head_dim

@@ -14,7 +14,8 @@ constexpr int kWarpsPerBlock = 4;
 constexpr int kPerLane = kCudaMaxHeadDim / 32;
 
 __device__ __forceinline__ float WarpSum(float value) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  for (int offset = 16; offset > 0; offset /= 2)
+    value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
 }
 
@@ -25,7 +26,8 @@ __device__ void ZeroRow(T* out, int32_t head_dim, int lane) {
 
 // One warp computes one (row, query head); lane l owns elements l, l + 32, ... of the head.
 template <typename T>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) PagedAttentionKernel(PagedAttentionCudaArgs a) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    PagedAttentionKernel(PagedAttentionCudaArgs a) {
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (item >= static_cast<int64_t>(a.num_rows) * a.num_heads) return;
@@ -42,7 +44,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) PagedAttentionKernel(Page
   const int32_t pos = a.positions[row];
   const int32_t first = a.sliding_window > 0 ? max(0, pos - a.sliding_window + 1) : 0;
   const int32_t* table = a.block_tables + static_cast<int64_t>(seq) * a.max_blocks_per_seq;
-  const T* q = static_cast<const T*>(a.q) + static_cast<int64_t>(row) * a.q_row_stride + static_cast<int64_t>(head) * hd;
+  const T* q = static_cast<const T*>(a.q) + static_cast<int64_t>(row) * a.q_row_stride +
+               static_cast<int64_t>(head) * hd;
   const T* k_cache = static_cast<const T*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd;
   const T* v_cache = static_cast<const T*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd;
   const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
@@ -56,7 +59,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) PagedAttentionKernel(Page
   }
   float running_max = -INFINITY, denom = 0.0f;
   for (int32_t t = first; t <= pos; ++t) {
-    const int64_t slot = static_cast<int64_t>(table[t / a.block_size]) * a.block_size + t % a.block_size;
+    const int64_t slot =
+        static_cast<int64_t>(table[t / a.block_size]) * a.block_size + t % a.block_size;
     const T* k = k_cache + slot * token_stride;
     const T* v = v_cache + slot * token_stride;
     float partial = 0.0f;
@@ -89,14 +93,15 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) PagedAttentionKernel(Page
 
 cudaError_t PagedAttentionCuda(const PagedAttentionCudaArgs& a, cudaStream_t stream) {
   if (a.num_rows == 0) return cudaSuccess;
-  if (a.head_dim <= 0 || a.head_dim > kCudaMaxHeadDim || a.num_kv_heads <= 0 || a.num_heads % a.num_kv_heads != 0 ||
-      a.block_size <= 0) {
+  if (a.head_dim <= 0 || a.head_dim > kCudaMaxHeadDim || a.num_kv_heads <= 0 ||
+      a.num_heads % a.num_kv_heads != 0 || a.block_size <= 0) {
     return cudaErrorInvalidValue;
   }
   const int64_t items = static_cast<int64_t>(a.num_rows) * a.num_heads;
   return detail::DispatchElement(a.type, [&](auto zero) {
     using T = decltype(zero);
-    PagedAttentionKernel<T><<<detail::BlocksFor(items, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(a);
+    PagedAttentionKernel<T>
+        <<<detail::BlocksFor(items, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(a);
     return cudaGetLastError();
   });
 }

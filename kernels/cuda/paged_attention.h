@@ -22,11 +22,11 @@
 namespace ribbon::kernels {
 
 struct PagedAttentionCudaArgs {
-  const void* q = nullptr;        // row r, head h at q[r * q_row_stride + h * head_dim]
-  int64_t q_row_stride = 0;       // elements
-  const void* k_cache = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim]
-  const void* v_cache = nullptr;  // same layout
-  void* out = nullptr;            // [num_rows, num_heads, head_dim], contiguous
+  const void* q = nullptr;                // row r, head h at q[r * q_row_stride + h * head_dim]
+  int64_t q_row_stride = 0;               // elements
+  const void* k_cache = nullptr;          // [num_blocks, block_size, num_kv_heads, head_dim]
+  const void* v_cache = nullptr;          // same layout
+  void* out = nullptr;                    // [num_rows, num_heads, head_dim], contiguous
   const int32_t* cu_seqlens = nullptr;    // [num_seqs + 1], device
   const int32_t* positions = nullptr;     // [num_rows], device
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq], device

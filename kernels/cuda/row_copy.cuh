@@ -22,11 +22,26 @@ inline int32_t CopyWidth(std::initializer_list<uint64_t> values) {
 
 template <int kWidth>
 struct Chunk;
-template <> struct Chunk<16> { using Type = uint4; };
-template <> struct Chunk<8> { using Type = uint2; };
-template <> struct Chunk<4> { using Type = uint32_t; };
-template <> struct Chunk<2> { using Type = uint16_t; };
-template <> struct Chunk<1> { using Type = uint8_t; };
+template <>
+struct Chunk<16> {
+  using Type = uint4;
+};
+template <>
+struct Chunk<8> {
+  using Type = uint2;
+};
+template <>
+struct Chunk<4> {
+  using Type = uint32_t;
+};
+template <>
+struct Chunk<2> {
+  using Type = uint16_t;
+};
+template <>
+struct Chunk<1> {
+  using Type = uint8_t;
+};
 
 // The calling block copies `row_bytes` bytes from src to dst, kWidth bytes per access.
 template <int kWidth>
@@ -42,11 +57,16 @@ __device__ __forceinline__ void CopyRowBytes(void* dst, const void* src, int64_t
 template <typename Fn>
 cudaError_t DispatchWidth(int32_t width, Fn&& fn) {
   switch (width) {
-    case 16: return fn(std::integral_constant<int, 16>{});
-    case 8: return fn(std::integral_constant<int, 8>{});
-    case 4: return fn(std::integral_constant<int, 4>{});
-    case 2: return fn(std::integral_constant<int, 2>{});
-    default: return fn(std::integral_constant<int, 1>{});
+    case 16:
+      return fn(std::integral_constant<int, 16>{});
+    case 8:
+      return fn(std::integral_constant<int, 8>{});
+    case 4:
+      return fn(std::integral_constant<int, 4>{});
+    case 2:
+      return fn(std::integral_constant<int, 2>{});
+    default:
+      return fn(std::integral_constant<int, 1>{});
   }
 }
 

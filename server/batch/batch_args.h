@@ -23,19 +23,19 @@ enum ExitCode : int {
 };
 
 struct BatchArgs {
-  std::string model;                  // Hugging Face checkpoint directory (and its tokenizer)
-  std::string in;                     // input JSONL
-  std::string out;                    // output JSONL
-  std::string report;                 // optional: the final report as JSON
-  int32_t max_ribbon_tokens = 2048;   // tokens per ribbon (step budget)
+  std::string model;                 // Hugging Face checkpoint directory (and its tokenizer)
+  std::string in;                    // input JSONL
+  std::string out;                   // output JSONL
+  std::string report;                // optional: the final report as JSON
+  int32_t max_ribbon_tokens = 2048;  // tokens per ribbon (step budget)
   sched::BatchingMode batching = sched::BatchingMode::kPacked;
   int32_t align = 16;
-  int32_t threads = 0;                // CPU intra-op threads; 0 = torch's default
-  int32_t kv_blocks = 0;              // 0 = the engine's default
-  int32_t max_new_tokens = 16;        // for lines that do not say
+  int32_t threads = 0;          // CPU intra-op threads; 0 = torch's default
+  int32_t kv_blocks = 0;        // 0 = the engine's default
+  int32_t max_new_tokens = 16;  // for lines that do not say
   std::string dtype = "auto";
   std::string device = "cpu";
-  bool quiet = false;                 // no progress display
+  bool quiet = false;  // no progress display
   bool help = false;
 };
 

@@ -6,8 +6,8 @@
 #include <limits>
 #include <map>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
 
 namespace ribbon::batch {
@@ -21,7 +21,8 @@ class LineReader {
   LineReader(const json& object, int64_t line) : object_(object), line_(line) {}
 
   absl::Status Error(const std::string& field, const std::string& what) const {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line_, ": field '", field, "': ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line_, ": field '", field, "': ", what));
   }
 
   bool Has(const char* field) const { return object_.contains(field); }
@@ -29,9 +30,11 @@ class LineReader {
   absl::Status Int(const char* field, int64_t lo, int64_t hi, auto& out) const {
     if (!Has(field)) return absl::OkStatus();
     const json& v = object_[field];
-    if (!v.is_number_integer()) return Error(field, absl::StrCat("must be an integer, got ", v.dump()));
+    if (!v.is_number_integer())
+      return Error(field, absl::StrCat("must be an integer, got ", v.dump()));
     // nlohmann stores every non-negative integer as unsigned; compare it as such before narrowing.
-    const bool above = v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi) : v.get<int64_t>() > hi;
+    const bool above = v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi)
+                                              : v.get<int64_t>() > hi;
     if (above || v.get<int64_t>() < lo) {
       return Error(field, absl::StrCat(v.dump(), " is outside [", lo, ", ", hi, "]"));
     }
@@ -47,7 +50,8 @@ class LineReader {
     const double x = v.get<double>();
     const bool low_ok = open_low ? x > lo : x >= lo;
     if (!std::isfinite(x) || !low_ok || x > hi) {
-      return Error(field, absl::StrCat(v.dump(), " is outside ", open_low ? "(" : "[", lo, ", ", hi, "]"));
+      return Error(field,
+                   absl::StrCat(v.dump(), " is outside ", open_low ? "(" : "[", lo, ", ", hi, "]"));
     }
     out = static_cast<float>(x);
     return absl::OkStatus();
@@ -65,12 +69,14 @@ class LineReader {
   absl::Status Ids(const char* field, int64_t vocab, std::vector<int32_t>& out) const {
     if (!Has(field)) return absl::OkStatus();
     const json& v = object_[field];
-    if (!v.is_array()) return Error(field, absl::StrCat("must be a list of token ids, got ", v.dump()));
+    if (!v.is_array())
+      return Error(field, absl::StrCat("must be a list of token ids, got ", v.dump()));
     out.clear();
     for (size_t i = 0; i < v.size(); ++i) {
       const json& id = v[i];
       if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= vocab) {
-        return Error(field, absl::StrCat("item ", i, " = ", id.dump(), " is not a token id in [0, ", vocab, ")"));
+        return Error(field, absl::StrCat("item ", i, " = ", id.dump(), " is not a token id in [0, ",
+                                         vocab, ")"));
       }
       out.push_back(static_cast<int32_t>(id.get<int64_t>()));
     }
@@ -83,26 +89,42 @@ class LineReader {
 };
 
 const std::vector<std::string>& KnownFields() {
-  static const std::vector<std::string> fields = {
-      "id", "prompt", "prompt_ids", "max_new_tokens", "min_new_tokens", "ignore_eos", "stop_token_ids",
-      "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
-      "frequency_penalty", "seed", "priority"};
+  static const std::vector<std::string> fields = {"id",
+                                                  "prompt",
+                                                  "prompt_ids",
+                                                  "max_new_tokens",
+                                                  "min_new_tokens",
+                                                  "ignore_eos",
+                                                  "stop_token_ids",
+                                                  "temperature",
+                                                  "top_k",
+                                                  "top_p",
+                                                  "min_p",
+                                                  "repetition_penalty",
+                                                  "presence_penalty",
+                                                  "frequency_penalty",
+                                                  "seed",
+                                                  "priority"};
   return fields;
 }
 
-absl::StatusOr<std::vector<int32_t>> ReadPrompt(const json& object, const LineReader& reader, int64_t line,
-                                                const BatchInputLimits& limits, const Tokenizer* tokenizer) {
+absl::StatusOr<std::vector<int32_t>> ReadPrompt(const json& object, const LineReader& reader,
+                                                int64_t line, const BatchInputLimits& limits,
+                                                const Tokenizer* tokenizer) {
   const bool has_text = reader.Has("prompt");
   if (has_text == reader.Has("prompt_ids")) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line, ": give exactly one of 'prompt' (text) or 'prompt_ids'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": give exactly one of 'prompt' (text) or 'prompt_ids'"));
   }
   std::vector<int32_t> prompt;
   if (has_text) {
     const json& text = object["prompt"];
-    if (!text.is_string()) return reader.Error("prompt", absl::StrCat("must be a string, got ", text.dump()));
+    if (!text.is_string())
+      return reader.Error("prompt", absl::StrCat("must be a string, got ", text.dump()));
     if (tokenizer == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "line ", line, ": field 'prompt': the model directory has no tokenizer; give 'prompt_ids' instead"));
+          "line ", line,
+          ": field 'prompt': the model directory has no tokenizer; give 'prompt_ids' instead"));
     }
     prompt = tokenizer->Encode(text.get<std::string>(), /*add_special_tokens=*/true);
   } else {
@@ -111,8 +133,9 @@ absl::StatusOr<std::vector<int32_t>> ReadPrompt(const json& object, const LineRe
   const char* field = has_text ? "prompt" : "prompt_ids";
   if (prompt.empty()) return reader.Error(field, "the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) > limits.context_length) {
-    return reader.Error(field, absl::StrCat("the prompt has ", prompt.size(), " tokens; the model's context is ",
-                                            limits.context_length));
+    return reader.Error(
+        field, absl::StrCat("the prompt has ", prompt.size(), " tokens; the model's context is ",
+                            limits.context_length));
   }
   return prompt;
 }
@@ -134,19 +157,23 @@ absl::Status ReadSampling(const LineReader& reader, SamplingParams& s) {
 }  // namespace
 
 bool IsBlankLine(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); });
 }
 
-absl::StatusOr<BatchItem> ParseBatchLine(std::string_view text, int64_t line, const BatchInputLimits& limits,
+absl::StatusOr<BatchItem> ParseBatchLine(std::string_view text, int64_t line,
+                                         const BatchInputLimits& limits,
                                          const Tokenizer* tokenizer) {
   json object;
   try {
     object = json::parse(text);
   } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line, ": not valid JSON (", e.what(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": not valid JSON (", e.what(), ")"));
   }
   if (!object.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line, ": must be a JSON object, got ", object.dump()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ": must be a JSON object, got ", object.dump()));
   }
   const LineReader reader(object, line);
   for (const auto& [key, value] : object.items()) {

@@ -1,7 +1,8 @@
 // The input and output lines of `ribbon-batch` (JSON Lines): one request per input line, one
 // result per output line, in input order.
 //
-//   in:  {"id": "a1", "prompt": "Once upon a time", "max_new_tokens": 32, "temperature": 0.8, "seed": 7}
+//   in:  {"id": "a1", "prompt": "Once upon a time", "max_new_tokens": 32, "temperature": 0.8,
+//   "seed": 7}
 //        {"id": 2, "prompt_ids": [1, 403, 9], "ignore_eos": true}
 //   out: {"id": "a1", "token_ids": [...], "text": "...", "finish_reason": "length",
 //         "prompt_tokens": 5, "generated_tokens": 32}
@@ -36,15 +37,16 @@ struct BatchInputLimits {
 };
 
 struct BatchItem {
-  int64_t line = 0;        // 1-based line number in the input file
-  nlohmann::json id;       // echoed back verbatim
+  int64_t line = 0;   // 1-based line number in the input file
+  nlohmann::json id;  // echoed back verbatim
   GenerationRequest request;
 };
 
 // Parses one input line. INVALID_ARGUMENT messages read "line N: field 'F': what is wrong", or
 // "line N: ..." for the line as a whole. `tokenizer` may be null when every prompt is given as
 // ids; a text prompt then fails with FAILED_PRECONDITION naming the line.
-absl::StatusOr<BatchItem> ParseBatchLine(std::string_view text, int64_t line, const BatchInputLimits& limits,
+absl::StatusOr<BatchItem> ParseBatchLine(std::string_view text, int64_t line,
+                                         const BatchInputLimits& limits,
                                          const Tokenizer* tokenizer);
 
 // True for a line holding only whitespace (skipped, not an error).

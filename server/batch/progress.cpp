@@ -18,7 +18,8 @@ std::string Duration(double seconds) {
 }  // namespace
 
 std::string FormatProgress(const offline::OfflineProgress& p, int32_t bar_width) {
-  const double done = p.total > 0 ? static_cast<double>(p.finished) / static_cast<double>(p.total) : 1.0;
+  const double done =
+      p.total > 0 ? static_cast<double>(p.finished) / static_cast<double>(p.total) : 1.0;
   const int32_t filled = static_cast<int32_t>(done * bar_width);
   const double tok_s = p.seconds > 0 ? static_cast<double>(p.computed_tokens) / p.seconds : 0.0;
   std::string eta = "ETA --";
@@ -27,13 +28,15 @@ std::string FormatProgress(const offline::OfflineProgress& p, int32_t bar_width)
   } else if (p.finished > 0) {
     eta = "ETA " + Duration(p.seconds / done - p.seconds);
   }
-  return absl::StrFormat("[%s%s] %*d/%d requests  %d ribbons  %.0f tok/s  %s", std::string(filled, '#'),
-                         std::string(bar_width - filled, '-'), static_cast<int>(std::to_string(p.total).size()),
-                         p.finished, p.total, p.ribbons, tok_s, eta);
+  return absl::StrFormat("[%s%s] %*d/%d requests  %d ribbons  %.0f tok/s  %s",
+                         std::string(filled, '#'), std::string(bar_width - filled, '-'),
+                         static_cast<int>(std::to_string(p.total).size()), p.finished, p.total,
+                         p.ribbons, tok_s, eta);
 }
 
 void ProgressPrinter::Update(const offline::OfflineProgress& p) {
-  const double interval = options_.terminal ? options_.redraw_interval_seconds : options_.plain_interval_seconds;
+  const double interval =
+      options_.terminal ? options_.redraw_interval_seconds : options_.plain_interval_seconds;
   const bool complete = p.finished >= p.total;
   if (!complete && last_print_ >= 0 && p.seconds - last_print_ < interval) return;
   if (!complete && last_print_ < 0 && !options_.terminal && p.seconds < interval) return;

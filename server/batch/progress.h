@@ -13,9 +13,9 @@
 namespace ribbon::batch {
 
 struct ProgressOptions {
-  bool terminal = false;                // redraw a bar in place (stderr is a TTY)
-  double redraw_interval_seconds = 0.2;   // terminal: at most this often
-  double plain_interval_seconds = 10.0;   // not a terminal: one line this often
+  bool terminal = false;                 // redraw a bar in place (stderr is a TTY)
+  double redraw_interval_seconds = 0.2;  // terminal: at most this often
+  double plain_interval_seconds = 10.0;  // not a terminal: one line this often
   int32_t bar_width = 30;
 };
 

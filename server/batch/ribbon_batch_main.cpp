@@ -23,11 +23,14 @@ namespace {
 
 constexpr int kMaxErrorsShown = 20;
 
-void PrintError(const std::string& message) { std::fprintf(stderr, "ribbon-batch: %s\n", message.c_str()); }
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "ribbon-batch: %s\n", message.c_str());
+}
 
 // Reads and checks every line before anything runs, so that a typo on line 90,000 does not cost
 // the run. Prints the first kMaxErrorsShown errors.
-absl::StatusOr<std::vector<BatchItem>> ReadInput(const std::string& path, const BatchInputLimits& limits,
+absl::StatusOr<std::vector<BatchItem>> ReadInput(const std::string& path,
+                                                 const BatchInputLimits& limits,
                                                  const Tokenizer* tokenizer) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open --in ", path));
@@ -46,9 +49,9 @@ absl::StatusOr<std::vector<BatchItem>> ReadInput(const std::string& path, const 
     }
   }
   if (errors > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(errors, " bad input line(s)",
-                                                   errors > kMaxErrorsShown ? " (first ones shown)" : "",
-                                                   "; nothing was run"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(errors, " bad input line(s)",
+                     errors > kMaxErrorsShown ? " (first ones shown)" : "", "; nothing was run"));
   }
   return items;
 }
@@ -64,12 +67,15 @@ absl::Status WriteLines(const std::string& path, const std::vector<std::string>&
   }
   std::error_code ec;
   std::filesystem::rename(partial, path, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot rename ", partial, " to ", path, ": ", ec.message()));
+  if (ec)
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename ", partial, " to ", path, ": ", ec.message()));
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(const BatchArgs& args) {
-  ModelLoadOptions load{.path = args.model, .device = args.device, .dtype = args.dtype, .num_threads = args.threads};
+  ModelLoadOptions load{
+      .path = args.model, .device = args.device, .dtype = args.dtype, .num_threads = args.threads};
   absl::StatusOr<std::unique_ptr<ModelRunner>> model = LoadModel(load);
   if (!model.ok()) return model.status();
   EngineOptions options;
@@ -88,7 +94,8 @@ int Run(const BatchArgs& args) {
   }
   absl::StatusOr<std::shared_ptr<const Tokenizer>> loaded = Tokenizer::Load(args.model);
   std::shared_ptr<const Tokenizer> tokenizer = loaded.ok() ? *loaded : nullptr;
-  const BatchInputLimits limits{config->vocab_size, config->max_position_embeddings, args.max_new_tokens};
+  const BatchInputLimits limits{config->vocab_size, config->max_position_embeddings,
+                                args.max_new_tokens};
   absl::StatusOr<std::vector<BatchItem>> items = ReadInput(args.in, limits, tokenizer.get());
   if (!items.ok()) {
     PrintError(std::string(items.status().message()));
@@ -105,21 +112,24 @@ int Run(const BatchArgs& args) {
   ProgressPrinter printer(stderr, {.terminal = isatty(fileno(stderr)) != 0});
   offline::ProgressCallback progress;
   if (!args.quiet) progress = [&](const offline::OfflineProgress& p) { printer.Update(p); };
-  absl::StatusOr<offline::OfflineBatchResult> batch = offline::RunOfflineBatch(**engine, std::move(requests), {}, progress);
+  absl::StatusOr<offline::OfflineBatchResult> batch =
+      offline::RunOfflineBatch(**engine, std::move(requests), {}, progress);
   printer.Finish();
   if (!batch.ok()) {
     PrintError(batch.status().ToString());
     return kExitFailed;
   }
   std::vector<std::string> lines;
-  for (size_t i = 0; i < items->size(); ++i) lines.push_back(FormatResultLine((*items)[i], batch->results[i], tokenizer));
+  for (size_t i = 0; i < items->size(); ++i)
+    lines.push_back(FormatResultLine((*items)[i], batch->results[i], tokenizer));
   if (absl::Status written = WriteLines(args.out, lines); !written.ok()) {
     PrintError(written.ToString());
     return kExitFailed;
   }
   std::fputs(FormatReport(batch->report, args.batching).c_str(), stderr);
   if (!args.report.empty()) {
-    absl::Status written = WriteLines(args.report, {ReportJson(batch->report, args.batching).dump(2)});
+    absl::Status written =
+        WriteLines(args.report, {ReportJson(batch->report, args.batching).dump(2)});
     if (!written.ok()) {
       PrintError(written.ToString());
       return kExitFailed;

@@ -22,7 +22,8 @@ struct Flag {
 };
 
 absl::Status BadValue(const std::string& flag, const std::string& value, const char* wanted) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs ", wanted, ", got \"", value, "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " needs ", wanted, ", got \"", value, "\""));
 }
 
 template <typename T>
@@ -54,20 +55,28 @@ absl::StatusOr<std::vector<int32_t>> ParseIds(const std::string& flag, const std
 const std::vector<Flag>& GenerateFlags() {
   using G = GenerateRequest;
   static const auto* flags = new std::vector<Flag>{
-      {"max-new-tokens", "tokens to generate at most", true, Number("max-new-tokens", &G::set_max_new_tokens)},
-      {"min-new-tokens", "stop tokens are ignored before this many", true, Number("min-new-tokens", &G::set_min_new_tokens)},
+      {"max-new-tokens", "tokens to generate at most", true,
+       Number("max-new-tokens", &G::set_max_new_tokens)},
+      {"min-new-tokens", "stop tokens are ignored before this many", true,
+       Number("min-new-tokens", &G::set_min_new_tokens)},
       {"temperature", "0 = greedy", true, Number("temperature", &G::set_temperature)},
       {"top-k", "0 = off", true, Number("top-k", &G::set_top_k)},
       {"top-p", "(0, 1]", true, Number("top-p", &G::set_top_p)},
       {"min-p", "[0, 1]", true, Number("min-p", &G::set_min_p)},
-      {"repetition-penalty", "> 0; 1 = off", true, Number("repetition-penalty", &G::set_repetition_penalty)},
+      {"repetition-penalty", "> 0; 1 = off", true,
+       Number("repetition-penalty", &G::set_repetition_penalty)},
       {"presence-penalty", "[-2, 2]", true, Number("presence-penalty", &G::set_presence_penalty)},
-      {"frequency-penalty", "[-2, 2]", true, Number("frequency-penalty", &G::set_frequency_penalty)},
+      {"frequency-penalty", "[-2, 2]", true,
+       Number("frequency-penalty", &G::set_frequency_penalty)},
       {"seed", "sampling seed", true, Number("seed", &G::set_seed)},
       {"priority", "higher runs first", true, Number("priority", &G::set_priority)},
-      {"top-logprobs", "alternatives per token", true, Number("top-logprobs", &G::set_top_logprobs)},
+      {"top-logprobs", "alternatives per token", true,
+       Number("top-logprobs", &G::set_top_logprobs)},
       {"stop", "stop string (repeatable)", true,
-       [](const std::string& v, CliInvocation& out) { out.generate.add_stop(v); return absl::OkStatus(); }},
+       [](const std::string& v, CliInvocation& out) {
+         out.generate.add_stop(v);
+         return absl::OkStatus();
+       }},
       {"stop-token-id", "stop token id (repeatable)", true,
        [](const std::string& v, CliInvocation& out) -> absl::Status {
          ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIds("stop-token-id", v));
@@ -81,17 +90,35 @@ const std::vector<Flag>& GenerateFlags() {
          return absl::OkStatus();
        }},
       {"request-id", "client request id (appears in server logs)", true,
-       [](const std::string& v, CliInvocation& out) { out.generate.set_client_request_id(v); return absl::OkStatus(); }},
+       [](const std::string& v, CliInvocation& out) {
+         out.generate.set_client_request_id(v);
+         return absl::OkStatus();
+       }},
       {"ignore-eos", "keep generating past EOS", false,
-       [](const std::string&, CliInvocation& out) { out.generate.set_ignore_eos(true); return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.generate.set_ignore_eos(true);
+         return absl::OkStatus();
+       }},
       {"logprobs", "return each token's logprob", false,
-       [](const std::string&, CliInvocation& out) { out.generate.set_logprobs(true); return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.generate.set_logprobs(true);
+         return absl::OkStatus();
+       }},
       {"complete", "one answer at the end instead of a stream", false,
-       [](const std::string&, CliInvocation& out) { out.use_complete = true; return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.use_complete = true;
+         return absl::OkStatus();
+       }},
       {"show-ids", "print the token ids after the text", false,
-       [](const std::string&, CliInvocation& out) { out.show_ids = true; return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.show_ids = true;
+         return absl::OkStatus();
+       }},
       {"stats", "print finish reason, usage and timings to stderr", false,
-       [](const std::string&, CliInvocation& out) { out.show_stats = true; return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.show_stats = true;
+         return absl::OkStatus();
+       }},
   };
   return *flags;
 }
@@ -99,11 +126,20 @@ const std::vector<Flag>& GenerateFlags() {
 const std::vector<Flag>& GlobalFlags() {
   static const auto* flags = new std::vector<Flag>{
       {"address", "server host:port [$RIBBON_ADDRESS or 127.0.0.1:9300]", true,
-       [](const std::string& v, CliInvocation& out) { out.client.address = v; return absl::OkStatus(); }},
+       [](const std::string& v, CliInvocation& out) {
+         out.client.address = v;
+         return absl::OkStatus();
+       }},
       {"token", "bearer token [$RIBBON_AUTH_TOKEN]", true,
-       [](const std::string& v, CliInvocation& out) { out.client.token = v; return absl::OkStatus(); }},
+       [](const std::string& v, CliInvocation& out) {
+         out.client.token = v;
+         return absl::OkStatus();
+       }},
       {"tls-ca", "PEM root certificates; enables TLS", true,
-       [](const std::string& v, CliInvocation& out) { out.client.tls_ca_path = v; return absl::OkStatus(); }},
+       [](const std::string& v, CliInvocation& out) {
+         out.client.tls_ca_path = v;
+         return absl::OkStatus();
+       }},
       {"timeout", "deadline in seconds (0 = none)", true,
        [](const std::string& v, CliInvocation& out) -> absl::Status {
          if (!absl::SimpleAtod(v, &out.client.timeout_seconds) || out.client.timeout_seconds < 0) {
@@ -112,7 +148,10 @@ const std::vector<Flag>& GlobalFlags() {
          return absl::OkStatus();
        }},
       {"no-special", "tokenize without special tokens (BOS)", false,
-       [](const std::string&, CliInvocation& out) { out.add_special_tokens = false; return absl::OkStatus(); }},
+       [](const std::string&, CliInvocation& out) {
+         out.add_special_tokens = false;
+         return absl::OkStatus();
+       }},
   };
   return *flags;
 }
@@ -161,8 +200,10 @@ absl::Status TakePositionals(const std::vector<std::string>& positionals, CliInv
 absl::StatusOr<CliInvocation> ParseCli(const std::vector<std::string>& args,
                                        const std::map<std::string, std::string>& environment) {
   CliInvocation out;
-  if (auto it = environment.find("RIBBON_ADDRESS"); it != environment.end()) out.client.address = it->second;
-  if (auto it = environment.find("RIBBON_AUTH_TOKEN"); it != environment.end()) out.client.token = it->second;
+  if (auto it = environment.find("RIBBON_ADDRESS"); it != environment.end())
+    out.client.address = it->second;
+  if (auto it = environment.find("RIBBON_AUTH_TOKEN"); it != environment.end())
+    out.client.token = it->second;
   std::vector<std::string> positionals;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -187,10 +228,12 @@ absl::StatusOr<CliInvocation> ParseCli(const std::vector<std::string>& args,
     const Flag* flag = FindFlag(name, out.command);
     if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     if (flag->takes_value && !value) {
-      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      if (i + 1 >= args.size())
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = args[++i];
     }
-    if (!flag->takes_value && value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+    if (!flag->takes_value && value)
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
     RETURN_IF_ERROR(flag->set(value.value_or(""), out));
   }
   static const char* kCommands[] = {"generate", "tokenize", "detokenize", "info", "health", "help"};
@@ -214,11 +257,13 @@ std::string CliUsage() {
       "Exit codes: 0 ok, 1 the server answered with an error, 2 bad command line,\n"
       "3 server unreachable or not ready.\n\nGlobal flags:\n";
   for (const Flag& flag : GlobalFlags()) {
-    absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help, "\n");
+    absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help,
+                    "\n");
   }
   absl::StrAppend(&text, "\ngenerate flags:\n");
   for (const Flag& flag : GenerateFlags()) {
-    absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help, "\n");
+    absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help,
+                    "\n");
   }
   return text;
 }

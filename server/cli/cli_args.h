@@ -42,7 +42,7 @@ struct CliInvocation {
   bool show_stats = false;    // print finish reason, usage and timings to stderr
   std::string text;           // tokenize
   bool add_special_tokens = true;
-  std::vector<int32_t> ids;   // detokenize
+  std::vector<int32_t> ids;  // detokenize
 };
 
 absl::StatusOr<CliInvocation> ParseCli(const std::vector<std::string>& args,

@@ -40,8 +40,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
 void Prepare(const ClientOptions& options, grpc::ClientContext& context) {
   if (!options.token.empty()) context.AddMetadata("authorization", "Bearer " + options.token);
   if (options.timeout_seconds > 0) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::microseconds(static_cast<int64_t>(options.timeout_seconds * 1e6)));
+    context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::microseconds(static_cast<int64_t>(options.timeout_seconds * 1e6)));
   }
 }
 
@@ -57,14 +58,16 @@ const char* FinishName(ribbon::v1::FinishReason reason) {
   return ribbon::v1::FinishReason_Name(reason).c_str();
 }
 
-void PrintStats(const CliInvocation& cli, ribbon::v1::FinishReason reason, const ribbon::v1::Usage& usage,
-                const ribbon::v1::Timings& timings, const std::vector<int32_t>& ids) {
+void PrintStats(const CliInvocation& cli, ribbon::v1::FinishReason reason,
+                const ribbon::v1::Usage& usage, const ribbon::v1::Timings& timings,
+                const std::vector<int32_t>& ids) {
   if (cli.show_ids) std::printf("\n[%s]\n", absl::StrJoin(ids, ", ").c_str());
   if (!cli.show_stats) return;
-  std::fprintf(stderr,
-               "\nfinish=%s prompt_tokens=%u generated_tokens=%u queue=%.3fs ttft=%.3fs total=%.3fs\n",
-               FinishName(reason), usage.prompt_tokens(), usage.generated_tokens(),
-               timings.queue_seconds(), timings.time_to_first_token_seconds(), timings.total_seconds());
+  std::fprintf(
+      stderr,
+      "\nfinish=%s prompt_tokens=%u generated_tokens=%u queue=%.3fs ttft=%.3fs total=%.3fs\n",
+      FinishName(reason), usage.prompt_tokens(), usage.generated_tokens(), timings.queue_seconds(),
+      timings.time_to_first_token_seconds(), timings.total_seconds());
 }
 
 int Generate(const CliInvocation& cli, Generation::Stub& stub) {
@@ -156,7 +159,8 @@ int Info(const CliInvocation& cli, Generation::Stub& stub) {
 // {string service = 1}, HealthCheckResponse is {ServingStatus status = 1} (1 = SERVING).
 int Health(const CliInvocation& cli, const std::shared_ptr<grpc::Channel>& channel) {
   const std::string service = "ribbon.v1.Generation";
-  const std::string wire = absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())), service);
+  const std::string wire =
+      absl::StrCat("\x0a", std::string(1, static_cast<char>(service.size())), service);
   grpc::Slice slice(wire);
   grpc::ByteBuffer request(&slice, 1), response;
   grpc::GenericStub stub(channel);
@@ -168,13 +172,17 @@ int Health(const CliInvocation& cli, const std::shared_ptr<grpc::Channel>& chann
   grpc::Status status;
   absl::Notification done;
   stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) { status = std::move(s); done.Notify(); });
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
   done.WaitForNotification();
   if (!status.ok()) return Fail(status);
   std::vector<grpc::Slice> slices;
   (void)response.Dump(&slices);
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   const bool serving = bytes.size() >= 2 && bytes[0] == 0x08 && bytes[1] == 0x01;
   std::printf("%s\n", serving ? "SERVING" : "NOT_SERVING");
   return serving ? kExitOk : kExitUnavailable;

@@ -10,8 +10,8 @@
 // in RIBBON_FUZZ_TOKENIZERS (colon-separated).
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -48,8 +48,7 @@ std::vector<Loaded> LoadAll() {
   } else {
     const char* env = std::getenv("RIBBON_SHARED_DATA");
     const std::string shared = env != nullptr ? env : "/work/shared/data";
-    dirs = {shared + "/tokenizers/gpt2", shared + "/tokenizers/llama-spm",
-            shared + "/stories260k"};
+    dirs = {shared + "/tokenizers/gpt2", shared + "/tokenizers/llama-spm", shared + "/stories260k"};
   }
   std::vector<Loaded> loaded;
   for (const std::string& dir : dirs) {

@@ -10,7 +10,11 @@ namespace ribbon::testing {
 namespace {
 
 absl::Status Load(const std::string& device, const std::string& dtype, const std::string& backend) {
-  return LoadCudaModel({.path = Stories260k(), .device = device, .dtype = dtype, .attention_backend = backend}).status();
+  return LoadCudaModel({.path = Stories260k(),
+                        .device = device,
+                        .dtype = dtype,
+                        .attention_backend = backend})
+      .status();
 }
 
 bool Mentions(const absl::Status& status, const std::string& text) {
@@ -28,11 +32,13 @@ TEST_CASE("LoadCudaModel without a CUDA device answers FAILED_PRECONDITION", "[c
   INFO(status.ToString());
   CHECK(status.code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Mentions(status, "no CUDA device"));
-  const absl::Status random = CreateRandomCudaModel(ModelConfig{}, {.path = "", .device = "cuda:0"}, {}).status();
+  const absl::Status random =
+      CreateRandomCudaModel(ModelConfig{}, {.path = "", .device = "cuda:0"}, {}).status();
   CHECK(random.code() == absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_CASE("LoadCudaModel rejects bad devices, dtypes and backends with the reason", "[cuda][load]") {
+TEST_CASE("LoadCudaModel rejects bad devices, dtypes and backends with the reason",
+          "[cuda][load]") {
   if (CudaDeviceCount() == 0) {
     WARN("no CUDA device: only the no-device answer is checked");
     CHECK(Load("cuda:99", "auto", "auto").code() == absl::StatusCode::kFailedPrecondition);

@@ -44,7 +44,8 @@ gpu::DevicePlan WithFacts(const StepPlan& plan) {
 
 }  // namespace
 
-TEST_CASE("BuildOfflinePlan lays segments, pads and alignment rows out as the engine does", "[cuda][plan]") {
+TEST_CASE("BuildOfflinePlan lays segments, pads and alignment rows out as the engine does",
+          "[cuda][plan]") {
   BlockManager blocks({.num_blocks = 8, .block_size = 4});
   const StepPlan plan = MixedPlan(blocks);
   CHECK(plan.num_seqs == 3);
@@ -63,7 +64,8 @@ TEST_CASE("BuildOfflinePlan lays segments, pads and alignment rows out as the en
   std::vector<PlanSegment> padded = {{7, 0, {1, 2}, 3, SampleRows::kAll}};
   auto p = BuildOfflinePlan(blocks, padded);
   REQUIRE(p.ok());
-  CHECK((p->token_ids == std::vector<int32_t>{1, 2, StepPlan::kPadToken, StepPlan::kPadToken, StepPlan::kPadToken}));
+  CHECK((p->token_ids == std::vector<int32_t>{1, 2, StepPlan::kPadToken, StepPlan::kPadToken,
+                                              StepPlan::kPadToken}));
   CHECK((p->kv_lens == std::vector<int32_t>{5}));
   CHECK((p->sample_rows == std::vector<int32_t>{0, 1}));
   CHECK(p->real_tokens == 2);
@@ -82,17 +84,29 @@ TEST_CASE("ValidatePlan accepts a good plan and names each kind of bad index", "
     CHECK(status.code() == absl::StatusCode::kInvalidArgument);
     return std::string(status.message());
   };
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.token_ids[2] = 100; }).find("token id") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions[1] = 64; }).find("position") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.slot_mapping[0] = 32; }).find("KV slot") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.block_tables[0] = 8; }).find("block table") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.kv_lens[1] = 99; }).find("kv_len") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.sample_rows[0] = 12; }).find("sample row") != std::string::npos);
-  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.logits_floats = 299; }).find("logits") != std::string::npos);
-  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.block_size = 16; }).find("block_size") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions.pop_back(); }).find("sizes") != std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.cu_seqlens[1] = 0; p.cu_seqlens[2] = 7; p.cu_seqlens[3] = 6; })
-            .find("decreases") != std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.token_ids[2] = 100; }).find("token id") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions[1] = 64; }).find("position") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.slot_mapping[0] = 32; }).find("KV slot") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.block_tables[0] = 8; }).find("block table") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.kv_lens[1] = 99; }).find("kv_len") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.sample_rows[0] = 12; }).find("sample row") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.logits_floats = 299; }).find("logits") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.block_size = 16; }).find("block_size") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions.pop_back(); }).find("sizes") !=
+        std::string::npos);
+  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) {
+          p.cu_seqlens[1] = 0;
+          p.cu_seqlens[2] = 7;
+          p.cu_seqlens[3] = 6;
+        }).find("decreases") != std::string::npos);
 }
 
 TEST_CASE("SummarisePlan finds the causal alignment the fused kernels need", "[cuda][plan]") {
@@ -113,7 +127,8 @@ TEST_CASE("SummarisePlan finds the causal alignment the fused kernels need", "[c
   REQUIRE(plan.ok());
   CHECK(gpu::SummarisePlan(*plan).full_prefill);  // padded-mode pads continue the positions
 
-  StepPlan clamped = mixed;  // positions clamped at the context limit, as the engine does at the end
+  StepPlan clamped =
+      mixed;  // positions clamped at the context limit, as the engine does at the end
   clamped.positions[4] = clamped.positions[3];
   CHECK_FALSE(gpu::SummarisePlan(clamped).queries_end_at_kv);
   CHECK_FALSE(gpu::SummarisePlan(clamped).full_prefill);
@@ -145,7 +160,8 @@ TEST_CASE("CudaAttention picks the kernel per step and counts fallbacks", "[cuda
   CHECK(reference.fallback_steps() == 0);
 }
 
-TEST_CASE("ResolveAttentionBackend picks flash where it can run and explains where it cannot", "[cuda][attention]") {
+TEST_CASE("ResolveAttentionBackend picks flash where it can run and explains where it cannot",
+          "[cuda][attention]") {
   const AttentionShape bf16{8, 2, 64, 0, at::kBFloat16};
   const AttentionShape fp32{8, 4, 8, 0, at::kFloat};
   const AttentionShape odd_head{8, 4, 12, 0, at::kHalf};
@@ -160,9 +176,12 @@ TEST_CASE("ResolveAttentionBackend picks flash where it can run and explains whe
   REQUIRE_FALSE(flash32.ok());
   CHECK(flash32.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(flash32.status().message()).find("float16 or bfloat16") != std::string::npos);
-  CHECK(gpu::ResolveAttentionBackend("flash", odd_head).status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(gpu::ResolveAttentionBackend("cudnn", windowed).status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(gpu::ResolveAttentionBackend("tensorrt", bf16).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(gpu::ResolveAttentionBackend("flash", odd_head).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(gpu::ResolveAttentionBackend("cudnn", windowed).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(gpu::ResolveAttentionBackend("tensorrt", bf16).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace ribbon::testing

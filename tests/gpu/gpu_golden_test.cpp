@@ -10,7 +10,8 @@ namespace ribbon::testing {
 namespace {
 
 std::unique_ptr<Engine> MakeEngine(const std::string& backend) {
-  auto model = LoadCudaModel({.path = Stories260k(), .device = "cuda", .dtype = "float32", .attention_backend = backend});
+  auto model = LoadCudaModel(
+      {.path = Stories260k(), .device = "cuda", .dtype = "float32", .attention_backend = backend});
   INFO(model.status().ToString());
   REQUIRE(model.ok());
   const std::string describe = (*model)->Describe();

@@ -19,7 +19,10 @@ namespace ribbon::testing {
 namespace {
 
 std::unique_ptr<Engine> StoriesEngine(int32_t max_ribbon_tokens, int32_t align) {
-  auto model = LoadCudaModel({.path = Stories260k(), .device = "cuda", .dtype = "float32", .attention_backend = "reference"});
+  auto model = LoadCudaModel({.path = Stories260k(),
+                              .device = "cuda",
+                              .dtype = "float32",
+                              .attention_backend = "reference"});
   INFO(model.status().ToString());
   REQUIRE(model.ok());
   EngineOptions options;
@@ -30,7 +33,9 @@ std::unique_ptr<Engine> StoriesEngine(int32_t max_ribbon_tokens, int32_t align) 
   return std::move(*engine);
 }
 
-std::vector<std::vector<int32_t>> Generate(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int32_t n) {
+std::vector<std::vector<int32_t>> Generate(Engine& engine,
+                                           const std::vector<std::vector<int32_t>>& prompts,
+                                           int32_t n) {
   std::vector<std::shared_ptr<CollectingSink>> sinks;
   for (const auto& p : prompts) {
     GenerationRequest r;
@@ -66,7 +71,8 @@ using Logits = std::vector<std::vector<float>>;  // one row per sequence
 
 // Runs one plan per entry of `steps` on a fresh KV cache; returns the logits of every sample
 // row, in order.
-std::vector<std::vector<float>> RunSteps(ModelRunner& model, const std::vector<std::vector<PlanSegment>>& steps) {
+std::vector<std::vector<float>> RunSteps(ModelRunner& model,
+                                         const std::vector<std::vector<PlanSegment>>& steps) {
   BlockManager blocks({.num_blocks = 512, .block_size = 16});
   REQUIRE(model.AllocateKvCache(blocks.total_blocks(), blocks.block_size()).ok());
   std::vector<std::vector<float>> rows;
@@ -78,7 +84,8 @@ std::vector<std::vector<float>> RunSteps(ModelRunner& model, const std::vector<s
     const auto status = model.Forward(*plan, logits);
     INFO(status.ToString());
     REQUIRE(status.ok());
-    for (size_t i = 0; i < plan->sample_rows.size(); ++i) rows.emplace_back(logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
+    for (size_t i = 0; i < plan->sample_rows.size(); ++i)
+      rows.emplace_back(logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
   }
   return rows;
 }
@@ -106,7 +113,8 @@ struct Packings {
 
 Packings RunPackings(ModelRunner& model, const std::vector<std::vector<int32_t>>& prompts) {
   Packings p;
-  for (const auto& prompt : prompts) p.alone.push_back(RunSteps(model, {{Segment(0, 0, prompt)}})[0]);
+  for (const auto& prompt : prompts)
+    p.alone.push_back(RunSteps(model, {{Segment(0, 0, prompt)}})[0]);
   std::vector<PlanSegment> packed, padded, prefill_but_last, last;
   size_t longest = 0;
   for (const auto& prompt : prompts) longest = std::max(longest, prompt.size());
@@ -115,7 +123,8 @@ Packings RunPackings(ModelRunner& model, const std::vector<std::vector<int32_t>>
     packed.push_back(Segment(s, 0, prompt));
     padded.push_back(Segment(s, 0, prompt, static_cast<int32_t>(longest - prompt.size())));
     if (prompt.size() > 1) {
-      prefill_but_last.push_back(Segment(s, 0, {prompt.begin(), prompt.end() - 1}, 0, SampleRows::kNone));
+      prefill_but_last.push_back(
+          Segment(s, 0, {prompt.begin(), prompt.end() - 1}, 0, SampleRows::kNone));
     }
     last.push_back(Segment(s, static_cast<int32_t>(prompt.size()) - 1, {prompt.back()}));
   }
@@ -130,7 +139,8 @@ Packings RunPackings(ModelRunner& model, const std::vector<std::vector<int32_t>>
       if (done >= prompts[s].size()) continue;
       const size_t end = std::min(prompts[s].size(), done + 7);
       const SampleRows sample = end == prompts[s].size() ? SampleRows::kLast : SampleRows::kNone;
-      step.push_back(Segment(s, static_cast<int32_t>(done), {prompts[s].begin() + done, prompts[s].begin() + end}, 0, sample));
+      step.push_back(Segment(s, static_cast<int32_t>(done),
+                             {prompts[s].begin() + done, prompts[s].begin() + end}, 0, sample));
     }
     chunk_steps.push_back(step);
   }
@@ -139,7 +149,8 @@ Packings RunPackings(ModelRunner& model, const std::vector<std::vector<int32_t>>
   size_t next = 0;
   for (size_t done = 0; done < longest; done += 7) {
     for (size_t s = 0; s < prompts.size(); ++s) {
-      if (done < prompts[s].size() && std::min(prompts[s].size(), done + 7) == prompts[s].size()) p.chunked[s] = finished[next++];
+      if (done < prompts[s].size() && std::min(prompts[s].size(), done + 7) == prompts[s].size())
+        p.chunked[s] = finished[next++];
     }
   }
   return p;
@@ -147,13 +158,15 @@ Packings RunPackings(ModelRunner& model, const std::vector<std::vector<int32_t>>
 
 }  // namespace
 
-TEST_CASE("GPU: stories260K greedy outputs are identical alone, packed and in 7-token chunks", "[gpu][packing]") {
+TEST_CASE("GPU: stories260K greedy outputs are identical alone, packed and in 7-token chunks",
+          "[gpu][packing]") {
   std::vector<std::vector<int32_t>> prompts;
   for (const auto& g : LoadGolden()) {
     if (g.max_new_tokens == 64) prompts.push_back(g.prompt);
   }
   const std::vector<int32_t> longest = prompts.back();
-  for (size_t len : {5, 17, 33, 64, 100, 150}) prompts.emplace_back(longest.begin(), longest.begin() + len);
+  for (size_t len : {5, 17, 33, 64, 100, 150})
+    prompts.emplace_back(longest.begin(), longest.begin() + len);
   REQUIRE(prompts.size() == 16);
   constexpr int32_t kNew = 48;
   std::vector<std::vector<int32_t>> alone;
@@ -168,8 +181,10 @@ TEST_CASE("GPU: stories260K greedy outputs are identical alone, packed and in 7-
   }
 }
 
-TEST_CASE("GPU: bfloat16 logits do not depend on packing, chunking, padding or decode (flash and reference)",
-          "[gpu][packing]") {
+TEST_CASE(
+    "GPU: bfloat16 logits do not depend on packing, chunking, padding or decode (flash and "
+    "reference)",
+    "[gpu][packing]") {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> token(1, 999);
   std::vector<std::vector<int32_t>> prompts;
@@ -180,8 +195,10 @@ TEST_CASE("GPU: bfloat16 logits do not depend on packing, chunking, padding or d
   }
   Logits flash_alone;
   for (const std::string backend : {"flash", "reference"}) {
-    auto model = CreateRandomCudaModel(LlamaShaped(), {.path = "", .device = "cuda", .dtype = "bfloat16", .attention_backend = backend},
-                                       {.seed = 11, .stddev = 0.05});
+    auto model = CreateRandomCudaModel(
+        LlamaShaped(),
+        {.path = "", .device = "cuda", .dtype = "bfloat16", .attention_backend = backend},
+        {.seed = 11, .stddev = 0.05});
     INFO(backend << ": " << model.status().ToString());
     REQUIRE(model.ok());
     const Packings p = RunPackings(**model, prompts);

@@ -3,8 +3,8 @@
 // (SKIP_REGULAR_EXPRESSION); with one, it runs the tests. Run the executables directly on a GPU
 // machine, or `ctest -L gpu`.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
 #include <cuda_runtime.h>
+#include <catch2/catch.hpp>
 
 #include <cstdio>
 

@@ -3,9 +3,9 @@
 //
 //   ribbon_teacher_force MODEL_DIR DTYPE ATTENTION_BACKEND INPUT.json OUTPUT.json
 // INPUT.json: {"sequences": [{"prompt": [ids], "continuation": [ids]}, ...]}.
-// OUTPUT.json: {"describe": runner, "prefill": [[argmax]], "packed": [[argmax]], "decode": [[argmax]]}
-// where each list holds, per sequence, the argmax predicting continuation[0..n): from one
-// prefill per sequence, from one ribbon holding every sequence, and from a prompt prefill
+// OUTPUT.json: {"describe": runner, "prefill": [[argmax]], "packed": [[argmax]], "decode":
+// [[argmax]]} where each list holds, per sequence, the argmax predicting continuation[0..n): from
+// one prefill per sequence, from one ribbon holding every sequence, and from a prompt prefill
 // followed by n - 1 decode steps (all sequences batched in each step).
 #include <fstream>
 #include <iostream>
@@ -39,7 +39,8 @@ int32_t Argmax(const float* row, int64_t vocab) {
 }
 
 // Runs the steps on a fresh KV cache; returns the argmax of every sample row, in order.
-std::vector<int32_t> Run(ribbon::ModelRunner& model, const std::vector<std::vector<PlanSegment>>& steps) {
+std::vector<int32_t> Run(ribbon::ModelRunner& model,
+                         const std::vector<std::vector<PlanSegment>>& steps) {
   ribbon::BlockManager blocks({.num_blocks = 4096, .block_size = 16});
   if (auto st = model.AllocateKvCache(blocks.total_blocks(), blocks.block_size()); !st.ok()) {
     std::cerr << st << "\n";
@@ -58,13 +59,15 @@ std::vector<int32_t> Run(ribbon::ModelRunner& model, const std::vector<std::vect
       std::cerr << st << "\n";
       std::exit(1);
     }
-    for (size_t i = 0; i < plan->sample_rows.size(); ++i) argmax.push_back(Argmax(logits.data() + i * vocab, vocab));
+    for (size_t i = 0; i < plan->sample_rows.size(); ++i)
+      argmax.push_back(Argmax(logits.data() + i * vocab, vocab));
   }
   return argmax;
 }
 
 // The last `n` entries of `all` per sequence, where sequence s contributed `counts[s]` entries.
-std::vector<std::vector<int32_t>> Tails(const std::vector<int32_t>& all, const std::vector<Sequence>& seqs,
+std::vector<std::vector<int32_t>> Tails(const std::vector<int32_t>& all,
+                                        const std::vector<Sequence>& seqs,
                                         const std::vector<size_t>& counts) {
   std::vector<std::vector<int32_t>> out;
   size_t at = 0;
@@ -82,7 +85,10 @@ nlohmann::json Prefill(ribbon::ModelRunner& model, const std::vector<Sequence>& 
   for (size_t s = 0; s < seqs.size(); ++s) {
     PlanSegment seg{s, 0, Forced(seqs[s]), 0, SampleRows::kAll};
     counts.push_back(seg.tokens.size());
-    if (packed) steps[0].push_back(seg); else steps.push_back({seg});
+    if (packed)
+      steps[0].push_back(seg);
+    else
+      steps.push_back({seg});
   }
   return Tails(Run(model, steps), seqs, counts);
 }
@@ -98,7 +104,10 @@ nlohmann::json Decode(ribbon::ModelRunner& model, const std::vector<Sequence>& s
     std::vector<PlanSegment> step;
     for (size_t s = 0; s < seqs.size(); ++s) {
       if (k >= seqs[s].continuation.size()) continue;
-      step.push_back({s, static_cast<int32_t>(seqs[s].prompt.size() + k - 1), {seqs[s].continuation[k - 1]}, 0,
+      step.push_back({s,
+                      static_cast<int32_t>(seqs[s].prompt.size() + k - 1),
+                      {seqs[s].continuation[k - 1]},
+                      0,
                       SampleRows::kLast});
     }
     steps.push_back(step);
@@ -118,10 +127,12 @@ nlohmann::json Decode(ribbon::ModelRunner& model, const std::vector<Sequence>& s
 
 int main(int argc, char** argv) {
   if (argc != 6) {
-    std::cerr << "usage: ribbon_teacher_force MODEL_DIR DTYPE ATTENTION_BACKEND INPUT.json OUTPUT.json\n";
+    std::cerr
+        << "usage: ribbon_teacher_force MODEL_DIR DTYPE ATTENTION_BACKEND INPUT.json OUTPUT.json\n";
     return 2;
   }
-  auto model = ribbon::LoadCudaModel({.path = argv[1], .device = "cuda", .dtype = argv[2], .attention_backend = argv[3]});
+  auto model = ribbon::LoadCudaModel(
+      {.path = argv[1], .device = "cuda", .dtype = argv[2], .attention_backend = argv[3]});
   if (!model.ok()) {
     std::cerr << model.status() << "\n";
     return 1;
@@ -130,7 +141,8 @@ int main(int argc, char** argv) {
   const auto input = nlohmann::json::parse(in);
   std::vector<Sequence> seqs;
   for (const auto& s : input["sequences"]) {
-    seqs.push_back({s["prompt"].get<std::vector<int32_t>>(), s["continuation"].get<std::vector<int32_t>>()});
+    seqs.push_back(
+        {s["prompt"].get<std::vector<int32_t>>(), s["continuation"].get<std::vector<int32_t>>()});
     if (seqs.back().prompt.empty() || seqs.back().continuation.empty()) {
       std::cerr << "every sequence needs a prompt and a continuation\n";
       return 2;

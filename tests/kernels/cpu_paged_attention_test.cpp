@@ -50,13 +50,16 @@ Problem Make(const Shape& s, uint32_t seed) {
   size_t next = 0;
   for (int32_t i = 0; i < seqs; ++i) {
     const int32_t len = s.kv_lens[i];
-    for (int32_t b = 0; b < (len + s.block_size - 1) / s.block_size; ++b) p.block_tables[i * p.max_blocks + b] = pool[next++];
+    for (int32_t b = 0; b < (len + s.block_size - 1) / s.block_size; ++b)
+      p.block_tables[i * p.max_blocks + b] = pool[next++];
     p.keys.emplace_back(len * width);
     p.values.emplace_back(len * width);
     for (float& x : p.keys.back()) x = normal(rng);
     for (float& x : p.values.back()) x = normal(rng);
     for (int32_t t = 0; t < len; ++t) {
-      const int64_t slot = static_cast<int64_t>(p.block_tables[i * p.max_blocks + t / s.block_size]) * s.block_size + t % s.block_size;
+      const int64_t slot =
+          static_cast<int64_t>(p.block_tables[i * p.max_blocks + t / s.block_size]) * s.block_size +
+          t % s.block_size;
       std::copy_n(&p.keys.back()[t * width], width, &p.k_cache[slot * width]);
       std::copy_n(&p.values.back()[t * width], width, &p.v_cache[slot * width]);
     }
@@ -82,7 +85,9 @@ std::vector<float> Reference(const Problem& p) {
         double max = -1e300;
         for (int32_t t = first; t <= pos; ++t) {
           double dot = 0;
-          for (int32_t d = 0; d < hd; ++d) dot += double(p.q[(row * s.num_heads + h) * hd + d]) * p.keys[seq][t * width + kvh * hd + d];
+          for (int32_t d = 0; d < hd; ++d)
+            dot += double(p.q[(row * s.num_heads + h) * hd + d]) *
+                   p.keys[seq][t * width + kvh * hd + d];
           w.push_back(dot / std::sqrt(double(hd)));
           max = std::max(max, w.back());
         }
@@ -90,7 +95,8 @@ std::vector<float> Reference(const Problem& p) {
         for (double& x : w) sum += (x = std::exp(x - max));
         for (int32_t d = 0; d < hd; ++d) {
           double acc = 0;
-          for (int32_t t = first; t <= pos; ++t) acc += w[t - first] * p.values[seq][t * width + kvh * hd + d];
+          for (int32_t t = first; t <= pos; ++t)
+            acc += w[t - first] * p.values[seq][t * width + kvh * hd + d];
           out[(row * s.num_heads + h) * hd + d] = static_cast<float>(acc / sum);
         }
       }
@@ -135,9 +141,10 @@ void RequireClose(const Shape& shape, uint32_t seed) {
   const std::vector<float> want = Reference(p);
   const std::vector<float> got = RunKernel(p, seed + 1);
   double worst = 0;
-  for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::abs(want[i] - got[i])));
-  INFO("heads " << shape.num_heads << "/" << shape.num_kv_heads << " head_dim " << shape.head_dim << " block "
-                << shape.block_size << " window " << shape.window << " seed " << seed);
+  for (size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, double(std::abs(want[i] - got[i])));
+  INFO("heads " << shape.num_heads << "/" << shape.num_kv_heads << " head_dim " << shape.head_dim
+                << " block " << shape.block_size << " window " << shape.window << " seed " << seed);
   CHECK(worst < 2e-5);
 }
 
@@ -161,7 +168,9 @@ TEST_CASE("CPU paged attention equals the reference over varied ribbons", "[kern
       const int32_t kv_len = 1 + static_cast<int32_t>(rng() % 150);
       // Whole prompts, chunked prefill (queries after cached keys) and single-row decodes.
       const int32_t kind = static_cast<int32_t>(rng() % 3);
-      const int32_t q_len = kind == 0 ? kv_len : kind == 1 ? 1 + static_cast<int32_t>(rng() % kv_len) : 1;
+      const int32_t q_len = kind == 0   ? kv_len
+                            : kind == 1 ? 1 + static_cast<int32_t>(rng() % kv_len)
+                                        : 1;
       s.kv_lens.push_back(kv_len);
       s.q_lens.push_back(q_len);
     }
@@ -169,7 +178,8 @@ TEST_CASE("CPU paged attention equals the reference over varied ribbons", "[kern
   }
 }
 
-TEST_CASE("CPU paged attention: tiles spanning many one-row sequences and one long prompt", "[kernels][attention]") {
+TEST_CASE("CPU paged attention: tiles spanning many one-row sequences and one long prompt",
+          "[kernels][attention]") {
   Shape decodes{8, 2, 64, 16, 0, {}, {}};
   for (int32_t i = 0; i < 21; ++i) {
     decodes.kv_lens.push_back(3 + 17 * i);

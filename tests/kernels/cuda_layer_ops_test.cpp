@@ -33,16 +33,19 @@ TEST_CASE("RmsNorm matches x / rms(x) * weight, strided and in place", "[kernels
       double sum = 0;
       for (int64_t i = 0; i < dim; ++i) sum += double(x[r * stride + i]) * x[r * stride + i];
       const double inv = 1.0 / std::sqrt(sum / dim + 1e-5);
-      for (int64_t i = 0; i < dim; ++i) want[r * dim + i] = static_cast<float>(x[r * stride + i] * inv * w[i]);
+      for (int64_t i = 0; i < dim; ++i)
+        want[r * dim + i] = static_cast<float>(x[r * stride + i] * inv * w[i]);
     }
     auto x_dev = DeviceBuffer::From(Encode(x, type));
     auto w_dev = DeviceBuffer::From(Encode(w, type));
     DeviceBuffer out(rows * dim * kernels::ElementBytes(type));
     out.Poison();
-    CUDA_REQUIRE(kernels::RmsNorm({x_dev.get(), stride, w_dev.get(), out.get(), dim, rows, dim, 1e-5f, type}, nullptr));
+    CUDA_REQUIRE(kernels::RmsNorm(
+        {x_dev.get(), stride, w_dev.get(), out.get(), dim, rows, dim, 1e-5f, type}, nullptr));
     CHECK(RelativeError(Run(out, type), want) < Tolerance(type));
 
-    CUDA_REQUIRE(kernels::RmsNorm({x_dev.get(), stride, w_dev.get(), x_dev.get(), stride, rows, dim, 1e-5f, type}, nullptr));
+    CUDA_REQUIRE(kernels::RmsNorm(
+        {x_dev.get(), stride, w_dev.get(), x_dev.get(), stride, rows, dim, 1e-5f, type}, nullptr));
     const auto in_place = Run(x_dev, type);
     std::vector<float> compact(rows * dim);
     for (int64_t r = 0; r < rows; ++r) {
@@ -53,7 +56,8 @@ TEST_CASE("RmsNorm matches x / rms(x) * weight, strided and in place", "[kernels
   }
 }
 
-TEST_CASE("ApplyRope rotates query and key heads by position and leaves values alone", "[kernels][cuda]") {
+TEST_CASE("ApplyRope rotates query and key heads by position and leaves values alone",
+          "[kernels][cuda]") {
   std::mt19937 rng(2);
   const int32_t rows = 29, nq = 8, nk = 2, hd = 64, half = hd / 2, max_pos = 300;
   const int64_t width = int64_t{nq + 2 * nk} * hd;
@@ -86,13 +90,15 @@ TEST_CASE("ApplyRope rotates query and key heads by position and leaves values a
     auto pos_dev = DeviceBuffer::From(positions);
     auto cos_dev = DeviceBuffer::From(cos);
     auto sin_dev = DeviceBuffer::From(sin);
-    kernels::RopeArgs args{x_dev.get(), width, rows, nq, nk, hd, pos_dev.as<int32_t>(), cos_dev.as<float>(),
-                           sin_dev.as<float>(), type};
+    kernels::RopeArgs args{
+        x_dev.get(),         width, rows, nq, nk, hd, pos_dev.as<int32_t>(), cos_dev.as<float>(),
+        sin_dev.as<float>(), type};
     CUDA_REQUIRE(kernels::ApplyRope(args, nullptr));
     const auto got = Run(x_dev, type);
     CHECK(RelativeError(got, want) < Tolerance(type));
     for (int32_t r = 0; r < rows; ++r) {
-      for (int64_t i = int64_t{nq + nk} * hd; i < width; ++i) REQUIRE(got[r * width + i] == x[r * width + i]);
+      for (int64_t i = int64_t{nq + nk} * hd; i < width; ++i)
+        REQUIRE(got[r * width + i] == x[r * width + i]);
     }
   }
 }
@@ -131,7 +137,8 @@ TEST_CASE("GatherRows copies the selected rows exactly, at any row size", "[kern
     auto ids_dev = DeviceBuffer::From(ids);
     DeviceBuffer out(rows * row_bytes);
     out.Poison();
-    CUDA_REQUIRE(kernels::GatherRows({table_dev.get(), row_bytes, ids_dev.as<int32_t>(), out.get(), rows, row_bytes}, nullptr));
+    CUDA_REQUIRE(kernels::GatherRows(
+        {table_dev.get(), row_bytes, ids_dev.as<int32_t>(), out.get(), rows, row_bytes}, nullptr));
     CUDA_REQUIRE(cudaDeviceSynchronize());
     const auto got = out.To<uint8_t>();
     for (int64_t r = 0; r < rows; ++r) {
@@ -141,7 +148,8 @@ TEST_CASE("GatherRows copies the selected rows exactly, at any row size", "[kern
   }
 }
 
-TEST_CASE("WriteKv stores each row's key and value at its slot and skips slot -1", "[kernels][cuda]") {
+TEST_CASE("WriteKv stores each row's key and value at its slot and skips slot -1",
+          "[kernels][cuda]") {
   std::mt19937 rng(5);
   const int64_t rows = 21, kv_width = 3 * 64, src_stride = 7 * 64, slots = 64;
   for (ElementType type : kTypes) {
@@ -159,8 +167,15 @@ TEST_CASE("WriteKv stores each row's key and value at its slot and skips slot -1
     k_cache.Poison();
     v_cache.Poison();
     const char* base = static_cast<const char*>(src_dev.get());
-    kernels::WriteKvArgs args{base + 64 * elem, base + (64 + kv_width) * elem, src_stride, slot_dev.as<int32_t>(), rows,
-                              kv_width, k_cache.get(), v_cache.get(), type};
+    kernels::WriteKvArgs args{base + 64 * elem,
+                              base + (64 + kv_width) * elem,
+                              src_stride,
+                              slot_dev.as<int32_t>(),
+                              rows,
+                              kv_width,
+                              k_cache.get(),
+                              v_cache.get(),
+                              type};
     CUDA_REQUIRE(kernels::WriteKv(args, nullptr));
     CUDA_REQUIRE(cudaDeviceSynchronize());
     const auto k = k_cache.To<std::byte>(), v = v_cache.To<std::byte>();
@@ -169,8 +184,10 @@ TEST_CASE("WriteKv stores each row's key and value at its slot and skips slot -1
       if (slot[r] < 0) continue;
       written[slot[r]] = true;
       const size_t row = kv_width * elem;
-      REQUIRE(std::memcmp(k.data() + slot[r] * row, src.data() + (r * src_stride + 64) * elem, row) == 0);
-      REQUIRE(std::memcmp(v.data() + slot[r] * row, src.data() + (r * src_stride + 64 + kv_width) * elem, row) == 0);
+      REQUIRE(std::memcmp(k.data() + slot[r] * row, src.data() + (r * src_stride + 64) * elem,
+                          row) == 0);
+      REQUIRE(std::memcmp(v.data() + slot[r] * row,
+                          src.data() + (r * src_stride + 64 + kv_width) * elem, row) == 0);
     }
     for (int64_t s = 0; s < slots; ++s) {
       if (!written[s]) REQUIRE(k[s * kv_width * elem] == std::byte{0xFF});
@@ -198,15 +215,24 @@ TEST_CASE("GatherKv lays each sequence's keys and values out contiguously", "[ke
   DeviceBuffer k_out(cu.back() * row_bytes), v_out(cu.back() * row_bytes);
   k_out.Poison();
   v_out.Poison();
-  kernels::KvGatherArgs args{k_dev.get(), v_dev.get(), k_out.get(), v_out.get(), cu_dev.as<int32_t>(),
-                             tables_dev.as<int32_t>(), static_cast<int32_t>(kv_lens.size()), max_blocks, block_size,
-                             cu.back(), row_bytes};
+  kernels::KvGatherArgs args{k_dev.get(),
+                             v_dev.get(),
+                             k_out.get(),
+                             v_out.get(),
+                             cu_dev.as<int32_t>(),
+                             tables_dev.as<int32_t>(),
+                             static_cast<int32_t>(kv_lens.size()),
+                             max_blocks,
+                             block_size,
+                             cu.back(),
+                             row_bytes};
   CUDA_REQUIRE(kernels::GatherKv(args, nullptr));
   CUDA_REQUIRE(cudaDeviceSynchronize());
   const auto k_got = k_out.To<uint8_t>(), v_got = v_out.To<uint8_t>();
   for (size_t s = 0; s < kv_lens.size(); ++s) {
     for (int32_t t = 0; t < kv_lens[s]; ++t) {
-      const int64_t slot = int64_t{tables[s * max_blocks + t / block_size]} * block_size + t % block_size;
+      const int64_t slot =
+          int64_t{tables[s * max_blocks + t / block_size]} * block_size + t % block_size;
       const int64_t dst = (cu[s] + t) * row_bytes;
       REQUIRE(std::memcmp(k_got.data() + dst, k.data() + slot * row_bytes, row_bytes) == 0);
       REQUIRE(std::memcmp(v_got.data() + dst, v.data() + slot * row_bytes, row_bytes) == 0);

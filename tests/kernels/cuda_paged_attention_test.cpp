@@ -38,14 +38,16 @@ Ribbon MakeRibbon(std::mt19937& rng, int32_t block_size) {
     if (k == 2) segments.push_back({len(rng), 1});
   }
   Ribbon r;
-  for (const auto& seg : segments) r.max_blocks = std::max(r.max_blocks, (seg.start + seg.rows + block_size - 1) / block_size);
+  for (const auto& seg : segments)
+    r.max_blocks = std::max(r.max_blocks, (seg.start + seg.rows + block_size - 1) / block_size);
   r.num_blocks = r.max_blocks * static_cast<int32_t>(segments.size()) + 3;
   std::vector<int32_t> pool(r.num_blocks);
   std::iota(pool.begin(), pool.end(), 0);
   std::shuffle(pool.begin(), pool.end(), rng);
   r.block_tables.assign(segments.size() * r.max_blocks, 0);
   for (size_t s = 0; s < segments.size(); ++s) {
-    for (int32_t b = 0; b < r.max_blocks; ++b) r.block_tables[s * r.max_blocks + b] = pool[s * r.max_blocks + b];
+    for (int32_t b = 0; b < r.max_blocks; ++b)
+      r.block_tables[s * r.max_blocks + b] = pool[s * r.max_blocks + b];
     for (int32_t j = 0; j < segments[s].rows; ++j) r.positions.push_back(segments[s].start + j);
     r.cu_seqlens.push_back(static_cast<int32_t>(r.positions.size()));
   }
@@ -57,7 +59,8 @@ Ribbon MakeRibbon(std::mt19937& rng, int32_t block_size) {
 
 void CheckCase(const Shape& shape, ElementType type, std::mt19937& rng) {
   const Ribbon r = MakeRibbon(rng, shape.block_size);
-  const int64_t hd = shape.head_dim, q_width = int64_t{shape.heads} * hd, kv_width = int64_t{shape.kv_heads} * hd;
+  const int64_t hd = shape.head_dim, q_width = int64_t{shape.heads} * hd,
+                kv_width = int64_t{shape.kv_heads} * hd;
   const int64_t row_stride = q_width + 2 * kv_width;  // queries inside a fused QKV row
   const int64_t slots = int64_t{r.num_blocks} * shape.block_size;
   const auto q = Rounded(RandomNormal(r.num_rows * row_stride, rng), type);
@@ -66,10 +69,22 @@ void CheckCase(const Shape& shape, ElementType type, std::mt19937& rng) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   std::vector<float> want(r.num_rows * q_width, 0.0f);
-  kernels::PagedAttentionArgs cpu{q.data(), row_stride, k.data(), v.data(), want.data(), r.cu_seqlens.data(),
-                                  r.positions.data(), r.block_tables.data(), static_cast<int32_t>(r.cu_seqlens.size() - 1),
-                                  r.max_blocks, shape.heads, shape.kv_heads, shape.head_dim, shape.block_size,
-                                  shape.window, scale};
+  kernels::PagedAttentionArgs cpu{q.data(),
+                                  row_stride,
+                                  k.data(),
+                                  v.data(),
+                                  want.data(),
+                                  r.cu_seqlens.data(),
+                                  r.positions.data(),
+                                  r.block_tables.data(),
+                                  static_cast<int32_t>(r.cu_seqlens.size() - 1),
+                                  r.max_blocks,
+                                  shape.heads,
+                                  shape.kv_heads,
+                                  shape.head_dim,
+                                  shape.block_size,
+                                  shape.window,
+                                  scale};
   kernels::PagedAttentionCpu(cpu, 0, kernels::PagedAttentionWorkItems(cpu));
 
   auto q_dev = DeviceBuffer::From(Encode(q, type));
@@ -103,9 +118,10 @@ void CheckCase(const Shape& shape, ElementType type, std::mt19937& rng) {
   CUDA_REQUIRE(cudaDeviceSynchronize());
   const auto got = Decode(out_dev.To<std::byte>(), type);
 
-  INFO("type " << kernels::ElementTypeName(type) << ", heads " << shape.heads << "/" << shape.kv_heads << ", head_dim "
-               << shape.head_dim << ", block " << shape.block_size << ", window " << shape.window << ", "
-               << gpu.num_seqs << " sequences, " << r.real_rows << " rows");
+  INFO("type " << kernels::ElementTypeName(type) << ", heads " << shape.heads << "/"
+               << shape.kv_heads << ", head_dim " << shape.head_dim << ", block "
+               << shape.block_size << ", window " << shape.window << ", " << gpu.num_seqs
+               << " sequences, " << r.real_rows << " rows");
   const double error = RelativeError(got, want);
   INFO("relative error " << error);
   CHECK(error < Tolerance(type));
@@ -132,7 +148,8 @@ TEST_CASE("CUDA reference paged attention equals the CPU kernel", "[kernels][cud
   }
 }
 
-TEST_CASE("CUDA reference paged attention rejects impossible shapes", "[kernels][cuda][attention]") {
+TEST_CASE("CUDA reference paged attention rejects impossible shapes",
+          "[kernels][cuda][attention]") {
   kernels::PagedAttentionCudaArgs a;
   a.num_rows = 1;
   a.num_heads = 8;

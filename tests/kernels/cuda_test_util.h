@@ -24,7 +24,9 @@ using kernels::ElementType;
 // Owns one cudaMalloc'd allocation.
 class DeviceBuffer {
  public:
-  explicit DeviceBuffer(size_t bytes) : bytes_(bytes) { CUDA_REQUIRE(cudaMalloc(&ptr_, bytes == 0 ? 1 : bytes)); }
+  explicit DeviceBuffer(size_t bytes) : bytes_(bytes) {
+    CUDA_REQUIRE(cudaMalloc(&ptr_, bytes == 0 ? 1 : bytes));
+  }
   ~DeviceBuffer() { cudaFree(ptr_); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -32,7 +34,8 @@ class DeviceBuffer {
   template <typename T>
   static DeviceBuffer From(const std::vector<T>& host) {
     DeviceBuffer buffer(host.size() * sizeof(T));
-    CUDA_REQUIRE(cudaMemcpy(buffer.ptr_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+    CUDA_REQUIRE(
+        cudaMemcpy(buffer.ptr_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
     return buffer;
   }
   template <typename T>
@@ -46,9 +49,13 @@ class DeviceBuffer {
 
   void* get() const { return ptr_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
 
-  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr_(other.ptr_), bytes_(other.bytes_) { other.ptr_ = nullptr; }
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr_(other.ptr_), bytes_(other.bytes_) {
+    other.ptr_ = nullptr;
+  }
 
  private:
   void* ptr_ = nullptr;
@@ -117,9 +124,12 @@ inline double RelativeError(const std::vector<float>& got, const std::vector<flo
 // Relative error a correct kernel stays under in this storage type (float32 accumulation).
 inline double Tolerance(ElementType type) {
   switch (type) {
-    case ElementType::kF32: return 1e-5;
-    case ElementType::kF16: return 2e-3;
-    case ElementType::kBF16: return 1.2e-2;
+    case ElementType::kF32:
+      return 1e-5;
+    case ElementType::kF16:
+      return 2e-3;
+    case ElementType::kBF16:
+      return 1.2e-2;
   }
   return 0;
 }

@@ -17,13 +17,47 @@ std::string Error(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("generate flags fill the request", "[cli]") {
-  auto cli = ParseCli({"--address", "127.0.0.1:5", "generate", "Once upon", "--max-new-tokens", "32",
-                       "--temperature=0.8", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05",
-                       "--repetition-penalty", "1.1", "--presence-penalty", "0.5",
-                       "--frequency-penalty", "-0.5", "--seed", "7", "--stop", "\n", "--stop", "END",
-                       "--stop-token-id", "2", "--ignore-eos", "--logprobs", "--top-logprobs", "3",
-                       "--priority", "4", "--min-new-tokens", "2", "--request-id", "cli-1",
-                       "--complete", "--stats", "--timeout", "2.5"},
+  auto cli = ParseCli({"--address",
+                       "127.0.0.1:5",
+                       "generate",
+                       "Once upon",
+                       "--max-new-tokens",
+                       "32",
+                       "--temperature=0.8",
+                       "--top-k",
+                       "40",
+                       "--top-p",
+                       "0.95",
+                       "--min-p",
+                       "0.05",
+                       "--repetition-penalty",
+                       "1.1",
+                       "--presence-penalty",
+                       "0.5",
+                       "--frequency-penalty",
+                       "-0.5",
+                       "--seed",
+                       "7",
+                       "--stop",
+                       "\n",
+                       "--stop",
+                       "END",
+                       "--stop-token-id",
+                       "2",
+                       "--ignore-eos",
+                       "--logprobs",
+                       "--top-logprobs",
+                       "3",
+                       "--priority",
+                       "4",
+                       "--min-new-tokens",
+                       "2",
+                       "--request-id",
+                       "cli-1",
+                       "--complete",
+                       "--stats",
+                       "--timeout",
+                       "2.5"},
                       kNoEnv);
   REQUIRE(cli.ok());
   const ribbon::v1::GenerateRequest& r = cli->generate;
@@ -63,10 +97,11 @@ TEST_CASE("unset sampling flags stay unset so the server defaults apply", "[cli]
 
 TEST_CASE("token-id prompts, tokenize, detokenize and the environment", "[cli]") {
   const std::map<std::string, std::string> env = {{"RIBBON_ADDRESS", "10.0.0.1:9"},
-                                                   {"RIBBON_AUTH_TOKEN", "t0k"}};
+                                                  {"RIBBON_AUTH_TOKEN", "t0k"}};
   auto ids = ParseCli({"generate", "--ids", "1,403, 407"}, env);
   REQUIRE(ids.ok());
-  CHECK(std::vector<int32_t>(ids->generate.token_ids().ids().begin(), ids->generate.token_ids().ids().end()) ==
+  CHECK(std::vector<int32_t>(ids->generate.token_ids().ids().begin(),
+                             ids->generate.token_ids().ids().end()) ==
         std::vector<int32_t>{1, 403, 407});
   CHECK(ids->client.address == "10.0.0.1:9");
   CHECK(ids->client.token == "t0k");
@@ -85,8 +120,10 @@ TEST_CASE("token-id prompts, tokenize, detokenize and the environment", "[cli]")
 TEST_CASE("command-line mistakes are explained", "[cli]") {
   CHECK(Error({}) == "no command given");
   CHECK(Error({"fly"}) == "unknown command \"fly\"");
-  CHECK(Error({"generate"}) == "generate takes one quoted text argument (or --ids 1,2,3 and no text)");
-  CHECK(Error({"generate", "a", "b"}) == "generate takes one quoted text argument (or --ids 1,2,3 and no text)");
+  CHECK(Error({"generate"}) ==
+        "generate takes one quoted text argument (or --ids 1,2,3 and no text)");
+  CHECK(Error({"generate", "a", "b"}) ==
+        "generate takes one quoted text argument (or --ids 1,2,3 and no text)");
   CHECK(Error({"generate", "a", "--top-k", "many"}) == "--top-k needs an integer, got \"many\"");
   CHECK(Error({"generate", "a", "--temperature"}) == "--temperature needs a value");
   CHECK(Error({"info", "--temperature", "1"}) == "unknown flag --temperature");

@@ -74,15 +74,15 @@ TEST_CASE("precedence: defaults < file < environment < flags", "[config]") {
       {"RIBBON_SERVER_LISTEN", "127.0.0.1:2222"},
       {"RIBBON_LOG_ACCESS_LOG", "false"},
       {"RIBBON_BUILD", "/ignored/unrelated/variable"}};
-  auto config = ResolveConfig(Flags({"--listen", "127.0.0.1:3333", "--engine.max-queued-requests=7"}),
-                              environment);
+  auto config = ResolveConfig(
+      Flags({"--listen", "127.0.0.1:3333", "--engine.max-queued-requests=7"}), environment);
   REQUIRE(config.ok());
-  CHECK(config->model.path == "/from/file");               // file
-  CHECK(config->server.output_threads == 3);               // file
-  CHECK(config->log.format == "json");                     // file
-  CHECK(config->log.access_log == false);                  // environment
-  CHECK(config->server.listen == "127.0.0.1:3333");        // flag beats environment
-  CHECK(config->engine.max_queued_requests == 7);          // flag
+  CHECK(config->model.path == "/from/file");                             // file
+  CHECK(config->server.output_threads == 3);                             // file
+  CHECK(config->log.format == "json");                                   // file
+  CHECK(config->log.access_log == false);                                // environment
+  CHECK(config->server.listen == "127.0.0.1:3333");                      // flag beats environment
+  CHECK(config->engine.max_queued_requests == 7);                        // flag
   CHECK(config->engine.block_size == ServerConfig{}.engine.block_size);  // default
 
   auto without_flags = ResolveConfig(Flags({}), environment);
@@ -118,7 +118,8 @@ TEST_CASE("configuration errors are exact", "[config]") {
   resolved = ResolveConfig(Flags({"--model", "/m", "--server.tls_cert_path", "/c.pem"}), no_env);
   CHECK(MessageOf(resolved.status()).find("must be set together") != std::string::npos);
 
-  resolved = ResolveConfig(Flags({"--config", "/nonexistent/ribbond.json", "--model", "/m"}), no_env);
+  resolved =
+      ResolveConfig(Flags({"--config", "/nonexistent/ribbond.json", "--model", "/m"}), no_env);
   CHECK(resolved.status().code() == absl::StatusCode::kNotFound);
 }
 

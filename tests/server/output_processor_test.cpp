@@ -54,7 +54,8 @@ Streamed Run(OutputProcessor& processor, const std::vector<int32_t>& ids, Finish
   return out;
 }
 
-OutputProcessorOptions Options(const nlohmann::json& golden_case, std::shared_ptr<const Tokenizer> tokenizer) {
+OutputProcessorOptions Options(const nlohmann::json& golden_case,
+                               std::shared_ptr<const Tokenizer> tokenizer) {
   OutputProcessorOptions options;
   options.prompt = golden_case["prompt_ids"].get<std::vector<int32_t>>();
   options.eos_token_ids = {2};
@@ -74,7 +75,8 @@ TEST_CASE("special tokens of stories260k are found", "[output]") {
   CHECK(std::count(special->begin(), special->end(), true) == 3);
 }
 
-TEST_CASE("text deltas join to llama2.c's text; the stop token is not part of the output", "[output]") {
+TEST_CASE("text deltas join to llama2.c's text; the stop token is not part of the output",
+          "[output]") {
   auto tokenizer = LoadTokenizer();
   for (const char* name : {"once_upon", "bos_only", "non_ascii_bytes", "quotes"}) {
     INFO(name);
@@ -85,7 +87,8 @@ TEST_CASE("text deltas join to llama2.c's text; the stop token is not part of th
     const bool stopped = until_stop.size() < cont["ids"].size();
     if (stopped) with_stop_token.push_back(cont["ids"][until_stop.size()].get<int32_t>());
     OutputProcessor processor(tokenizer, Options(c, tokenizer));
-    const Streamed out = Run(processor, with_stop_token, stopped ? FinishReason::kStopToken : FinishReason::kLength);
+    const Streamed out =
+        Run(processor, with_stop_token, stopped ? FinishReason::kStopToken : FinishReason::kLength);
     CHECK(out.ids == until_stop);
     CHECK(out.text == cont["text_until_stop"].get<std::string>());
     CHECK(processor.emitted_tokens() == static_cast<int32_t>(until_stop.size()));
@@ -100,8 +103,9 @@ TEST_CASE("a held stop token is released when generation goes on", "[output]") {
   const Streamed out = Run(processor, {432, 2, 383}, FinishReason::kLength);
   CHECK(out.ids == std::vector<int32_t>{432, 2, 383});
   // With the prompt as context the first piece keeps its leading space, if it has one.
-  CHECK(out.text == tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378, 432, 383}, true)
-                        .substr(tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378}, true).size()));
+  CHECK(out.text ==
+        tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378, 432, 383}, true)
+            .substr(tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378}, true).size()));
 }
 
 TEST_CASE("ignore_eos: EOS is output like any token", "[output]") {
@@ -123,15 +127,18 @@ TEST_CASE("a stop string cuts the text and drops later tokens", "[output]") {
   OutputProcessorOptions options = Options(c, tokenizer);
   options.stop_strings = {"named Lily"};
   OutputProcessor processor(tokenizer, options);
-  const Streamed out = Run(processor, cont["ids"].get<std::vector<int32_t>>(), FinishReason::kLength);
+  const Streamed out =
+      Run(processor, cont["ids"].get<std::vector<int32_t>>(), FinishReason::kLength);
   CHECK(out.stop_string);
   CHECK(processor.stop_string_matched());
   CHECK(out.text == full.substr(0, full.find("named Lily")));
   REQUIRE(!out.ids.empty());
   CHECK(out.ids.size() < 20);
   // The last id output is the one that completed the stop string.
-  const std::string decoded = tokenizer->Decode(std::vector<int32_t>(out.ids.begin(), out.ids.end()), true);
+  const std::string decoded =
+      tokenizer->Decode(std::vector<int32_t>(out.ids.begin(), out.ids.end()), true);
   CHECK(decoded.find("named Lily") != std::string::npos);
-  const std::string one_less = tokenizer->Decode(std::vector<int32_t>(out.ids.begin(), out.ids.end() - 1), true);
+  const std::string one_less =
+      tokenizer->Decode(std::vector<int32_t>(out.ids.begin(), out.ids.end() - 1), true);
   CHECK(one_less.find("named Lily") == std::string::npos);
 }

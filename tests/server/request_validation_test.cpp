@@ -64,7 +64,8 @@ TEST_CASE("unset max_new_tokens takes the default, capped by the context", "[val
   auto result = ValidateGenerateRequest(IdsPrompt({1, 2}), kLimits, kModel, nullptr);
   REQUIRE(result.ok());
   CHECK(result->request.stop.max_new_tokens == 256);
-  auto near_end = ValidateGenerateRequest(IdsPrompt(std::vector<int32_t>(500, 5)), kLimits, kModel, nullptr);
+  auto near_end =
+      ValidateGenerateRequest(IdsPrompt(std::vector<int32_t>(500, 5)), kLimits, kModel, nullptr);
   REQUIRE(near_end.ok());
   CHECK(near_end->request.stop.max_new_tokens == 12);
 }
@@ -92,28 +93,38 @@ TEST_CASE("each bad field is named with its allowed range", "[validation]") {
   };
   CHECK(with([](auto& q) { q.set_max_new_tokens(0); }) ==
         "max_new_tokens = 0 is outside [1, 509] (context 512 tokens - prompt 3 tokens)");
-  CHECK(with([](auto& q) { q.set_max_new_tokens(1u << 31); }).rfind("max_new_tokens = 2147483648", 0) == 0);
-  CHECK(with([](auto& q) { q.set_max_new_tokens(10); q.set_min_new_tokens(11); }) ==
-        "min_new_tokens = 11 is outside [0, 10] (max_new_tokens)");
-  CHECK(with([](auto& q) { q.set_temperature(-0.5f); }) == "temperature = -0.5 is outside [0, 100]");
+  CHECK(with([](auto& q) {
+          q.set_max_new_tokens(1u << 31);
+        }).rfind("max_new_tokens = 2147483648", 0) == 0);
+  CHECK(with([](auto& q) {
+          q.set_max_new_tokens(10);
+          q.set_min_new_tokens(11);
+        }) == "min_new_tokens = 11 is outside [0, 10] (max_new_tokens)");
+  CHECK(with([](auto& q) { q.set_temperature(-0.5f); }) ==
+        "temperature = -0.5 is outside [0, 100]");
   CHECK(with([&](auto& q) { q.set_temperature(nan); }) == "temperature = nan is outside [0, 100]");
   CHECK(with([](auto& q) { q.set_top_p(0.0f); }) == "top_p = 0 is outside (0, 1]");
   CHECK(with([](auto& q) { q.set_top_p(1.5f); }) == "top_p = 1.5 is outside (0, 1]");
-  CHECK(with([](auto& q) { q.set_top_k(-1); }) == "top_k = -1 is outside [0, 2147483647] (0 = off)");
+  CHECK(with([](auto& q) { q.set_top_k(-1); }) ==
+        "top_k = -1 is outside [0, 2147483647] (0 = off)");
   CHECK(with([](auto& q) { q.set_min_p(2.0f); }) == "min_p = 2 is outside [0, 1]");
   CHECK(with([](auto& q) { q.set_repetition_penalty(0.0f); }) ==
         "repetition_penalty = 0 is outside (0, 100]");
-  CHECK(with([](auto& q) { q.set_presence_penalty(3.0f); }) == "presence_penalty = 3 is outside [-2, 2]");
+  CHECK(with([](auto& q) { q.set_presence_penalty(3.0f); }) ==
+        "presence_penalty = 3 is outside [-2, 2]");
   CHECK(with([&](auto& q) { q.set_frequency_penalty(nan); }) ==
         "frequency_penalty = nan is outside [-2, 2]");
   CHECK(with([](auto& q) { q.set_top_logprobs(21); }) == "top_logprobs = 21 is outside [0, 20]");
   CHECK(with([](auto& q) { q.add_stop(""); }) == "stop[0]: a stop string is empty");
-  CHECK(with([](auto& q) { q.add_stop("ok"); q.add_stop("\xc0\xaf"); }) ==
-        "stop[1]: invalid UTF-8 at byte 0 of 2");
+  CHECK(with([](auto& q) {
+          q.add_stop("ok");
+          q.add_stop("\xc0\xaf");
+        }) == "stop[1]: invalid UTF-8 at byte 0 of 2");
   CHECK(with([](auto& q) { q.add_stop(std::string(300, 'a')); }) ==
         "stop[0]: 300 bytes; at most 256 allowed");
-  CHECK(with([](auto& q) { for (int i = 0; i < 10000; ++i) q.add_stop("x"); }) ==
-        "stop: 10000 stop strings; at most 16 are allowed");
+  CHECK(with([](auto& q) {
+          for (int i = 0; i < 10000; ++i) q.add_stop("x");
+        }) == "stop: 10000 stop strings; at most 16 are allowed");
   CHECK(with([](auto& q) { q.add_stop_token_ids(512); }) ==
         "stop_token_ids[0] = 512 is outside the vocabulary [0, 512)");
   CHECK(with([](auto& q) { q.set_client_request_id(std::string(200, 'r')); }) ==

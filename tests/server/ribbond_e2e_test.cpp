@@ -107,7 +107,8 @@ Outcome Complete(v1::Generation::Stub& stub, const GoldenCombo& combo) {
 
 // Runs `call` for 64 combos on 64 threads at once and checks every outcome.
 template <typename Call>
-void RunConcurrentAndCheck(v1::Generation::Stub& stub, const std::vector<GoldenCombo>& combos, Call call) {
+void RunConcurrentAndCheck(v1::Generation::Stub& stub, const std::vector<GoldenCombo>& combos,
+                           Call call) {
   constexpr int kConcurrency = 64;
   std::vector<Outcome> outcomes(kConcurrency);
   std::vector<std::thread> threads;
@@ -117,7 +118,8 @@ void RunConcurrentAndCheck(v1::Generation::Stub& stub, const std::vector<GoldenC
   for (std::thread& thread : threads) thread.join();
   for (int i = 0; i < kConcurrency; ++i) {
     const GoldenCombo& combo = combos[i % combos.size()];
-    INFO("stream " << i << " max_new_tokens " << combo.max_new_tokens << " stop_ids " << combo.stop_ids);
+    INFO("stream " << i << " max_new_tokens " << combo.max_new_tokens << " stop_ids "
+                   << combo.stop_ids);
     REQUIRE(outcomes[i].status.ok());
     CHECK(outcomes[i].ids == combo.want_ids);
     if (combo.stop_ids) CHECK(outcomes[i].text == combo.want_text);

@@ -33,10 +33,19 @@ class RibbondProcess {
            ("ribbond_e2e_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
     const std::string port_file = (dir_ / "ports.json").string();
-    std::vector<std::string> args = {build + "/server/ribbond", "--model", model,
-                                     "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                                     "--port-file", port_file, "--log.file", (dir_ / "log.txt").string(),
-                                     "--memory.probe", "false"};
+    std::vector<std::string> args = {build + "/server/ribbond",
+                                     "--model",
+                                     model,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--http-listen",
+                                     "127.0.0.1:0",
+                                     "--port-file",
+                                     port_file,
+                                     "--log.file",
+                                     (dir_ / "log.txt").string(),
+                                     "--memory.probe",
+                                     "false"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());

@@ -52,7 +52,8 @@ TEST_CASE("held-back text is released when it stops matching", "[stop]") {
 }
 
 TEST_CASE("the earliest of several stop strings wins", "[stop]") {
-  CHECK(Run({"world", "lo w"}, {"hel", "lo wor", "ld"}) == std::make_pair(std::string("hel"), true));
+  CHECK(Run({"world", "lo w"}, {"hel", "lo wor", "ld"}) ==
+        std::make_pair(std::string("hel"), true));
   CHECK(Run({"bb", "abc"}, {"xab", "c"}) == std::make_pair(std::string("x"), true));
 }
 

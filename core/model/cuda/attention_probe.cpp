@@ -61,14 +61,15 @@ StepPlan ProbePlan(const std::vector<ProbeSegment>& segments) {
   return plan;
 }
 
-absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape& shape, at::Device device,
-                                  const StepPlan& plan) {
+absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape& shape,
+                                  at::Device device, const StepPlan& plan) {
   c10::InferenceMode inference;
   c10::cuda::CUDAGuard guard(device);
   const auto stream = c10::cuda::getCurrentCUDAStream(device.index());
   PlanUploader uploader;
   ASSIGN_OR_RETURN(const DevicePlan d, uploader.Upload(plan, stream));
-  const int64_t q = int64_t{shape.num_heads} * shape.head_dim, kv = int64_t{shape.num_kv_heads} * shape.head_dim;
+  const int64_t q = int64_t{shape.num_heads} * shape.head_dim,
+                kv = int64_t{shape.num_kv_heads} * shape.head_dim;
   const int64_t slots = static_cast<int64_t>(plan.block_tables.size()) * plan.block_size;
   const auto options = at::TensorOptions().dtype(shape.dtype).device(device);
   AttentionIo io{at::randn({plan.num_rows, q + 2 * kv}, options), at::randn({slots, kv}, options),
@@ -86,7 +87,8 @@ absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape
   RETURN_IF_ERROR(fused.Run(d, io, stream));
   RETURN_IF_ERROR(reference.Run(d, reference_io, stream));
   const at::Tensor want = reference_io.out.to(at::kFloat);
-  const double error = (io.out.to(at::kFloat) - want).norm().item<double>() / want.norm().item<double>();
+  const double error =
+      (io.out.to(at::kFloat) - want).norm().item<double>() / want.norm().item<double>();
   if (!(error < 2e-2)) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "attention_backend \"%s\" disagrees with the reference kernel on a packed probe ribbon "
@@ -98,7 +100,8 @@ absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape
 
 }  // namespace
 
-absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shape, at::Device device) {
+absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shape,
+                            at::Device device) {
   if (backend == AttentionBackend::kReference) return absl::OkStatus();
   absl::Status status = GuardTorch("attention probe", [&] {
     for (const auto& segments : ProbeRibbons(backend)) {
@@ -107,8 +110,9 @@ absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shap
     return absl::OkStatus();
   });
   if (status.code() == absl::StatusCode::kInternal) {
-    return absl::UnimplementedError(absl::StrCat("attention_backend \"", AttentionBackendName(backend),
-                                                 "\" is not usable with this libtorch and GPU: ", status.message()));
+    return absl::UnimplementedError(
+        absl::StrCat("attention_backend \"", AttentionBackendName(backend),
+                     "\" is not usable with this libtorch and GPU: ", status.message()));
   }
   return status;
 }

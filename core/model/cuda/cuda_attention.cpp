@@ -18,9 +18,12 @@ namespace {
 
 kernels::ElementType ElementOf(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kHalf: return kernels::ElementType::kF16;
-    case at::kBFloat16: return kernels::ElementType::kBF16;
-    default: return kernels::ElementType::kF32;
+    case at::kHalf:
+      return kernels::ElementType::kF16;
+    case at::kBFloat16:
+      return kernels::ElementType::kBF16;
+    default:
+      return kernels::ElementType::kF32;
   }
 }
 
@@ -30,40 +33,49 @@ std::string FusedRejects(const AttentionShape& shape) {
     return "fused attention kernels need float16 or bfloat16 (this model runs in float32)";
   }
   if (shape.head_dim % 8 != 0 || shape.head_dim > 256) {
-    return absl::StrCat("fused attention kernels need head_dim a multiple of 8 up to 256 (this model has ",
-                        shape.head_dim, ")");
+    return absl::StrCat(
+        "fused attention kernels need head_dim a multiple of 8 up to 256 (this model has ",
+        shape.head_dim, ")");
   }
   return "";
 }
 
-float Scale(const AttentionShape& shape) { return 1.0f / std::sqrt(static_cast<float>(shape.head_dim)); }
+float Scale(const AttentionShape& shape) {
+  return 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+}
 
 }  // namespace
 
 const char* AttentionBackendName(AttentionBackend backend) {
   switch (backend) {
-    case AttentionBackend::kReference: return "reference";
-    case AttentionBackend::kFlash: return "flash";
-    case AttentionBackend::kCudnn: return "cudnn";
+    case AttentionBackend::kReference:
+      return "reference";
+    case AttentionBackend::kFlash:
+      return "flash";
+    case AttentionBackend::kCudnn:
+      return "cudnn";
   }
   return "?";
 }
 
-absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name, const AttentionShape& shape) {
+absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name,
+                                                         const AttentionShape& shape) {
   const std::string rejects = FusedRejects(shape);
-  if (name == "auto") return rejects.empty() ? AttentionBackend::kFlash : AttentionBackend::kReference;
+  if (name == "auto")
+    return rejects.empty() ? AttentionBackend::kFlash : AttentionBackend::kReference;
   if (name == "reference") return AttentionBackend::kReference;
   if (name != "flash" && name != "cudnn") {
-    return absl::InvalidArgumentError(absl::StrCat("unknown attention_backend \"", name,
-                                                   "\" (auto, reference, flash, cudnn)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown attention_backend \"", name, "\" (auto, reference, flash, cudnn)"));
   }
   if (!rejects.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("attention_backend \"", name, "\": ", rejects,
-                                                   "; use \"reference\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("attention_backend \"", name, "\": ", rejects, "; use \"reference\""));
   }
   if (name == "cudnn" && shape.sliding_window > 0) {
-    return absl::InvalidArgumentError("attention_backend \"cudnn\": libtorch's cuDNN attention has no sliding window; "
-                                      "use \"flash\" or \"reference\"");
+    return absl::InvalidArgumentError(
+        "attention_backend \"cudnn\": libtorch's cuDNN attention has no sliding window; "
+        "use \"flash\" or \"reference\"");
   }
   return name == "flash" ? AttentionBackend::kFlash : AttentionBackend::kCudnn;
 }
@@ -74,7 +86,8 @@ CudaAttention::CudaAttention(AttentionBackend backend, const AttentionShape& sha
 void CudaAttention::BeginStep(const DevicePlan& plan) {
   AttentionBackend chosen = backend_;
   if (backend_ == AttentionBackend::kCudnn && !plan.full_prefill) chosen = AttentionBackend::kFlash;
-  if (chosen != AttentionBackend::kReference && !plan.queries_end_at_kv) chosen = AttentionBackend::kReference;
+  if (chosen != AttentionBackend::kReference && !plan.queries_end_at_kv)
+    chosen = AttentionBackend::kReference;
   ++steps_;
   if (chosen != backend_) ++fallback_steps_;
   step_backend_ = chosen;
@@ -83,22 +96,31 @@ void CudaAttention::BeginStep(const DevicePlan& plan) {
 std::string CudaAttention::Describe() const {
   std::string text = AttentionBackendName(backend_);
   switch (backend_) {
-    case AttentionBackend::kReference: absl::StrAppend(&text, " (ribbon paged varlen kernel)"); break;
-    case AttentionBackend::kFlash: absl::StrAppend(&text, " (libtorch flash varlen, K/V gathered from the paged cache)"); break;
+    case AttentionBackend::kReference:
+      absl::StrAppend(&text, " (ribbon paged varlen kernel)");
+      break;
+    case AttentionBackend::kFlash:
+      absl::StrAppend(&text, " (libtorch flash varlen, K/V gathered from the paged cache)");
+      break;
     case AttentionBackend::kCudnn:
-      absl::StrAppend(&text, " (libtorch cuDNN packed attention for prefills from position 0, flash for other steps)");
+      absl::StrAppend(
+          &text,
+          " (libtorch cuDNN packed attention for prefills from position 0, flash for other steps)");
       break;
   }
-  if (fallback_steps_ > 0) absl::StrAppend(&text, ", ", fallback_steps_, " of ", steps_, " steps on another kernel");
+  if (fallback_steps_ > 0)
+    absl::StrAppend(&text, ", ", fallback_steps_, " of ", steps_, " steps on another kernel");
   return text;
 }
 
-absl::Status CudaAttention::Run(const DevicePlan& plan, const AttentionIo& io, c10::cuda::CUDAStream stream) {
+absl::Status CudaAttention::Run(const DevicePlan& plan, const AttentionIo& io,
+                                c10::cuda::CUDAStream stream) {
   if (step_backend_ == AttentionBackend::kReference) return RunReference(plan, io, stream.stream());
   return RunFused(plan, io, stream);
 }
 
-absl::Status CudaAttention::RunReference(const DevicePlan& plan, const AttentionIo& io, cudaStream_t stream) const {
+absl::Status CudaAttention::RunReference(const DevicePlan& plan, const AttentionIo& io,
+                                         cudaStream_t stream) const {
   kernels::PagedAttentionCudaArgs a;
   a.q = io.qkv.data_ptr();
   a.q_row_stride = io.qkv.stride(0);
@@ -121,10 +143,12 @@ absl::Status CudaAttention::RunReference(const DevicePlan& plan, const Attention
   return CudaStatus(kernels::PagedAttentionCuda(a, stream), "reference paged attention");
 }
 
-absl::Status CudaAttention::GatherKv(const DevicePlan& plan, const AttentionIo& io, cudaStream_t stream) {
+absl::Status CudaAttention::GatherKv(const DevicePlan& plan, const AttentionIo& io,
+                                     cudaStream_t stream) {
   const int64_t kv_width = io.k_cache.size(1);
   if (!k_gathered_.defined() || k_gathered_.size(0) < plan.total_kv) {
-    const int64_t capacity = std::max<int64_t>(plan.total_kv, 2 * (k_gathered_.defined() ? k_gathered_.size(0) : 0));
+    const int64_t capacity =
+        std::max<int64_t>(plan.total_kv, 2 * (k_gathered_.defined() ? k_gathered_.size(0) : 0));
     k_gathered_ = at::empty({capacity, kv_width}, io.k_cache.options());
     v_gathered_ = at::empty({capacity, kv_width}, io.k_cache.options());
   }
@@ -143,7 +167,8 @@ absl::Status CudaAttention::GatherKv(const DevicePlan& plan, const AttentionIo& 
   return CudaStatus(kernels::GatherKv(a, stream), "gathering K/V for fused attention");
 }
 
-absl::Status CudaAttention::RunFused(const DevicePlan& plan, const AttentionIo& io, c10::cuda::CUDAStream stream) {
+absl::Status CudaAttention::RunFused(const DevicePlan& plan, const AttentionIo& io,
+                                     c10::cuda::CUDAStream stream) {
   const int64_t real = plan.real_rows, heads = shape_.num_heads, kv_heads = shape_.num_kv_heads;
   const int64_t hd = shape_.head_dim;
   if (real < plan.num_rows) io.out.narrow(0, real, plan.num_rows - real).zero_();
@@ -160,14 +185,15 @@ absl::Status CudaAttention::RunFused(const DevicePlan& plan, const AttentionIo& 
       left = shape_.sliding_window - 1;
       right = 0;
     }
-    result = std::get<0>(at::_flash_attention_forward(q, k, v, plan.cu_seqlens_tensor, plan.cu_kv_tensor, plan.max_q,
-                                                      plan.max_kv, 0.0, /*is_causal=*/true,
-                                                      /*return_debug_mask=*/false, scale, left, right));
+    result =
+        std::get<0>(at::_flash_attention_forward(q, k, v, plan.cu_seqlens_tensor, plan.cu_kv_tensor,
+                                                 plan.max_q, plan.max_kv, 0.0, /*is_causal=*/true,
+                                                 /*return_debug_mask=*/false, scale, left, right));
   } else {
-    result = std::get<0>(at::_cudnn_attention_forward(q.contiguous(), k, v, /*attn_bias=*/std::nullopt,
-                                                      plan.cu_seqlens_tensor, plan.cu_kv_tensor, plan.max_q,
-                                                      plan.max_kv, /*compute_log_sumexp=*/false, 0.0,
-                                                      /*is_causal=*/true, /*return_debug_mask=*/false, scale));
+    result = std::get<0>(at::_cudnn_attention_forward(
+        q.contiguous(), k, v, /*attn_bias=*/std::nullopt, plan.cu_seqlens_tensor, plan.cu_kv_tensor,
+        plan.max_q, plan.max_kv, /*compute_log_sumexp=*/false, 0.0,
+        /*is_causal=*/true, /*return_debug_mask=*/false, scale));
   }
   io.out.narrow(0, 0, real).view({real, heads, hd}).copy_(result);
   return absl::OkStatus();

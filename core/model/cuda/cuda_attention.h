@@ -42,14 +42,15 @@ struct AttentionShape {
 // Resolves a ModelLoadOptions::attention_backend name ("auto", "reference", "flash", "cudnn")
 // for this shape: "auto" is flash where flash accepts the dtype and head_dim, else reference.
 // INVALID_ARGUMENT for unknown names or a fused backend that cannot take the shape, with why.
-absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name, const AttentionShape& shape);
+absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name,
+                                                         const AttentionShape& shape);
 
 // The tensors of one layer's attention in one step.
 struct AttentionIo {
   at::Tensor qkv;      // [num_rows, q + 2 kv] after RoPE; queries at columns [0, q)
   at::Tensor k_cache;  // [slots, kv] of this layer, already holding this step's keys
   at::Tensor v_cache;
-  at::Tensor out;      // [num_rows, q], contiguous; every row is written (padding rows with 0)
+  at::Tensor out;  // [num_rows, q], contiguous; every row is written (padding rows with 0)
 };
 
 class CudaAttention {
@@ -67,8 +68,10 @@ class CudaAttention {
   std::string Describe() const;
 
  private:
-  absl::Status RunReference(const DevicePlan& plan, const AttentionIo& io, cudaStream_t stream) const;
-  absl::Status RunFused(const DevicePlan& plan, const AttentionIo& io, c10::cuda::CUDAStream stream);
+  absl::Status RunReference(const DevicePlan& plan, const AttentionIo& io,
+                            cudaStream_t stream) const;
+  absl::Status RunFused(const DevicePlan& plan, const AttentionIo& io,
+                        c10::cuda::CUDAStream stream);
   absl::Status GatherKv(const DevicePlan& plan, const AttentionIo& io, cudaStream_t stream);
 
   AttentionBackend backend_;
@@ -82,6 +85,7 @@ class CudaAttention {
 // Runs `backend` and the reference kernel on the same random packed ribbon (prefills, a chunk
 // and decodes; only prefills for cuDNN) and compares. OK, or UNIMPLEMENTED when the backend
 // fails to run here, or FAILED_PRECONDITION when it disagrees with the reference.
-absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shape, at::Device device);
+absl::Status ProbeAttention(AttentionBackend backend, const AttentionShape& shape,
+                            at::Device device);
 
 }  // namespace ribbon::gpu

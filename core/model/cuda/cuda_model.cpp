@@ -9,8 +9,8 @@
 
 #include <charconv>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
 #include "core/model/checkpoint.h"
 #include "core/model/cuda/llama_cuda_runner.h"
@@ -28,20 +28,23 @@ absl::StatusOr<at::Device> ParseDevice(const std::string& device) {
     int runtime = 0, driver = 0;
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
-    return absl::FailedPreconditionError(absl::StrCat("device \"", device,
-                                                      "\": no CUDA device is present (CUDA runtime ", runtime,
-                                                      ", driver ", driver, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("device \"", device, "\": no CUDA device is present (CUDA runtime ", runtime,
+                     ", driver ", driver, ")"));
   }
   int32_t index = 0;
   if (device != "cuda") {
-    const std::string_view digits = absl::StartsWith(device, "cuda:") ? std::string_view(device).substr(5) : "";
+    const std::string_view digits =
+        absl::StartsWith(device, "cuda:") ? std::string_view(device).substr(5) : "";
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
     if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("device \"", device, "\" is not \"cuda\" or \"cuda:N\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("device \"", device, "\" is not \"cuda\" or \"cuda:N\""));
     }
   }
   if (index < 0 || index >= count) {
-    return absl::InvalidArgumentError(absl::StrCat("device \"", device, "\": only ", count, " CUDA device(s) present"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("device \"", device, "\": only ", count, " CUDA device(s) present"));
   }
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
@@ -50,27 +53,33 @@ absl::StatusOr<at::ScalarType> ParseDtype(const std::string& dtype) {
   if (dtype == "auto" || dtype == "bfloat16") return at::kBFloat16;
   if (dtype == "float16") return at::kHalf;
   if (dtype == "float32") return at::kFloat;
-  return absl::InvalidArgumentError(absl::StrCat("dtype \"", dtype, "\" (auto, bfloat16, float16, float32)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("dtype \"", dtype, "\" (auto, bfloat16, float16, float32)"));
 }
 
 // Device, dtype and attention backend from the options, with the backend's self-check.
-absl::StatusOr<CudaRunnerOptions> ResolveOptions(const ModelLoadOptions& options, const ModelConfig& config) {
+absl::StatusOr<CudaRunnerOptions> ResolveOptions(const ModelLoadOptions& options,
+                                                 const ModelConfig& config) {
   CudaRunnerOptions resolved;
   ASSIGN_OR_RETURN(resolved.device, ParseDevice(options.device));
   ASSIGN_OR_RETURN(resolved.dtype, ParseDtype(options.dtype));
-  const AttentionShape shape{static_cast<int32_t>(config.num_heads), static_cast<int32_t>(config.num_kv_heads),
-                             static_cast<int32_t>(config.head_dim), static_cast<int32_t>(config.sliding_window),
-                             resolved.dtype};
-  ASSIGN_OR_RETURN(resolved.attention, gpu::ResolveAttentionBackend(options.attention_backend, shape));
+  const AttentionShape shape{static_cast<int32_t>(config.num_heads),
+                             static_cast<int32_t>(config.num_kv_heads),
+                             static_cast<int32_t>(config.head_dim),
+                             static_cast<int32_t>(config.sliding_window), resolved.dtype};
+  ASSIGN_OR_RETURN(resolved.attention,
+                   gpu::ResolveAttentionBackend(options.attention_backend, shape));
   RETURN_IF_ERROR(gpu::ProbeAttention(resolved.attention, shape, resolved.device));
   return resolved;
 }
 
-at::Tensor RandomMatrix(std::vector<int64_t> shape, double stddev, at::Generator& gen, const at::TensorOptions& options) {
+at::Tensor RandomMatrix(std::vector<int64_t> shape, double stddev, at::Generator& gen,
+                        const at::TensorOptions& options) {
   return at::randn(shape, gen, options).mul_(stddev);
 }
 
-LlamaWeights RandomWeights(const ModelConfig& c, const RandomWeightsOptions& random, const at::TensorOptions& options) {
+LlamaWeights RandomWeights(const ModelConfig& c, const RandomWeightsOptions& random,
+                           const at::TensorOptions& options) {
   at::Generator gen = at::cuda::detail::createCUDAGenerator(options.device().index());
   gen.set_current_seed(random.seed);
   const double sd = random.stddev;
@@ -90,11 +99,13 @@ LlamaWeights RandomWeights(const ModelConfig& c, const RandomWeightsOptions& ran
   }
   w.final_norm = at::ones({d}, options);
   w.lm_head = c.tie_word_embeddings ? w.embed : RandomMatrix({c.vocab_size, d}, sd, gen, options);
-  auto bytes = [](const at::Tensor& t) { return t.defined() ? static_cast<int64_t>(t.nbytes()) : int64_t{0}; };
+  auto bytes = [](const at::Tensor& t) {
+    return t.defined() ? static_cast<int64_t>(t.nbytes()) : int64_t{0};
+  };
   w.bytes = bytes(w.embed) + bytes(w.final_norm) + (c.tie_word_embeddings ? 0 : bytes(w.lm_head));
   for (const auto& l : w.layers) {
-    w.bytes += bytes(l.attn_norm) + bytes(l.qkv) + bytes(l.qkv_bias) + bytes(l.o) + bytes(l.mlp_norm) +
-               bytes(l.gate_up) + bytes(l.down);
+    w.bytes += bytes(l.attn_norm) + bytes(l.qkv) + bytes(l.qkv_bias) + bytes(l.o) +
+               bytes(l.mlp_norm) + bytes(l.gate_up) + bytes(l.down);
   }
   return w;
 }
@@ -118,23 +129,26 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCudaModel(const ModelLoadOption
   RETURN_IF_ERROR(gpu::GuardTorch("loading the model onto the GPU", [&]() -> absl::Status {
     c10::InferenceMode inference;
     c10::cuda::CUDAGuard guard(resolved.device);
-    ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {resolved.dtype, resolved.device}));
-    runner = std::make_unique<gpu::LlamaCudaRunner>(checkpoint->config(), std::move(weights), resolved);
+    ASSIGN_OR_RETURN(LlamaWeights weights,
+                     LoadLlamaWeights(*checkpoint, {resolved.dtype, resolved.device}));
+    runner =
+        std::make_unique<gpu::LlamaCudaRunner>(checkpoint->config(), std::move(weights), resolved);
     return absl::OkStatus();
   }));
   return runner;
 }
 
-absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(const ModelConfig& config,
-                                                                   const ModelLoadOptions& options,
-                                                                   const RandomWeightsOptions& random) {
+absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(
+    const ModelConfig& config, const ModelLoadOptions& options,
+    const RandomWeightsOptions& random) {
   ASSIGN_OR_RETURN(const CudaRunnerOptions resolved, ResolveOptions(options, config));
   std::unique_ptr<ModelRunner> runner;
   RETURN_IF_ERROR(gpu::GuardTorch("creating random weights on the GPU", [&]() -> absl::Status {
     c10::InferenceMode inference;
     c10::cuda::CUDAGuard guard(resolved.device);
     const auto tensor_options = at::TensorOptions().dtype(resolved.dtype).device(resolved.device);
-    runner = std::make_unique<gpu::LlamaCudaRunner>(config, RandomWeights(config, random, tensor_options), resolved);
+    runner = std::make_unique<gpu::LlamaCudaRunner>(
+        config, RandomWeights(config, random, tensor_options), resolved);
     return absl::OkStatus();
   }));
   return runner;

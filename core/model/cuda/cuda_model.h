@@ -36,8 +36,7 @@ struct RandomWeightsOptions {
 
 // A runner with random weights of `config`'s shapes generated on the GPU (no checkpoint):
 // for benchmarks of production-sized shapes. options.path is ignored. Errors as LoadCudaModel.
-absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(const ModelConfig& config,
-                                                                   const ModelLoadOptions& options,
-                                                                   const RandomWeightsOptions& random);
+absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(
+    const ModelConfig& config, const ModelLoadOptions& options, const RandomWeightsOptions& random);
 
 }  // namespace ribbon

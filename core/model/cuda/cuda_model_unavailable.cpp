@@ -7,7 +7,8 @@ namespace ribbon {
 namespace {
 
 absl::Status Unavailable(const std::string& device) {
-  return absl::UnimplementedError("device \"" + device + "\": this build of ribbon has no CUDA support");
+  return absl::UnimplementedError("device \"" + device +
+                                  "\": this build of ribbon has no CUDA support");
 }
 
 }  // namespace
@@ -18,7 +19,8 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCudaModel(const ModelLoadOption
   return Unavailable(options.device);
 }
 
-absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(const ModelConfig&, const ModelLoadOptions& options,
+absl::StatusOr<std::unique_ptr<ModelRunner>> CreateRandomCudaModel(const ModelConfig&,
+                                                                   const ModelLoadOptions& options,
                                                                    const RandomWeightsOptions&) {
   return Unavailable(options.device);
 }

@@ -57,7 +57,7 @@ struct DevicePlan {
   int32_t max_blocks_per_seq = 0;
   int32_t block_size = 0;
   int32_t num_samples = 0;
-  int32_t total_kv = 0;   // as PlanFacts
+  int32_t total_kv = 0;  // as PlanFacts
   int32_t max_q = 0;
   int32_t max_kv = 0;
   bool queries_end_at_kv = true;
@@ -82,8 +82,8 @@ class PlanUploader {
   absl::StatusOr<DevicePlan> Upload(const StepPlan& plan, c10::cuda::CUDAStream stream);
 
  private:
-  at::Tensor pinned_;   // int32, pinned host memory
-  at::Tensor device_;   // int32, device memory
+  at::Tensor pinned_;  // int32, pinned host memory
+  at::Tensor device_;  // int32, device memory
   at::cuda::CUDAEvent copied_;
 };
 

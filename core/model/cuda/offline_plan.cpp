@@ -6,7 +6,8 @@
 
 namespace ribbon {
 
-absl::StatusOr<StepPlan> BuildOfflinePlan(BlockManager& blocks, std::span<const PlanSegment> segments, int32_t align) {
+absl::StatusOr<StepPlan> BuildOfflinePlan(BlockManager& blocks,
+                                          std::span<const PlanSegment> segments, int32_t align) {
   StepPlan plan;
   plan.block_size = blocks.block_size();
   plan.num_seqs = static_cast<int32_t>(segments.size());

@@ -20,16 +20,16 @@ enum class SampleRows { kNone, kLast, kAll };
 // One sequence's rows in a step.
 struct PlanSegment {
   uint64_t seq_id = 0;
-  int32_t start = 0;             // position of tokens[0]; positions [0, start) are already cached
-  std::vector<int32_t> tokens;   // real tokens at positions start, start + 1, ...
-  int32_t pad_rows = 0;          // padded-mode pad rows after the tokens: they attend and write KV
+  int32_t start = 0;            // position of tokens[0]; positions [0, start) are already cached
+  std::vector<int32_t> tokens;  // real tokens at positions start, start + 1, ...
+  int32_t pad_rows = 0;         // padded-mode pad rows after the tokens: they attend and write KV
   SampleRows sample = SampleRows::kLast;  // which real rows get logits
 };
 
 // Lays the segments end to end (pads after each segment's tokens), then alignment rows up to a
 // multiple of `align`. Grows each sequence's blocks to cover its rows; RESOURCE_EXHAUSTED when
 // the BlockManager runs out. Sample rows are in segment order.
-absl::StatusOr<StepPlan> BuildOfflinePlan(BlockManager& blocks, std::span<const PlanSegment> segments,
-                                          int32_t align = 1);
+absl::StatusOr<StepPlan> BuildOfflinePlan(BlockManager& blocks,
+                                          std::span<const PlanSegment> segments, int32_t align = 1);
 
 }  // namespace ribbon

@@ -72,8 +72,8 @@ inline void RunToCompletion(Engine& engine, int max_steps = 100000) {
 
 // Submits every request (each must be accepted), runs the engine until all have finished, and
 // returns their sinks in request order.
-inline std::vector<std::shared_ptr<CollectingSink>> SubmitAndRun(Engine& engine,
-                                                                 const std::vector<GenerationRequest>& requests) {
+inline std::vector<std::shared_ptr<CollectingSink>> SubmitAndRun(
+    Engine& engine, const std::vector<GenerationRequest>& requests) {
   std::vector<std::shared_ptr<CollectingSink>> sinks;
   for (const auto& r : requests) {
     sinks.push_back(std::make_shared<CollectingSink>());

@@ -28,7 +28,8 @@ GenerationRequest Greedy(const std::vector<int32_t>& prompt, int32_t n) {
   return r;
 }
 
-std::vector<std::vector<int32_t>> Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int32_t n) {
+std::vector<std::vector<int32_t>> Run(Engine& engine,
+                                      const std::vector<std::vector<int32_t>>& prompts, int32_t n) {
   std::vector<GenerationRequest> requests;
   for (const auto& p : prompts) requests.push_back(Greedy(p, n));
   const auto sinks = SubmitAndRun(engine, requests);
@@ -47,14 +48,16 @@ std::vector<std::vector<int32_t>> Prompts() {
     if (g.max_new_tokens == 64) prompts.push_back(g.prompt);
   }
   const std::vector<int32_t> longest = prompts.back();
-  for (size_t len : {5, 17, 33, 64, 100, 150}) prompts.emplace_back(longest.begin(), longest.begin() + len);
+  for (size_t len : {5, 17, 33, 64, 100, 150})
+    prompts.emplace_back(longest.begin(), longest.begin() + len);
   return prompts;
 }
 
 }  // namespace
 
-TEST_CASE("greedy outputs are identical alone, packed with 15 others, and in 7-token prefill chunks",
-          "[engine][packing]") {
+TEST_CASE(
+    "greedy outputs are identical alone, packed with 15 others, and in 7-token prefill chunks",
+    "[engine][packing]") {
   const auto prompts = Prompts();
   REQUIRE(prompts.size() == 16);
   constexpr int32_t kNew = 48;

@@ -89,7 +89,8 @@ TEST_CASE("pipeline on and off give token-identical outputs", "[engine][pipeline
   CHECK(std::count(off.reasons.begin(), off.reasons.end(), FinishReason::kStopToken) >= 2);
 }
 
-TEST_CASE("pipeline with preemption and injected out-of-memory still matches", "[engine][pipeline]") {
+TEST_CASE("pipeline with preemption and injected out-of-memory still matches",
+          "[engine][pipeline]") {
   const Outcome reference = Run(false, 2048, false);
   const Outcome tight = Run(true, 48, false);
   CHECK(tight.stats.preemptions > 0);
@@ -99,7 +100,8 @@ TEST_CASE("pipeline with preemption and injected out-of-memory still matches", "
   RequireSame(reference, faulty);
 }
 
-TEST_CASE("an engine destroyed with pipelined steps in flight finishes every request", "[engine][pipeline]") {
+TEST_CASE("an engine destroyed with pipelined steps in flight finishes every request",
+          "[engine][pipeline]") {
   auto model = LoadModel({.path = Stories260k(), .num_threads = 1});
   REQUIRE(model.ok());
   EngineOptions options;

@@ -87,7 +87,8 @@ TEST_CASE("out-of-memory injected at random steps: every request completes, outp
   auto rng = std::make_shared<std::mt19937>(1234);
   faulty.debug_inject_oom = [rng](int64_t) { return (*rng)() % 10 == 0; };
   const Outcome recovered = Run(w, faulty);
-  INFO("OOM recoveries: " << recovered.stats.oom_recoveries << ", final budget " << recovered.stats.token_budget);
+  INFO("OOM recoveries: " << recovered.stats.oom_recoveries << ", final budget "
+                          << recovered.stats.token_budget);
   CHECK(recovered.stats.oom_recoveries > 0);
   CHECK(recovered.stats.token_budget < Roomy().scheduler.max_ribbon_tokens);
   for (size_t i = 0; i < w.requests.size(); ++i) {

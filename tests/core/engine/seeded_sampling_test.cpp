@@ -30,8 +30,8 @@ std::vector<GenerationRequest> SeededRequests() {
   return requests;
 }
 
-std::vector<std::vector<int32_t>> Run(const std::vector<GenerationRequest>& requests, int32_t kv_blocks,
-                                      int64_t* preemptions = nullptr) {
+std::vector<std::vector<int32_t>> Run(const std::vector<GenerationRequest>& requests,
+                                      int32_t kv_blocks, int64_t* preemptions = nullptr) {
   auto model = LoadModel({.path = Stories260k(), .num_threads = 2});
   REQUIRE(model.ok());
   EngineOptions options;

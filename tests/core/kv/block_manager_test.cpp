@@ -16,7 +16,8 @@ TEST_CASE("blocks are handed out and returned", "[kv]") {
   REQUIRE(bm.EnsureCapacity(2, 16 * 6).ok());
   REQUIRE(bm.free_blocks() == 0);
   std::set<int32_t> all;
-  for (auto id : {1, 2}) for (int32_t b : bm.BlockTable(id)) all.insert(b);
+  for (auto id : {1, 2})
+    for (int32_t b : bm.BlockTable(id)) all.insert(b);
   REQUIRE(all.size() == 8);  // no block given twice
   bm.Free(1);
   REQUIRE(bm.free_blocks() == 2);

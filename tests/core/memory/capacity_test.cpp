@@ -55,13 +55,15 @@ void RequireConsistent(const CapacityReport& r, const ModelRunner& model, const 
   CHECK(r.baseline_bytes + r.activation_bytes + r.kv_bytes <= r.usable_bytes);
   CHECK(r.usable_bytes <= r.budget_bytes);
   // The prediction held at the answer: within 10%, or within the 1 MiB noise floor.
-  const double miss = std::abs(static_cast<double>(r.measured_activation_bytes - r.predicted_activation_bytes));
+  const double miss =
+      std::abs(static_cast<double>(r.measured_activation_bytes - r.predicted_activation_bytes));
   CHECK(miss <= std::max(0.10 * r.predicted_activation_bytes, 1.0 * kMiB));
   CHECK(r.activation_bytes >= r.measured_activation_bytes);
   CHECK(r.activation_bytes_per_token > 0);
   // The cache holds at least the sequences of one full step.
-  const ProbePlanOptions plan{.context_tokens = static_cast<int32_t>(model.config().max_position_embeddings),
-                              .block_size = o.block_size};
+  const ProbePlanOptions plan{
+      .context_tokens = static_cast<int32_t>(model.config().max_position_embeddings),
+      .block_size = o.block_size};
   CHECK(r.kv_blocks >= ProbeKvBlocks(r.max_ribbon_tokens, plan));
   CHECK(r.passes >= 4);
   CHECK(r.seconds > 0);
@@ -71,8 +73,10 @@ void RequireConsistent(const CapacityReport& r, const ModelRunner& model, const 
 void RunWorstStep(ModelRunner& model, const CapacityReport& r, const MeasureOptions& o) {
   REQUIRE(model.AllocateKvCache(r.kv_blocks, o.block_size).ok());
   BlockManager blocks({.num_blocks = r.kv_blocks, .block_size = o.block_size});
-  const ProbePlanOptions plan_options{.context_tokens = static_cast<int32_t>(model.config().max_position_embeddings),
-                                      .block_size = o.block_size, .max_sample_rows = o.max_sample_rows};
+  const ProbePlanOptions plan_options{
+      .context_tokens = static_cast<int32_t>(model.config().max_position_embeddings),
+      .block_size = o.block_size,
+      .max_sample_rows = o.max_sample_rows};
   StepPlan plan;
   REQUIRE(BuildProbePlan(r.max_ribbon_tokens, plan_options, blocks, plan).ok());
   std::vector<float> logits(plan.sample_rows.size() * model.config().vocab_size);
@@ -151,7 +155,8 @@ TEST_CASE("the capacity table names every figure") {
   r.prediction_error = 0.25;
   table = FormatCapacityTable(r);
   CHECK_THAT(table, Catch::Contains("(predicted 1.50 MiB, measured 2.00 MiB, +25.0%)"));
-  CHECK_THAT(table, Catch::Contains("max ribbon tokens") && Catch::Contains("8896 (memory allows 9904)"));
+  CHECK_THAT(table,
+             Catch::Contains("max ribbon tokens") && Catch::Contains("8896 (memory allows 9904)"));
   CHECK_THAT(table, Catch::Contains("1234 blocks x 16 tokens = 19744 tokens, 24.10 MiB"));
   CHECK_THAT(table, Catch::Contains("weights") && Catch::Contains("1.05 MiB"));
   CHECK_THAT(table, Catch::Contains("activations per token") && Catch::Contains("3.32 KiB"));

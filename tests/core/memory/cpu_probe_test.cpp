@@ -56,8 +56,10 @@ CpuProbeOptions OptionsFor(const FakeHost& host, int64_t budget) {
 }
 
 bool Verified(const CpuProbeResult& r, const CpuProbeOptions& o) {
-  const double miss = std::abs(static_cast<double>(r.measured_activation_bytes - r.predicted_activation_bytes));
-  return miss <= std::max(o.verify_tolerance * r.predicted_activation_bytes, static_cast<double>(o.resolution_bytes));
+  const double miss =
+      std::abs(static_cast<double>(r.measured_activation_bytes - r.predicted_activation_bytes));
+  return miss <= std::max(o.verify_tolerance * r.predicted_activation_bytes,
+                          static_cast<double>(o.resolution_bytes));
 }
 
 // The pieces the plan adds up fit the usable share of the budget, and nothing ran past it.
@@ -71,7 +73,9 @@ void RequireWithinBudget(const FakeHost& host, const CpuProbeResult& r, const Cp
   CHECK(r.probe_peak_bytes == host.highest_resident);
 }
 
-TEST_CASE("a linear cost is recovered from small passes and the answer fills the budget less the margin") {
+TEST_CASE(
+    "a linear cost is recovered from small passes and the answer fills the budget less the "
+    "margin") {
   FakeHost host;
   const int64_t budget = GENERATE(6 * kGiB, 8 * kGiB, 12 * kGiB);
   const CpuProbeOptions o = OptionsFor(host, budget);
@@ -90,11 +94,13 @@ TEST_CASE("a linear cost is recovered from small passes and the answer fills the
   CHECK(r.max_ribbon_rows > r.memory_limit_rows * 0.9 - o.align);
   // The limit is tight: a ribbon one step past it, with the tolerance, would not fit.
   const int32_t past = r.memory_limit_rows + o.align;
-  CHECK(host.Activations(past) * (1 + o.verify_tolerance) + host.Kv(past) > r.usable_bytes - o.baseline_bytes);
+  CHECK(host.Activations(past) * (1 + o.verify_tolerance) + host.Kv(past) >
+        r.usable_bytes - o.baseline_bytes);
   // Small passes, then a climb doubling from them; the last pass is the answer.
   REQUIRE(host.rows_run.size() >= 4);
   CHECK(host.rows_run.back() == r.max_ribbon_rows);
-  for (size_t i = 2; i + 1 < host.rows_run.size(); ++i) CHECK(host.rows_run[i] == 2 * host.rows_run[i - 1]);
+  for (size_t i = 2; i + 1 < host.rows_run.size(); ++i)
+    CHECK(host.rows_run[i] == 2 * host.rows_run[i - 1]);
   CHECK(host.rows_run[host.rows_run.size() - 2] * 2 >= r.max_ribbon_rows);
   CHECK(r.passes.size() == host.rows_run.size() - 2);  // less the warm-up and the verification
 }
@@ -122,10 +128,12 @@ TEST_CASE("a budget that cannot hold the baseline and one context runs no pass")
   CHECK(host.rows_run.empty());
 }
 
-TEST_CASE("a budget that holds only tiny ribbons gives a tiny answer or a clear error, never a kill") {
+TEST_CASE(
+    "a budget that holds only tiny ribbons gives a tiny answer or a clear error, never a kill") {
   FakeHost host;
   const int64_t spare = GENERATE(100 * kMiB, 150 * kMiB, 300 * kMiB);
-  const CpuProbeOptions o = OptionsFor(host, static_cast<int64_t>((host.baseline + host.Kv(16) + spare) / 0.9));
+  const CpuProbeOptions o =
+      OptionsFor(host, static_cast<int64_t>((host.baseline + host.Kv(16) + spare) / 0.9));
   const auto result = ProbeCpuCapacity(host, o);
   INFO("spare " << spare << ": " << result.status());
   CHECK(host.highest_resident <= static_cast<int64_t>(o.budget_bytes * o.memory_fraction));
@@ -137,7 +145,9 @@ TEST_CASE("a budget that holds only tiny ribbons gives a tiny answer or a clear 
   }
 }
 
-TEST_CASE("a cost that grows faster than linear is followed by the climb's refits and stays within budget") {
+TEST_CASE(
+    "a cost that grows faster than linear is followed by the climb's refits and stays within "
+    "budget") {
   FakeHost linear;
   const auto straight = ProbeCpuCapacity(linear, OptionsFor(linear, 16 * kGiB));
   REQUIRE(straight.ok());
@@ -178,7 +188,9 @@ TEST_CASE("a cost that jumps past the measured sizes is met on the climb, not at
 TEST_CASE("errors from the target stop the probe") {
   class Failing final : public CpuProbeTarget {
    public:
-    absl::StatusOr<int64_t> MeasurePass(int32_t rows) override { return absl::InternalError("forward failed"); }
+    absl::StatusOr<int64_t> MeasurePass(int32_t rows) override {
+      return absl::InternalError("forward failed");
+    }
   } failing;
   FakeHost host;
   CHECK(absl::IsInternal(ProbeCpuCapacity(failing, OptionsFor(host, 8 * kGiB)).status()));

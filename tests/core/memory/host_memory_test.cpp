@@ -14,7 +14,8 @@ namespace {
 constexpr int64_t kMiB = int64_t{1} << 20;
 
 TEST_CASE("VmRSS and VmHWM are read from a status text in bytes") {
-  const auto parsed = ParseProcStatus("Name:\tribbond\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t    1024 kB\n");
+  const auto parsed = ParseProcStatus(
+      "Name:\tribbond\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t    1024 kB\n");
   REQUIRE(parsed.ok());
   CHECK(parsed->resident_bytes == 1024 * 1024);
   CHECK(parsed->peak_resident_bytes == 2048 * 1024);
@@ -30,11 +31,12 @@ TEST_CASE("cgroup limit files: numbers are limits, max and v1's huge value are n
 
 TEST_CASE("the limit files of a cgroup and its ancestors, for v2 and v1") {
   CHECK(CgroupLimitFiles("0::/system.slice/ribbond.service\n", "/cg") ==
-        std::vector<std::string>{"/cg/system.slice/ribbond.service/memory.max", "/cg/system.slice/memory.max",
-                                 "/cg/memory.max"});
+        std::vector<std::string>{"/cg/system.slice/ribbond.service/memory.max",
+                                 "/cg/system.slice/memory.max", "/cg/memory.max"});
   CHECK(CgroupLimitFiles("0::/\n", "/cg") == std::vector<std::string>{"/cg/memory.max"});
   CHECK(CgroupLimitFiles("5:cpu,cpuacct:/a\n4:memory:/pod/x\n0::/\n", "/cg") ==
-        std::vector<std::string>{"/cg/memory/pod/x/memory.limit_in_bytes", "/cg/memory/pod/memory.limit_in_bytes",
+        std::vector<std::string>{"/cg/memory/pod/x/memory.limit_in_bytes",
+                                 "/cg/memory/pod/memory.limit_in_bytes",
                                  "/cg/memory/memory.limit_in_bytes", "/cg/memory.max"});
 }
 

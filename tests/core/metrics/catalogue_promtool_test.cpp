@@ -2,8 +2,8 @@
 // CMake; Debian's prometheus package). Any problem it reports fails the test.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>

@@ -171,13 +171,18 @@ TEST_CASE("a step records its ribbon shape, phase durations and preemptions") {
   CHECK(s.Value("ribbon_ribbon_padding_ratio_bucket", {{"le", "0.3"}}) == 2);
   CHECK(s.Value("ribbon_step_duration_seconds_count", {{"phase", "forward"}}) == 2);
   CHECK(s.Value("ribbon_step_duration_seconds_sum", {{"phase", "forward"}}) == Approx(0.008));
-  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "forward"}, {"le", "0.0025"}}) == 0);
-  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "forward"}, {"le", "0.005"}}) == 2);
-  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "schedule"}, {"le", "2.5e-05"}}) == 2);
-  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "schedule"}, {"le", "1e-05"}}) == 0);
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "forward"}, {"le", "0.0025"}}) ==
+        0);
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "forward"}, {"le", "0.005"}}) ==
+        2);
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket",
+                {{"phase", "schedule"}, {"le", "2.5e-05"}}) == 2);
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "schedule"}, {"le", "1e-05"}}) ==
+        0);
   CHECK(s.Value("ribbon_step_duration_seconds_sum", {{"phase", "sample"}}) == Approx(0.0006));
   CHECK(s.Value("ribbon_step_duration_seconds_sum", {{"phase", "host_gap"}}) == Approx(0.00008));
-  CHECK(s.Value("ribbon_step_duration_seconds_bucket", {{"phase", "host_gap"}, {"le", "2.5e-05"}}) == 0);
+  CHECK(s.Value("ribbon_step_duration_seconds_bucket",
+                {{"phase", "host_gap"}, {"le", "2.5e-05"}}) == 0);
 }
 
 TEST_CASE("a step with no padding lands in the le=0 padding bucket; an empty one skips ratios") {

@@ -95,21 +95,20 @@ TEST_CASE("every series of the catalogue exists, at 0, before anything is record
   }
   CHECK(scrape.Value("ribbon_oom_recoveries_total") == 0);
   CHECK(scrape.Value("ribbon_time_to_first_token_seconds_count") == 0);
-  CHECK(scrape.Value("ribbon_build_info", {{"version", "0.1.0"},
-                                           {"commit", "abc123"},
-                                           {"torch", "2.11.0"},
-                                           {"cuda", "12.4"}}) == 1);
+  CHECK(scrape.Value(
+            "ribbon_build_info",
+            {{"version", "0.1.0"}, {"commit", "abc123"}, {"torch", "2.11.0"}, {"cuda", "12.4"}}) ==
+        1);
 }
 
 TEST_CASE("vLLM's bucket bounds are all kept where the metrics overlap") {
-  const std::vector<double> vllm_ttft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-                                         0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
+  const std::vector<double> vllm_ttft = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
+                                         0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
                                          20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-  const std::vector<double> vllm_tpot = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
-                                         0.3,  0.4,   0.5,  0.75,  1.0, 2.5,  5.0,
-                                         7.5,  10.0,  20.0, 40.0,  80.0};
-  const std::vector<double> vllm_request = {0.3,  0.5,  0.8,  1.0,   1.5,   2.0,   2.5,
-                                            5.0,  10.0, 15.0, 20.0,  30.0,  40.0,  50.0,
+  const std::vector<double> vllm_tpot = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
+                                         0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
+  const std::vector<double> vllm_request = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,    2.5,
+                                            5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
                                             60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
   auto keeps = [](const std::vector<double>& ours, const std::vector<double>& theirs) {
     return std::includes(ours.begin(), ours.end(), theirs.begin(), theirs.end());
@@ -129,13 +128,15 @@ TEST_CASE("token histograms and the ribbon histogram follow the configured sizes
   const Scrape scrape = c.Read();
   std::vector<std::string> prompt_bounds, ribbon_bounds;
   for (const auto& sample : scrape.samples) {
-    if (sample.name == "ribbon_request_prompt_tokens_bucket") prompt_bounds.push_back(sample.labels.at("le"));
-    if (sample.name == "ribbon_ribbon_tokens_bucket") ribbon_bounds.push_back(sample.labels.at("le"));
+    if (sample.name == "ribbon_request_prompt_tokens_bucket")
+      prompt_bounds.push_back(sample.labels.at("le"));
+    if (sample.name == "ribbon_ribbon_tokens_bucket")
+      ribbon_bounds.push_back(sample.labels.at("le"));
   }
   CHECK(prompt_bounds == std::vector<std::string>{"1", "2", "5", "10", "20", "50", "100", "200",
                                                   "500", "1000", "+Inf"});
-  CHECK(ribbon_bounds == std::vector<std::string>{"1", "2", "4", "8", "16", "32", "64", "128",
-                                                  "256", "+Inf"});
+  CHECK(ribbon_bounds ==
+        std::vector<std::string>{"1", "2", "4", "8", "16", "32", "64", "128", "256", "+Inf"});
 }
 
 TEST_CASE("engine stats refresh the state gauges") {
@@ -175,7 +176,8 @@ TEST_CASE("requests are counted by status code name") {
 
 TEST_CASE("registering the catalogue twice in one registry fails cleanly") {
   Catalogued c;
-  CHECK(RibbonMetrics::Register(c.registry, {}).status().code() == absl::StatusCode::kAlreadyExists);
+  CHECK(RibbonMetrics::Register(c.registry, {}).status().code() ==
+        absl::StatusCode::kAlreadyExists);
 }
 
 }  // namespace

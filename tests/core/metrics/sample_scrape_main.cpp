@@ -9,8 +9,8 @@
 
 int main() {
   ribbon::metrics::Registry registry;
-  auto metrics = ribbon::metrics::RibbonMetrics::Register(
-      registry, ribbon::metrics::testing::SampleOptions());
+  auto metrics =
+      ribbon::metrics::RibbonMetrics::Register(registry, ribbon::metrics::testing::SampleOptions());
   if (!metrics.ok()) {
     std::cerr << metrics.status() << "\n";
     return 1;

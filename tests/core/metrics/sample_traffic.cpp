@@ -36,18 +36,18 @@ void RecordSampleTraffic(const RibbonMetrics& metrics) {
   MetricsObserver observer(metrics);
   const GenerationRequest request;
   const TimeNs t0 = 1000 * kMs;
-  observer.OnRequestFinished(request, Finished(FinishReason::kLength, absl::OkStatus(), 12, 16,
-                                               t0, 3, 40, 300));
-  observer.OnRequestFinished(request, Finished(FinishReason::kStopToken, absl::OkStatus(), 700,
-                                               3, t0, 120, 900, 1500));
-  observer.OnRequestFinished(request, Finished(FinishReason::kStopString, absl::OkStatus(), 5,
-                                               1, t0, 1, 8, 9));
-  observer.OnRequestFinished(request, Finished(FinishReason::kCancelled,
-                                               absl::CancelledError("client went away"), 30, 0,
-                                               t0, -1, -1, 50));
-  observer.OnRequestFinished(request, Finished(FinishReason::kDeadline,
-                                               absl::DeadlineExceededError("late"), 30, 4, t0,
-                                               10, 30, 2000));
+  observer.OnRequestFinished(
+      request, Finished(FinishReason::kLength, absl::OkStatus(), 12, 16, t0, 3, 40, 300));
+  observer.OnRequestFinished(
+      request, Finished(FinishReason::kStopToken, absl::OkStatus(), 700, 3, t0, 120, 900, 1500));
+  observer.OnRequestFinished(
+      request, Finished(FinishReason::kStopString, absl::OkStatus(), 5, 1, t0, 1, 8, 9));
+  observer.OnRequestFinished(
+      request, Finished(FinishReason::kCancelled, absl::CancelledError("client went away"), 30, 0,
+                        t0, -1, -1, 50));
+  observer.OnRequestFinished(
+      request, Finished(FinishReason::kDeadline, absl::DeadlineExceededError("late"), 30, 4, t0, 10,
+                        30, 2000));
   metrics.CountRequest(absl::StatusCode::kResourceExhausted);
   metrics.CountRequest(absl::StatusCode::kInvalidArgument);
 

@@ -19,7 +19,8 @@ struct Scrape {
   std::vector<Sample> samples;
 
   // The value of the one sample with this name and exactly these labels; -1 if none.
-  double Value(const std::string& name, const std::map<std::string, std::string>& labels = {}) const;
+  double Value(const std::string& name,
+               const std::map<std::string, std::string>& labels = {}) const;
 };
 
 // Parses `text`; throws std::runtime_error on a malformed line (tests only).

@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 class ScratchModel {
  public:
   explicit ScratchModel(const std::string& tag)
-      : dir_(fs::temp_directory_path() / ("ribbon_ckpt_" + tag + "_" + std::to_string(::getpid()))) {
+      : dir_(fs::temp_directory_path() /
+             ("ribbon_ckpt_" + tag + "_" + std::to_string(::getpid()))) {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     for (const char* f : {"config.json", "generation_config.json", "model.safetensors"}) {
@@ -91,7 +92,8 @@ TEST_CASE("bad checkpoints are rejected with a message naming the problem", "[mo
     const uint64_t huge = uint64_t{1} << 40;
     std::memcpy(bytes.data(), &huge, 8);
     m.Write("model.safetensors", bytes);
-    CHECK_THAT(LoadError(m.path()), Catch::Contains("header length") && Catch::Contains("past the end"));
+    CHECK_THAT(LoadError(m.path()),
+               Catch::Contains("header length") && Catch::Contains("past the end"));
   }
   SECTION("file too short for a header") {
     ScratchModel m("short");
@@ -106,12 +108,14 @@ TEST_CASE("bad checkpoints are rejected with a message naming the problem", "[mo
   SECTION("tensor shape that disagrees with the config") {
     ScratchModel m("shape");
     m.Patch("config.json", "\"intermediate_size\": 172", "\"intermediate_size\": 176");
-    CHECK_THAT(LoadError(m.path()), Catch::Contains("mlp.gate_proj.weight") && Catch::Contains("shape"));
+    CHECK_THAT(LoadError(m.path()),
+               Catch::Contains("mlp.gate_proj.weight") && Catch::Contains("shape"));
   }
   SECTION("unsupported architecture") {
     ScratchModel m("arch");
     m.Patch("config.json", "LlamaForCausalLM", "GPTNeoXForCausalLM");
-    CHECK_THAT(LoadError(m.path()), Catch::Contains("unsupported architecture \"GPTNeoXForCausalLM\""));
+    CHECK_THAT(LoadError(m.path()),
+               Catch::Contains("unsupported architecture \"GPTNeoXForCausalLM\""));
   }
 }
 

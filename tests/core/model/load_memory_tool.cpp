@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "{\"weight_bytes\": " << (*model)->weight_bytes() << ", \"rss_before\": " << before
-            << ", \"peak_during\": " << StatusField("VmHWM") << ", \"rss_after\": " << StatusField("VmRSS")
-            << "}\n";
+            << ", \"peak_during\": " << StatusField("VmHWM")
+            << ", \"rss_after\": " << StatusField("VmRSS") << "}\n";
   return 0;
 }

@@ -13,7 +13,8 @@
 
 namespace {
 
-ribbon::StepPlan PackAll(const std::vector<std::vector<int32_t>>& seqs, ribbon::BlockManager& blocks) {
+ribbon::StepPlan PackAll(const std::vector<std::vector<int32_t>>& seqs,
+                         ribbon::BlockManager& blocks) {
   ribbon::StepPlan plan;
   plan.block_size = blocks.block_size();
   plan.num_seqs = static_cast<int32_t>(seqs.size());
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: logits_tool MODEL_DIR INPUT.json OUTPUT.bin [float32|bfloat16]\n";
     return 2;
   }
-  auto model = ribbon::LoadModel({.path = argv[1], .dtype = argc == 5 ? argv[4] : "auto", .num_threads = 2});
+  auto model =
+      ribbon::LoadModel({.path = argv[1], .dtype = argc == 5 ? argv[4] : "auto", .num_threads = 2});
   if (!model.ok()) {
     std::cerr << model.status() << "\n";
     return 1;
@@ -59,8 +61,9 @@ int main(int argc, char** argv) {
   int32_t tokens = 0;
   for (const auto& s : seqs) tokens += static_cast<int32_t>(s.size());
   const int32_t block_size = 16;
-  ribbon::BlockManager blocks({.num_blocks = tokens / block_size + static_cast<int32_t>(seqs.size()) + 1,
-                               .block_size = block_size});
+  ribbon::BlockManager blocks(
+      {.num_blocks = tokens / block_size + static_cast<int32_t>(seqs.size()) + 1,
+       .block_size = block_size});
   if (auto st = (*model)->AllocateKvCache(blocks.total_blocks(), block_size); !st.ok()) {
     std::cerr << st << "\n";
     return 1;
@@ -72,7 +75,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::ofstream out(argv[3], std::ios::binary);
-  out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
-  std::cout << "{\"rows\": " << plan.num_rows << ", \"vocab\": " << (*model)->config().vocab_size << "}\n";
+  out.write(reinterpret_cast<const char*>(logits.data()),
+            static_cast<std::streamsize>(logits.size() * sizeof(float)));
+  std::cout << "{\"rows\": " << plan.num_rows << ", \"vocab\": " << (*model)->config().vocab_size
+            << "}\n";
   return 0;
 }

@@ -64,8 +64,8 @@ StepCounts CountOps(int num_seqs) {
 TEST_CASE("ATen operator calls per step are the same at 1 and 32 sequences", "[model][ops]") {
   const StepCounts one = CountOps(1);
   const StepCounts many = CountOps(32);
-  INFO("prefill ops: " << one.prefill << " vs " << many.prefill << "; decode ops: " << one.decode << " vs "
-                       << many.decode);
+  INFO("prefill ops: " << one.prefill << " vs " << many.prefill << "; decode ops: " << one.decode
+                       << " vs " << many.decode);
   REQUIRE(one.prefill > 0);  // the counter sees the GEMMs: the test can fail
   CHECK(one.prefill == many.prefill);
   CHECK(one.decode == many.decode);

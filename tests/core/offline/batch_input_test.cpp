@@ -12,7 +12,8 @@
 namespace ribbon::batch {
 namespace {
 
-const BatchInputLimits kLimits{.vocab_size = 512, .context_length = 512, .default_max_new_tokens = 16};
+const BatchInputLimits kLimits{
+    .vocab_size = 512, .context_length = 512, .default_max_new_tokens = 16};
 
 std::shared_ptr<const Tokenizer> Stories260kTokenizer() {
   const char* env = std::getenv("RIBBON_SHARED_DATA");
@@ -70,7 +71,8 @@ TEST_CASE("defaults: the line number as id, max_new_tokens from the flags, greed
 
 TEST_CASE("a text prompt is encoded with the tokenizer's BOS", "[batch]") {
   auto tokenizer = Stories260kTokenizer();
-  auto item = ParseBatchLine(R"({"id": 1, "prompt": "Once upon a time"})", 1, kLimits, tokenizer.get());
+  auto item =
+      ParseBatchLine(R"({"id": 1, "prompt": "Once upon a time"})", 1, kLimits, tokenizer.get());
   REQUIRE(item.ok());
   CHECK(item->request.prompt == tokenizer->Encode("Once upon a time", true));
   CHECK(item->request.prompt.front() == 1);
@@ -80,39 +82,53 @@ TEST_CASE("a text prompt is encoded with the tokenizer's BOS", "[batch]") {
 TEST_CASE("bad lines name the line and the field", "[batch]") {
   CHECK_THAT(ErrorOf("{\"prompt_ids\": [1, 2"), Catch::Contains("line 7: not valid JSON"));
   CHECK_THAT(ErrorOf("[1, 2]"), Catch::Contains("line 7: must be a JSON object"));
-  CHECK_THAT(ErrorOf(R"({"id": 1})"), Catch::Contains("line 7: give exactly one of 'prompt' (text) or 'prompt_ids'"));
+  CHECK_THAT(ErrorOf(R"({"id": 1})"),
+             Catch::Contains("line 7: give exactly one of 'prompt' (text) or 'prompt_ids'"));
   CHECK_THAT(ErrorOf(R"({"prompt": "a", "prompt_ids": [1]})"), Catch::Contains("exactly one of"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "temprature": 1})"), Catch::Contains("line 7: field 'temprature': unknown field"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1, 512]})"),
-             Catch::Contains("line 7: field 'prompt_ids': item 1 = 512 is not a token id in [0, 512)"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1, "x"]})"), Catch::Contains("field 'prompt_ids': item 1 = \"x\""));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": []})"), Catch::Contains("field 'prompt_ids': the prompt is empty"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": 5})"), Catch::Contains("field 'prompt_ids': must be a list of token ids"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "temprature": 1})"),
+             Catch::Contains("line 7: field 'temprature': unknown field"));
+  CHECK_THAT(
+      ErrorOf(R"({"prompt_ids": [1, 512]})"),
+      Catch::Contains("line 7: field 'prompt_ids': item 1 = 512 is not a token id in [0, 512)"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1, "x"]})"),
+             Catch::Contains("field 'prompt_ids': item 1 = \"x\""));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": []})"),
+             Catch::Contains("field 'prompt_ids': the prompt is empty"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": 5})"),
+             Catch::Contains("field 'prompt_ids': must be a list of token ids"));
   CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "max_new_tokens": 0})"),
              Catch::Contains("line 7: field 'max_new_tokens': 0 is outside [1, 512]"));
   CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "max_new_tokens": 2.5})"),
              Catch::Contains("field 'max_new_tokens': must be an integer, got 2.5"));
   CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "temperature": "hot"})"),
              Catch::Contains("field 'temperature': must be a number, got \"hot\""));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "top_p": 0})"), Catch::Contains("field 'top_p': 0 is outside (0, 1]"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "seed": -1})"), Catch::Contains("field 'seed': -1 is outside"));
-  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "ignore_eos": 1})"), Catch::Contains("field 'ignore_eos': must be true or false"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "top_p": 0})"),
+             Catch::Contains("field 'top_p': 0 is outside (0, 1]"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "seed": -1})"),
+             Catch::Contains("field 'seed': -1 is outside"));
+  CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "ignore_eos": 1})"),
+             Catch::Contains("field 'ignore_eos': must be true or false"));
   CHECK_THAT(ErrorOf(R"({"prompt_ids": [1], "max_new_tokens": 4, "min_new_tokens": 5})"),
              Catch::Contains("field 'min_new_tokens': 5 is outside [0, 4]"));
   std::string too_long = R"({"prompt_ids": [)";
   for (int i = 0; i < 513; ++i) too_long += i ? ",3" : "3";
-  CHECK_THAT(ErrorOf(too_long + "]}"), Catch::Contains("the prompt has 513 tokens; the model's context is 512"));
-  CHECK_THAT(ErrorOf(R"({"prompt": "hello"})"), Catch::Contains("no tokenizer; give 'prompt_ids' instead"));
+  CHECK_THAT(ErrorOf(too_long + "]}"),
+             Catch::Contains("the prompt has 513 tokens; the model's context is 512"));
+  CHECK_THAT(ErrorOf(R"({"prompt": "hello"})"),
+             Catch::Contains("no tokenizer; give 'prompt_ids' instead"));
   CHECK(IsBlankLine("  \t\r"));
   CHECK_FALSE(IsBlankLine(" {}"));
 }
 
-TEST_CASE("a result line echoes the id and gives ids, text after the prompt, reason and error", "[batch]") {
+TEST_CASE("a result line echoes the id and gives ids, text after the prompt, reason and error",
+          "[batch]") {
   auto tokenizer = Stories260kTokenizer();
-  auto item = ParseBatchLine(R"({"id": {"k": [1]}, "prompt": "Once upon a time"})", 3, kLimits, tokenizer.get());
+  auto item = ParseBatchLine(R"({"id": {"k": [1]}, "prompt": "Once upon a time"})", 3, kLimits,
+                             tokenizer.get());
   REQUIRE(item.ok());
   offline::OfflineResult result;
-  result.tokens = tokenizer->Encode("there was a cat", false);  // SentencePiece style: "▁there ▁was ..."
+  result.tokens =
+      tokenizer->Encode("there was a cat", false);  // SentencePiece style: "▁there ▁was ..."
   result.finish.reason = FinishReason::kLength;
   auto line = nlohmann::json::parse(FormatResultLine(*item, result, tokenizer));
   CHECK(line["id"] == nlohmann::json::parse(R"({"k": [1]})"));
@@ -133,8 +149,9 @@ TEST_CASE("a result line echoes the id and gives ids, text after the prompt, rea
 }
 
 TEST_CASE("flags: required ones, numbers, batching mode", "[batch]") {
-  auto args = ParseBatchArgs({"--model", "m", "--in", "i.jsonl", "--out", "o.jsonl", "--max-ribbon-tokens", "512",
-                              "--batching", "padded", "--threads", "2", "--align", "1", "--quiet"});
+  auto args =
+      ParseBatchArgs({"--model", "m", "--in", "i.jsonl", "--out", "o.jsonl", "--max-ribbon-tokens",
+                      "512", "--batching", "padded", "--threads", "2", "--align", "1", "--quiet"});
   REQUIRE(args.ok());
   CHECK(args->model == "m");
   CHECK(args->max_ribbon_tokens == 512);
@@ -142,18 +159,26 @@ TEST_CASE("flags: required ones, numbers, batching mode", "[batch]") {
   CHECK(args->threads == 2);
   CHECK(args->align == 1);
   CHECK(args->quiet);
-  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i"}).status().ToString(), Catch::Contains("--out is required"));
-  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i", "--out", "o", "--batching", "square"}).status().ToString(),
+  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i"}).status().ToString(),
+             Catch::Contains("--out is required"));
+  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i", "--out", "o", "--batching", "square"})
+                 .status()
+                 .ToString(),
              Catch::Contains("--batching: expected packed or padded, got 'square'"));
-  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i", "--out", "o", "--threads", "-1"}).status().ToString(),
+  CHECK_THAT(ParseBatchArgs({"--model", "m", "--in", "i", "--out", "o", "--threads", "-1"})
+                 .status()
+                 .ToString(),
              Catch::Contains("--threads: expected an integer >= 0"));
-  CHECK_THAT(ParseBatchArgs({"--model", "m", "--bogus"}).status().ToString(), Catch::Contains("unknown argument '--bogus'"));
-  CHECK_THAT(ParseBatchArgs({"--model"}).status().ToString(), Catch::Contains("--model: missing value"));
+  CHECK_THAT(ParseBatchArgs({"--model", "m", "--bogus"}).status().ToString(),
+             Catch::Contains("unknown argument '--bogus'"));
+  CHECK_THAT(ParseBatchArgs({"--model"}).status().ToString(),
+             Catch::Contains("--model: missing value"));
   CHECK(ParseBatchArgs({"--help"})->help);
 }
 
 TEST_CASE("the progress line shows the bar, counts, rate and ETA", "[batch]") {
-  offline::OfflineProgress p{.finished = 25, .total = 100, .ribbons = 7, .computed_tokens = 5000, .seconds = 10};
+  offline::OfflineProgress p{
+      .finished = 25, .total = 100, .ribbons = 7, .computed_tokens = 5000, .seconds = 10};
   CHECK(FormatProgress(p, 8) == "[##------]  25/100 requests  7 ribbons  500 tok/s  ETA 30s");
   p.finished = 100;
   p.seconds = 125;
@@ -165,7 +190,8 @@ TEST_CASE("the plain progress prints one line per interval and the last one", "[
   size_t size = 0;
   std::FILE* out = open_memstream(&buffer, &size);
   ProgressPrinter printer(out, {.terminal = false, .plain_interval_seconds = 10});
-  for (int s = 0; s <= 25; ++s) printer.Update({.finished = s, .total = 26, .seconds = static_cast<double>(s)});
+  for (int s = 0; s <= 25; ++s)
+    printer.Update({.finished = s, .total = 26, .seconds = static_cast<double>(s)});
   printer.Update({.finished = 26, .total = 26, .seconds = 25.5});
   printer.Finish();
   std::fclose(out);
@@ -189,7 +215,9 @@ TEST_CASE("the report puts ribbons used beside the lower bound", "[batch]") {
   r.lower_bound = 3;
   r.seconds = 2;
   const std::string text = FormatReport(r, sched::BatchingMode::kPacked);
-  CHECK_THAT(text, Catch::Contains("ribbons used   3  (lower bound 3 = ceil(5000 tokens / 2048 per ribbon); +0.0 %)"));
+  CHECK_THAT(
+      text, Catch::Contains(
+                "ribbons used   3  (lower bound 3 = ceil(5000 tokens / 2048 per ribbon); +0.0 %)"));
   CHECK_THAT(text, Catch::Contains("2500.0 tok/s computed"));
   CHECK_THAT(text, Catch::Contains("padding        2.34 % of rows"));
   const auto json = ReportJson(r, sched::BatchingMode::kPadded);

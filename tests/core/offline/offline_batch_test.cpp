@@ -131,9 +131,11 @@ TEST_CASE("the offline report agrees with the outcomes", "[offline]") {
     prompt_tokens += static_cast<int64_t>(requests[i].prompt.size());
     generated += static_cast<int64_t>(out.tokens.size());
     const bool fed_last = out.finish.reason == FinishReason::kStopToken;
-    required += static_cast<int64_t>(requests[i].prompt.size() + out.tokens.size()) - (fed_last ? 0 : 1);
+    required +=
+        static_cast<int64_t>(requests[i].prompt.size() + out.tokens.size()) - (fed_last ? 0 : 1);
     CHECK(out.tokens.size() <= static_cast<size_t>(requests[i].stop.max_new_tokens));
-    if (out.finish.reason == FinishReason::kLength) CHECK(out.tokens.size() == static_cast<size_t>(requests[i].stop.max_new_tokens));
+    if (out.finish.reason == FinishReason::kLength)
+      CHECK(out.tokens.size() == static_cast<size_t>(requests[i].stop.max_new_tokens));
   }
   CHECK(r.requests == 30);
   CHECK(r.failed == 0);
@@ -147,7 +149,8 @@ TEST_CASE("the offline report agrees with the outcomes", "[offline]") {
   CHECK(r.rows >= r.computed_tokens);
   CHECK(r.rows % 16 == 0);  // every ribbon is aligned
   CHECK(r.rows <= r.ribbons * 256);
-  CHECK(r.lower_bound == std::max<int64_t>((required + 255) / 256, 30));  // 30-token outputs chain 30+ steps
+  CHECK(r.lower_bound ==
+        std::max<int64_t>((required + 255) / 256, 30));  // 30-token outputs chain 30+ steps
   CHECK(r.ribbons >= r.lower_bound);
   CHECK(r.padding_fraction() == Approx(static_cast<double>(r.rows - r.computed_tokens) / r.rows));
   CHECK(r.seconds > 0);
@@ -163,7 +166,8 @@ TEST_CASE("a prefill-only batch packs into about the lower bound; padded needs m
 
   auto packed_engine = MakeEngine({.max_ribbon_tokens = 1024, .align = 16});
   const OfflineBatchResult packed = RunBatch(*packed_engine, requests);
-  auto padded_engine = MakeEngine({.max_ribbon_tokens = 1024, .align = 16, .mode = sched::BatchingMode::kPadded});
+  auto padded_engine =
+      MakeEngine({.max_ribbon_tokens = 1024, .align = 16, .mode = sched::BatchingMode::kPadded});
   const OfflineBatchResult padded = RunBatch(*padded_engine, requests);
 
   CHECK(packed.report.lower_bound == (total + 1023) / 1024);
@@ -172,7 +176,8 @@ TEST_CASE("a prefill-only batch packs into about the lower bound; padded needs m
   CHECK(packed.report.ribbons <= packed.report.lower_bound + 1);
   CHECK(packed.report.padding_fraction() < 0.01);
 
-  auto plan = sched::PlanOffline(lens, {.capacity = 1024, .align = 16, .mode = sched::BatchingMode::kPadded});
+  auto plan = sched::PlanOffline(
+      lens, {.capacity = 1024, .align = 16, .mode = sched::BatchingMode::kPadded});
   REQUIRE(plan.ok());
   CHECK(padded.report.computed_tokens == total);
   CHECK(padded.report.ribbons > packed.report.ribbons);
@@ -219,7 +224,8 @@ TEST_CASE("a queue smaller than the batch is refilled as requests finish", "[off
   auto small_queue = MakeEngine({.max_queued_requests = 3});
 
   std::vector<OfflineProgress> seen;
-  const OfflineBatchResult batch = RunBatch(*small_queue, requests, [&](const OfflineProgress& p) { seen.push_back(p); });
+  const OfflineBatchResult batch =
+      RunBatch(*small_queue, requests, [&](const OfflineProgress& p) { seen.push_back(p); });
   CHECK(batch.report.failed == 0);
   for (size_t i = 0; i < requests.size(); ++i) {
     INFO("request " << i);

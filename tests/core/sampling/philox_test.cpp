@@ -18,11 +18,14 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[sampling
     PhiloxCounter expected;
   };
   const Kat kats[] = {
-      {{0x00000000, 0x00000000, 0x00000000, 0x00000000}, {0x00000000, 0x00000000},
+      {{0x00000000, 0x00000000, 0x00000000, 0x00000000},
+       {0x00000000, 0x00000000},
        {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       {0xffffffff, 0xffffffff},
        {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       {0xa4093822, 0x299f31d0},
        {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
   };
   for (const Kat& kat : kats) CHECK(Philox4x32(kat.counter, kat.key) == kat.expected);
@@ -31,7 +34,8 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[sampling
 
 TEST_CASE("the sampling uniform is built from the first two output words", "[sampling][philox]") {
   const uint64_t seed = 0x0123456789abcdefULL, index = 0xfedcba9876543210ULL;
-  const PhiloxCounter out = Philox4x32({0x76543210u, 0xfedcba98u, 0u, 0u}, {0x89abcdefu, 0x01234567u});
+  const PhiloxCounter out =
+      Philox4x32({0x76543210u, 0xfedcba98u, 0u, 0u}, {0x89abcdefu, 0x01234567u});
   const uint64_t bits = (static_cast<uint64_t>(out[1]) << 32 | out[0]) >> 11;
   CHECK(SamplingUniform(seed, index) == static_cast<double>(bits) / 9007199254740992.0);
 }

@@ -62,17 +62,33 @@ struct DistributionCase {
 
 std::vector<DistributionCase> Cases() {
   std::vector<DistributionCase> cases;
-  cases.push_back({"temperature only, 1000 tokens", FixedLogits(1000, 1.0f),
-                   {.temperature = 1.0f, .seed = 11}, {}, {}});
-  cases.push_back({"every filter and penalty", FixedLogits(64, 3.0f),
-                   {.temperature = 0.8f, .top_k = 40, .top_p = 0.9f, .min_p = 0.02f,
-                    .repetition_penalty = 1.3f, .presence_penalty = 0.4f,
-                    .frequency_penalty = 0.3f, .seed = 12},
-                   {1, 2, 3, 5, 8, 13}, {2, 2, 21, 34, 34, 34}});
-  cases.push_back({"peaked: top token near 0.9", FixedLogits(50, 6.0f),
-                   {.temperature = 0.5f, .seed = 13}, {}, {}});
-  cases.push_back({"flat: 500 tokens, top-p 0.99", FixedLogits(500, 0.1f),
-                   {.temperature = 1.2f, .top_p = 0.99f, .seed = 14}, {}, {}});
+  cases.push_back({"temperature only, 1000 tokens",
+                   FixedLogits(1000, 1.0f),
+                   {.temperature = 1.0f, .seed = 11},
+                   {},
+                   {}});
+  cases.push_back({"every filter and penalty",
+                   FixedLogits(64, 3.0f),
+                   {.temperature = 0.8f,
+                    .top_k = 40,
+                    .top_p = 0.9f,
+                    .min_p = 0.02f,
+                    .repetition_penalty = 1.3f,
+                    .presence_penalty = 0.4f,
+                    .frequency_penalty = 0.3f,
+                    .seed = 12},
+                   {1, 2, 3, 5, 8, 13},
+                   {2, 2, 21, 34, 34, 34}});
+  cases.push_back({"peaked: top token near 0.9",
+                   FixedLogits(50, 6.0f),
+                   {.temperature = 0.5f, .seed = 13},
+                   {},
+                   {}});
+  cases.push_back({"flat: 500 tokens, top-p 0.99",
+                   FixedLogits(500, 0.1f),
+                   {.temperature = 1.2f, .top_p = 0.99f, .seed = 14},
+                   {},
+                   {}});
   return cases;
 }
 

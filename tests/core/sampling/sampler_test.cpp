@@ -1,7 +1,7 @@
 #include "core/sampling/sampler.h"
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -67,8 +67,11 @@ TEST_CASE("a request's draw depends only on its own seed and index", "[sampling]
 
   // Interleaved with another request of a different vocabulary and penalties, as in a batch.
   const std::vector<float> other_logits = FixedLogits(3000, 2.0f);
-  const SamplingParams other{.temperature = 1.3f, .top_k = 700, .repetition_penalty = 1.5f,
-                             .frequency_penalty = 0.5f, .seed = 8};
+  const SamplingParams other{.temperature = 1.3f,
+                             .top_k = 700,
+                             .repetition_penalty = 1.5f,
+                             .frequency_penalty = 0.5f,
+                             .seed = 8};
   std::vector<int32_t> interleaved, other_output = {1, 2, 2, 999};
   for (int i = 0; i < 64; ++i) {
     Sample(other_logits, other, i, other_output);
@@ -117,8 +120,12 @@ TEST_CASE("logprobs come from the raw log-softmax, before penalties and filters"
   for (float x : logits) normaliser += std::exp(static_cast<double>(x));
   const auto raw_logprob = [&](int32_t token) { return logits[token] - std::log(normaliser); };
 
-  const SamplingParams params{.temperature = 0.7f, .top_k = 3, .repetition_penalty = 1.4f,
-                              .presence_penalty = 0.5f, .seed = 5, .top_logprobs = 4,
+  const SamplingParams params{.temperature = 0.7f,
+                              .top_k = 3,
+                              .repetition_penalty = 1.4f,
+                              .presence_penalty = 0.5f,
+                              .seed = 5,
+                              .top_logprobs = 4,
                               .logprobs = true};
   for (uint64_t index = 0; index < 20; ++index) {
     std::vector<float> scratch = logits;
@@ -153,7 +160,8 @@ TEST_CASE("NaN and infinite logits", "[sampling]") {
     CHECK(Sample({0.0f, kInf, 5.0f}, params, index) == 1);
   }
   std::vector<float> all_masked = {-kInf, -kInf, -kInf};
-  const SampledToken fallback = SampleToken(all_masked, {.temperature = 1.0f, .top_logprobs = 2}, {});
+  const SampledToken fallback =
+      SampleToken(all_masked, {.temperature = 1.0f, .top_logprobs = 2}, {});
   CHECK(fallback.token == 0);
   CHECK(fallback.logprob == -kInf);
   CHECK(fallback.top.at(1).logprob == -kInf);
@@ -177,10 +185,11 @@ TEST_CASE("filters on a 151,936-token vocabulary keep the right tokens", "[sampl
   std::sort(sorted.begin(), sorted.end(), std::greater<>());
   for (int32_t k : {1, 50, 256, 257, 5000}) {
     std::vector<float> scratch = logits;
-    const auto probabilities = FilteredProbabilities(scratch, {.temperature = 1.0f, .top_k = k}, {});
+    const auto probabilities =
+        FilteredProbabilities(scratch, {.temperature = 1.0f, .top_k = k}, {});
     INFO("top_k = " << k);
-    const auto at_least_kth = std::count_if(logits.begin(), logits.end(),
-                                            [&](float x) { return x >= sorted[k - 1]; });
+    const auto at_least_kth =
+        std::count_if(logits.begin(), logits.end(), [&](float x) { return x >= sorted[k - 1]; });
     CHECK(CountNonZero(probabilities) == static_cast<size_t>(at_least_kth));
     for (int i = 0; i < vocab; ++i) {
       if (probabilities[i] > 0) REQUIRE(logits[i] >= sorted[k - 1]);

@@ -63,7 +63,8 @@ json RunCase(const json& in) {
   result["token"] = sampled.token;
   result["logprob"] = sampled.logprob;
   json top = json::array();
-  for (const auto& alternative : sampled.top) top.push_back({alternative.token, alternative.logprob});
+  for (const auto& alternative : sampled.top)
+    top.push_back({alternative.token, alternative.logprob});
   result["top"] = std::move(top);
   result["uniform"] = ribbon::SamplingUniform(params.seed, context.output_index);
   return result;

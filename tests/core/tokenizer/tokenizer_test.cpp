@@ -5,13 +5,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,7 +47,8 @@ std::shared_ptr<const Tokenizer> LoadOrFail(const fs::path& dir) {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("ribbon_tok_" + name + "_" + std::to_string(::getpid()))) {
+      : path(fs::temp_directory_path() /
+             ("ribbon_tok_" + name + "_" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -119,7 +120,8 @@ TEST_CASE("stories260k tokenizer reproduces its 373 cases", "[tokenizer]") {
 
 TEST_CASE("a directory with only tokenizer.model loads through SentencePiece", "[tokenizer]") {
   TempDir dir("spm");
-  fs::copy_file(SharedData() / "tokenizers/llama-spm/tokenizer.model", dir.path / "tokenizer.model");
+  fs::copy_file(SharedData() / "tokenizers/llama-spm/tokenizer.model",
+                dir.path / "tokenizer.model");
   const auto tokenizer = LoadOrFail(dir.path);
   const json cases = ReadJson(SharedData() / "tokenizers/llama-spm/cases.json");
   CheckCases(*tokenizer, cases.at("llama_cpp_vectors").at("cases"), false);
@@ -140,7 +142,8 @@ TEST_CASE("an unsupported tokenizer.json falls back to tokenizer.model", "[token
   dir.Write("tokenizer.json", unsupported.dump());
   const auto refused = Tokenizer::Load(dir.path.string());
   CHECK(refused.status().code() == absl::StatusCode::kUnimplemented);
-  fs::copy_file(SharedData() / "tokenizers/llama-spm/tokenizer.model", dir.path / "tokenizer.model");
+  fs::copy_file(SharedData() / "tokenizers/llama-spm/tokenizer.model",
+                dir.path / "tokenizer.model");
   const auto tokenizer = LoadOrFail(dir.path);
   const json cases = ReadJson(SharedData() / "tokenizers/llama-spm/cases.json");
   CheckCases(*tokenizer, cases.at("llama2c_test_c").at("cases"), true);
@@ -194,7 +197,8 @@ TEST_CASE("streaming deltas never split a character and add up to the decode", "
   for (const char* name : {"tokenizers/gpt2", "tokenizers/llama-spm", "stories260k"}) {
     const auto tokenizer = LoadOrFail(SharedData() / name);
     const std::string prompt = "Once upon a time";
-    const std::string generated = " café 🦙 naïve 東京 — “quoted” ✅\n\tdone 😶‍🌫️!";
+    const std::string generated =
+        " café 🦙 naïve 東京 — “quoted” ✅\n\tdone 😶‍🌫️!";
     const std::vector<int32_t> context = tokenizer->Encode(prompt, true);
     const std::vector<int32_t> all = tokenizer->Encode(prompt + generated, true);
     REQUIRE(std::equal(context.begin(), context.end() - 1, all.begin()));
@@ -246,10 +250,11 @@ TEST_CASE("invalid UTF-8 and unknown ids are handled, not fatal", "[tokenizer]")
 TEST_CASE("lossy UTF-8 decoding follows Rust's maximal-subpart rule", "[tokenizer]") {
   using ribbon::tok::ToUtf8Lossy;
   const std::string fffd = "\xEF\xBF\xBD";
-  CHECK(ToUtf8Lossy("a\xE2\x82" "A") == "a" + fffd + "A");        // truncated 3-byte sequence
-  CHECK(ToUtf8Lossy("\xF0\x80") == fffd + fffd);                    // F0 needs 90..BF next
-  CHECK(ToUtf8Lossy("\xED\xA0\x80") == fffd + fffd + fffd);         // surrogate
-  CHECK(ToUtf8Lossy("\xC0\x80") == fffd + fffd);                    // overlong
+  CHECK(ToUtf8Lossy("a\xE2\x82"
+                    "A") == "a" + fffd + "A");                          // truncated 3-byte sequence
+  CHECK(ToUtf8Lossy("\xF0\x80") == fffd + fffd);                        // F0 needs 90..BF next
+  CHECK(ToUtf8Lossy("\xED\xA0\x80") == fffd + fffd + fffd);             // surrogate
+  CHECK(ToUtf8Lossy("\xC0\x80") == fffd + fffd);                        // overlong
   CHECK(ToUtf8Lossy("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
   CHECK(ToUtf8Lossy("\xF0\x9F\xA6\x99") == "🦙");
 }
