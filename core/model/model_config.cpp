@@ -1,5 +1,7 @@
 #include "core/model/model_config.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/common/files.h"
@@ -53,12 +55,38 @@ std::vector<int32_t> IdList(const json& value) {
   return ids;
 }
 
+// transformers picks the model class from "model_type" (config.json files written by its own
+// GGUF loader, for one, carry no "architectures"); each supported type has one causal-LM class.
+const std::pair<const char*, const char*> kArchitectureOfModelType[] = {
+    {"llama", "LlamaForCausalLM"},
+    {"mistral", "MistralForCausalLM"},
+    {"qwen2", "Qwen2ForCausalLM"}};
+
+// "architectures"[0] when present, else the class that "model_type" names.
 absl::Status ParseArchitecture(const json& j, const std::string& source, ModelConfig& c) {
   auto arch = j.find("architectures");
-  if (arch == j.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": missing \"architectures\""));
+  const bool has_architectures = arch != j.end() && !arch->is_null();
+  if (has_architectures && (!arch->is_array() || arch->empty() || !(*arch)[0].is_string())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": \"architectures\" must be a non-empty list of strings"));
   }
-  c.architecture = (*arch)[0].get<std::string>();
+  if (has_architectures) {
+    c.architecture = (*arch)[0].get<std::string>();
+  } else {
+    auto type = j.find("model_type");
+    if (type == j.end() || !type->is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": missing \"architectures\" (or a \"model_type\" naming one)"));
+    }
+    for (const auto& [model_type, architecture] : kArchitectureOfModelType) {
+      if (*type == model_type) c.architecture = architecture;
+    }
+    if (c.architecture.empty()) {
+      return absl::UnimplementedError(
+          absl::StrCat(source, ": no \"architectures\", and unsupported model_type \"",
+                       type->get<std::string>(), "\" (supported: llama, mistral, qwen2)"));
+    }
+  }
   for (const char* supported : kSupportedArchitectures) {
     if (c.architecture == supported) return absl::OkStatus();
   }
