@@ -2,7 +2,7 @@
 # The environment and ccache sit outside the clone, keyed by the lock file's hash.
 ribbon_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export RIBBON_CACHE="${RIBBON_CACHE:-$HOME/.cache/ribbon}"
-lock_hash="$(sha256sum "$ribbon_root/requirements.lock" | cut -c1-12)"
+lock_hash="$(cat "$ribbon_root/requirements.lock" "$ribbon_root/requirements-nodeps.lock" | sha256sum | cut -c1-12)"
 export RIBBON_VENV="${RIBBON_VENV:-$RIBBON_CACHE/venv-$lock_hash}"
 export CCACHE_DIR="${CCACHE_DIR:-$RIBBON_CACHE/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"

@@ -39,16 +39,22 @@ if [ ! -f "$RIBBON_VENV/.complete" ]; then
   "${RIBBON_PYTHON_BASE:-python3}" -m venv "$RIBBON_VENV"
   "$RIBBON_VENV/bin/pip" install -q --upgrade pip
   "$RIBBON_VENV/bin/pip" install -q --no-cache-dir -r requirements.lock
+  "$RIBBON_VENV/bin/pip" install -q --no-cache-dir --no-deps --require-hashes -r requirements-nodeps.lock
   touch "$RIBBON_VENV/.complete"
 fi
 
 mkdir -p "$CCACHE_DIR"
 t_env=$(date +%s)
-if [ ! -f "$RIBBON_BUILD/build.ninja" ]; then
-  phase "configuring $RIBBON_BUILD"
-  "$RIBBON_VENV/bin/cmake" -S . -B "$RIBBON_BUILD" -G Ninja \
-    -DCMAKE_BUILD_TYPE="${RIBBON_BUILD_TYPE:-Release}" \
-    -DRIBBON_PYTHON="$RIBBON_VENV/bin/python" ${RIBBON_CMAKE_ARGS:-}
+# Reconfigure whenever what setup passes to CMake changes (build type, extra arguments, the
+# Python environment), not only when the build folder is new: a stamp in the build folder holds
+# the arguments of the last configure.
+configure_args=(-G Ninja -DCMAKE_BUILD_TYPE="${RIBBON_BUILD_TYPE:-Release}"
+  -DRIBBON_PYTHON="$RIBBON_VENV/bin/python" ${RIBBON_CMAKE_ARGS:-})
+configure_stamp="$RIBBON_BUILD/.ribbon-configure-args"
+if [ ! -f "$RIBBON_BUILD/build.ninja" ] || [ "$(cat "$configure_stamp" 2>/dev/null)" != "${configure_args[*]}" ]; then
+  phase "configuring $RIBBON_BUILD (${configure_args[*]})"
+  "$RIBBON_VENV/bin/cmake" -S . -B "$RIBBON_BUILD" "${configure_args[@]}"
+  printf '%s' "${configure_args[*]}" > "$configure_stamp"
 fi
 phase "building ($RIBBON_JOBS jobs)"
 "$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS"
