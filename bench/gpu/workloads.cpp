@@ -8,7 +8,7 @@
 #include <random>
 
 #include "core/model/cuda/cuda_model.h"
-#include "core/model/cuda/offline_plan.h"
+#include "core/plan/offline_plan.h"
 
 namespace ribbon::bench {
 namespace {
@@ -75,21 +75,17 @@ std::unique_ptr<ModelRunner> Create(const ModelConfig& config, const std::string
   return std::move(*model);
 }
 
-int32_t Argmax(const std::vector<float>& row) {
-  return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-}
-
-// Runs one plan; returns its Forward seconds (negative on error, recorded in `out`).
+// Runs one plan (forward and sampling); returns its seconds (negative on error, recorded in
+// `out`).
 double TimedStep(ModelRunner& model, BlockManager& blocks, const std::vector<PlanSegment>& segments,
-                 std::vector<float>& logits, nlohmann::json& out) {
+                 StepOutput& output, nlohmann::json& out) {
   auto plan = BuildOfflinePlan(blocks, segments);
   if (!plan.ok()) {
     out["error"] = plan.status().ToString();
     return -1;
   }
-  logits.resize(plan->sample_rows.size() * model.config().vocab_size);
   const auto start = Clock::now();
-  const absl::Status status = model.Forward(*plan, logits);
+  const absl::Status status = model.Run(*plan, output);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!status.ok()) {
     out["error"] = status.ToString();
@@ -150,15 +146,15 @@ nlohmann::json RunDecode(const DecodeOptions& o) {
   std::mt19937 rng(5);
   std::vector<int32_t> prompt(kPrompt);
   for (auto& t : prompt) t = static_cast<int32_t>(rng() % config.vocab_size);
-  std::vector<float> logits;
-  if (TimedStep(*model, blocks, {{0, 0, prompt}}, logits, out) < 0) return out;
-  int32_t token = Argmax(logits), position = kPrompt;
+  StepOutput output;
+  if (TimedStep(*model, blocks, {{0, 0, prompt}}, output, out) < 0) return out;
+  int32_t token = output.sampled.at(0).token, position = kPrompt;
   std::vector<double> seconds;
   for (int32_t step = 0; step < kWarmup + o.steps; ++step, ++position) {
-    const double s = TimedStep(*model, blocks, {{0, position, {token}}}, logits, out);
+    const double s = TimedStep(*model, blocks, {{0, position, {token}}}, output, out);
     if (s < 0) return out;
     if (step >= kWarmup) seconds.push_back(s);
-    token = Argmax(logits);
+    token = output.sampled.at(0).token;
   }
   const double median = Median(seconds);
   const double mean_kv = kPrompt + kWarmup + o.steps / 2.0;
@@ -195,7 +191,7 @@ struct PrefillRun {
 PrefillRun RunBatches(ModelRunner& model, const std::vector<std::vector<int32_t>>& prompts,
                       int32_t batch, int32_t blocks_needed, bool padded, nlohmann::json& out) {
   PrefillRun run;
-  std::vector<float> logits;
+  StepOutput output;
   for (size_t first = 0; first < prompts.size(); first += batch) {
     const size_t last = std::min(prompts.size(), first + batch);
     size_t longest = 0;
@@ -207,7 +203,7 @@ PrefillRun RunBatches(ModelRunner& model, const std::vector<std::vector<int32_t>
       run.rows += static_cast<int64_t>(prompts[s].size()) + pad;
     }
     BlockManager blocks({.num_blocks = blocks_needed, .block_size = 16});
-    const double s = TimedStep(model, blocks, segments, logits, out);
+    const double s = TimedStep(model, blocks, segments, output, out);
     if (s < 0) return {-1, 0};
     run.seconds += s;
   }

@@ -27,19 +27,12 @@ struct Step {
   std::vector<int32_t> prompt_parts;
   StepPlan plan;
   PlanSequences seqs;
-  std::vector<float> logits;
-  std::vector<SampledToken> sampled;  // one per sampler, drawn right after the forward
+  StepOutput output;  // one sampled token per sampler
   StepReport report;
   absl::Status forward_status;
   TimeNs forward_started = 0;
   TimeNs forward_done = 0;
-  TimeNs draw_done = 0;
-  // Pipelined: the step is queued behind the one in flight and takes the tokens that step samples
-  // from it on the worker: (row of this plan, index into the previous step's `sampled`).
-  std::vector<std::pair<int32_t, int32_t>> links;
   bool aborted = false;  // never ran: the step before it failed
-  // Opens once the previous step's tokens are delivered: sampling reads the sequences' outputs.
-  Gate draw_ready;
 };
 
 class Engine::Impl {
@@ -69,15 +62,12 @@ class Engine::Impl {
   // decision may not preempt, reject or expire anything: then nothing happens and it returns
   // null, and the step is scheduled again once the flight has landed.
   std::unique_ptr<Step> Prepare(bool speculative);
-  // Commits the step and starts it; pipelined, it is queued behind the step in flight.
+  // Commits the step and starts it; pipelined, it is queued behind the step in flight (its
+  // plan links rows to that step's output).
   void Launch(std::unique_ptr<Step> step);
-  // Links the rows waiting for the in-flight step's tokens to that step's samples; rows of
-  // sequences that have finished since the plan was built write no KV and sample nothing.
-  void LinkPending(Step& step, const Step* previous);
   // Waits for the oldest step in flight, then delivers its tokens (or rolls it back).
   void Complete();
-  absl::Status RunForward(Step& step);
-  void DrawTokens(Step& step) const;  // on the forward's thread: reads sequences, writes none
+  absl::Status RunForward(Step& step);  // on the forward's thread: touches only the step
   void Deliver(Step& step);
   void ReportTimes(Step& step);
   void RollBack(const Step& step);
@@ -105,10 +95,9 @@ class Engine::Impl {
   std::vector<std::unique_ptr<Sequence>> live_;  // arrival order
   std::unordered_map<uint64_t, Sequence*> by_id_;
   std::deque<std::unique_ptr<Step>> flights_;  // launched, oldest first; at most two
-  std::unique_ptr<Step> landed_;  // kept until the next landing: its successor reads its samples
-  std::unique_ptr<ForwardWorker> worker_;  // only when options_.pipeline
+  std::unique_ptr<ForwardWorker> worker_;      // only when options_.pipeline
+  PlanBuilder builder_;
   TimeNs last_forward_done_ = 0;
-  TimeNs last_draw_done_ = 0;
   std::thread thread_;
 
   std::atomic<uint64_t> next_id_{1};
@@ -121,8 +110,7 @@ class Engine::Impl {
   std::atomic<int64_t> oom_recoveries_{0};
   std::atomic<int32_t> token_budget_{0};
   int32_t oom_streak_ = 0;  // consecutive out-of-memory steps
-  static constexpr int32_t kMaxOomRetriesAtFloor =
-      8;  // engine thread writes; 0 until the first step
+  static constexpr int32_t kMaxOomRetriesAtFloor = 8;
 };
 
 }  // namespace ribbon

@@ -14,7 +14,8 @@ Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> mo
     : options_(options),
       model_(std::move(model)),
       scheduler_(std::move(scheduler)),
-      blocks_({.num_blocks = num_blocks, .block_size = options.block_size}) {
+      blocks_({.num_blocks = num_blocks, .block_size = options.block_size}),
+      builder_(options.block_size, static_cast<int32_t>(model_->config().max_position_embeddings)) {
   if (options.pipeline) worker_ = std::make_unique<ForwardWorker>();
 }
 

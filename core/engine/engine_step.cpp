@@ -74,10 +74,21 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
     step->chunks.push_back(chunk);
   }
   if (step->chunks.empty()) return nullptr;
-  PlanInputs in{step->chunks, decision.ribbon_rows,
-                static_cast<int32_t>(model_->config().max_position_embeddings),
-                [this](uint64_t id) { return by_id_.at(id); }};
-  step->seqs = BuildStepPlan(in, blocks_, step->plan);
+  const Step* previous = flights_.empty() ? nullptr : flights_.back().get();
+  PlanInputs in;
+  in.chunks = step->chunks;
+  in.ribbon_rows = decision.ribbon_rows;
+  in.find = [this](uint64_t id) { return by_id_.at(id); };
+  if (previous) in.previous_samplers = previous->seqs.samplers;
+  in.eos_token_ids = model_->config().eos_token_ids;
+  if (absl::Status built = BuildStepPlan(in, blocks_, builder_, step->plan, step->seqs);
+      !built.ok()) {
+    // The policy and the block manager disagree: fail the step's requests, not the engine.
+    spdlog::error("{}", built.ToString());
+    for (const auto& chunk : step->chunks)
+      Finish(*by_id_.at(chunk.id), FinishReason::kError, built);
+    return nullptr;
+  }
   step->report.ribbon_rows = step->plan.num_rows;
   step->report.real_tokens = step->plan.real_tokens;
   step->report.schedule_seconds = NsToSeconds(SteadyNowNs() - t0);
@@ -89,7 +100,6 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
 void Engine::Impl::Launch(std::unique_ptr<Step> step) {
   const TimeNs now = SteadyNowNs();
   Step* previous = flights_.empty() ? nullptr : flights_.back().get();
-  LinkPending(*step, previous);
   for (const auto& chunk : step->chunks) {
     Sequence& seq = *by_id_.at(chunk.id);
     const int32_t prompt_part = std::clamp(seq.prompt_len - seq.num_computed, 0, chunk.num_tokens);
@@ -107,9 +117,6 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
     }
   }
   for (Sequence* seq : step->seqs.samplers) ++seq->pending_tokens;
-  step->logits.resize(step->seqs.samplers.size() *
-                      static_cast<size_t>(model_->config().vocab_size));
-  if (!previous) step->draw_ready.Open();
   flights_.push_back(std::move(step));
   Step* s = flights_.back().get();
   if (!worker_) {
@@ -121,25 +128,19 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
       s->aborted = true;
       return s->forward_status = absl::AbortedError("the step before it failed");
     }
-    for (const auto& [row, index] : s->links)
-      s->plan.token_ids[row] = previous->sampled[index].token;
     return RunForward(*s);
   });
 }
 
+// The forward and the sampling, through the runner (which resolves the plan's links to the
+// previous step's output itself).
 absl::Status Engine::Impl::RunForward(Step& step) {
   const int64_t step_number = steps_.load();
   step.forward_started = SteadyNowNs();
   step.forward_status = options_.debug_inject_oom && options_.debug_inject_oom(step_number)
                             ? absl::ResourceExhaustedError("injected out-of-memory")
-                            : model_->Forward(step.plan, step.logits);
+                            : model_->Run(step.plan, step.output);
   step.forward_done = SteadyNowNs();
-  if (step.forward_status.ok()) {
-    step.draw_ready.Wait();
-    DrawTokens(step);
-    step.draw_done = SteadyNowNs();
-    step.report.sample_seconds = NsToSeconds(step.draw_done - step.forward_done);
-  }
   return step.forward_status;
 }
 
@@ -171,54 +172,35 @@ void Engine::Impl::Complete() {
     }
   }
   DrainInbox();  // cancels take effect between steps
-  if (!flights_.empty()) flights_.front()->draw_ready.Open();
   if (!step->aborted) {
     steps_.fetch_add(1);
     if (observer_) observer_->OnStep(step->report);
   }
   const bool failed = !step->forward_status.ok();
-  landed_ = std::move(step);
+  step.reset();
   // The step queued behind a failed one will not run: land it now, before anything is planned
   // on top of it.
   if (failed && !flights_.empty()) Complete();
 }
 
-// Forward time, and how long the forward waited since the previous one (in all, and past sampling).
+// Forward time (sampling included: the runner samples) and how long the forward waited since the
+// previous one: host time the device idled.
 void Engine::Impl::ReportTimes(Step& step) {
-  auto since = [&](TimeNs earlier) {
-    return earlier > 0 ? NsToSeconds(std::max<TimeNs>(0, step.forward_started - earlier)) : 0.0;
-  };
+  const double exposed =
+      last_forward_done_ > 0
+          ? NsToSeconds(std::max<TimeNs>(0, step.forward_started - last_forward_done_))
+          : 0.0;
   step.report.forward_seconds = NsToSeconds(step.forward_done - step.forward_started);
-  step.report.host_exposed_seconds = since(last_forward_done_);
-  step.report.host_gap_seconds = since(last_draw_done_);
+  step.report.host_exposed_seconds = exposed;
+  step.report.host_gap_seconds = exposed;
+  step.report.sample_seconds = step.output.sample_seconds;
   last_forward_done_ = step.forward_done;
-  last_draw_done_ = step.draw_done > 0 ? step.draw_done : step.forward_done;
 }
 
 // The forward did not happen: the chunks go back to where they were.
 void Engine::Impl::RollBack(const Step& step) {
   for (const auto& chunk : step.chunks) by_id_.at(chunk.id)->num_computed -= chunk.num_tokens;
   for (Sequence* seq : step.seqs.samplers) --seq->pending_tokens;
-}
-
-void Engine::Impl::DrawTokens(Step& step) const {
-  const int64_t vocab = model_->config().vocab_size;
-  step.sampled.resize(step.seqs.samplers.size());
-  for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
-    const Sequence& seq = *step.seqs.samplers[i];
-    std::span<float> row(step.logits.data() + i * vocab, static_cast<size_t>(vocab));
-    if (seq.generated() < seq.request.stop.min_new_tokens) {
-      for (int32_t id : seq.request.stop.stop_token_ids)
-        if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
-      if (!seq.request.stop.ignore_eos) {
-        for (int32_t id : model_->config().eos_token_ids)
-          if (id >= 0 && id < vocab) row[id] = -std::numeric_limits<float>::infinity();
-      }
-    }
-    const SamplingContext context{seq.prompt(), seq.output(),
-                                  static_cast<uint64_t>(seq.generated())};
-    step.sampled[i] = SampleToken(row, seq.request.sampling, context);
-  }
 }
 
 void Engine::Impl::Deliver(Step& step) {
@@ -230,7 +212,7 @@ void Engine::Impl::Deliver(Step& step) {
     Sequence& seq = *step.seqs.samplers[i];
     --seq.pending_tokens;
     if (!seq.sink) continue;  // finished (cancelled) while its step was in flight
-    const SampledToken& sampled = step.sampled[i];
+    const SampledToken& sampled = step.output.sampled[i];
     if (seq.info.first_token == 0) seq.info.first_token = now;
     const std::optional<FinishReason> stop = StopReason(seq, sampled.token);
     if (stop == FinishReason::kStopToken) {
@@ -241,37 +223,6 @@ void Engine::Impl::Deliver(Step& step) {
     seq.sink->OnTokens(std::span<const SampledToken>(&sampled, 1));
     if (stop) Finish(seq, *stop, absl::OkStatus());
   }
-}
-
-void Engine::Impl::LinkPending(Step& step, const Step* previous) {
-  if (previous) {
-    std::unordered_map<const Sequence*, int32_t> sampler_index;
-    for (size_t i = 0; i < previous->seqs.samplers.size(); ++i) {
-      sampler_index.emplace(previous->seqs.samplers[i], static_cast<int32_t>(i));
-    }
-    for (const auto& [row, seq] : step.seqs.pending_rows) {
-      if (auto it = sampler_index.find(seq); it != sampler_index.end())
-        step.links.emplace_back(row, it->second);
-    }
-  }
-  // Sequences that finished since the plan was built: their rows run as dead weight, writing no
-  // KV (their blocks may already be back in the pool) and sampling nothing. Those that finish
-  // while the step before runs are caught later: their blocks stay held until this step lands,
-  // and what it samples for them is dropped.
-  for (size_t s = 0; s < step.chunks.size(); ++s) {
-    if (by_id_.at(step.chunks[s].id)->sink) continue;
-    std::fill(step.plan.slot_mapping.begin() + step.plan.cu_seqlens[s],
-              step.plan.slot_mapping.begin() + step.plan.cu_seqlens[s + 1], -1);
-  }
-  std::vector<Sequence*> samplers;
-  std::vector<int32_t> rows;
-  for (size_t i = 0; i < step.seqs.samplers.size(); ++i) {
-    if (!step.seqs.samplers[i]->sink) continue;
-    samplers.push_back(step.seqs.samplers[i]);
-    rows.push_back(step.plan.sample_rows[i]);
-  }
-  step.seqs.samplers = std::move(samplers);
-  step.plan.sample_rows = std::move(rows);
 }
 
 void Engine::Impl::PublishStats() {

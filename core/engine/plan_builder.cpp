@@ -1,73 +1,70 @@
 #include "core/engine/plan_builder.h"
 
 #include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
 
 namespace ribbon {
 namespace {
 
-void Clear(StepPlan& plan) {
-  plan.token_ids.clear();
-  plan.positions.clear();
-  plan.slot_mapping.clear();
-  plan.cu_seqlens.assign(1, 0);
-  plan.kv_lens.clear();
-  plan.block_tables.clear();
-  plan.sample_rows.clear();
-  plan.real_tokens = 0;
-}
-
-void AppendRows(Sequence& seq, const sched::ScheduledChunk& chunk, int32_t max_position,
-                const BlockManager& blocks, StepPlan& plan, PlanSequences& out) {
-  const int32_t start = seq.num_computed;
-  const int32_t rows = std::max(chunk.num_tokens, chunk.padded_tokens);
-  const int32_t known = static_cast<int32_t>(seq.tokens.size());
-  for (int32_t j = 0; j < rows; ++j) {
-    const int32_t pos = start + j;
-    const bool real = j < chunk.num_tokens;
-    const bool fits = pos < max_position;
-    if (real && pos >= known)
-      out.pending_rows.emplace_back(static_cast<int32_t>(plan.token_ids.size()), &seq);
-    plan.token_ids.push_back(real && pos < known ? seq.tokens[pos] : StepPlan::kPadToken);
-    plan.positions.push_back(fits ? pos : max_position - 1);
-    plan.slot_mapping.push_back(fits ? blocks.Slot(seq.id, pos) : -1);
-  }
-  plan.real_tokens += chunk.num_tokens;
-  plan.cu_seqlens.push_back(static_cast<int32_t>(plan.token_ids.size()));
-  plan.kv_lens.push_back(std::min(start + rows, max_position));
+bool UsesPenalties(const SamplingParams& p) {
+  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
 }
 
 }  // namespace
 
-PlanSequences BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, StepPlan& plan) {
-  Clear(plan);
-  PlanSequences out;
-  int32_t max_blocks = 1;
-  for (const auto& chunk : in.chunks)
-    max_blocks = std::max(max_blocks, blocks.BlocksHeld(chunk.id));
-  plan.num_seqs = static_cast<int32_t>(in.chunks.size());
-  plan.max_blocks_per_seq = max_blocks;
-  plan.block_size = blocks.block_size();
-  plan.block_tables.assign(static_cast<size_t>(plan.num_seqs) * max_blocks, 0);
-  for (size_t s = 0; s < in.chunks.size(); ++s) {
-    const auto& chunk = in.chunks[s];
-    Sequence* seq = in.find(chunk.id);
-    const int32_t first_row = static_cast<int32_t>(plan.token_ids.size());
-    AppendRows(*seq, chunk, in.max_position, blocks, plan, out);
-    const auto table = blocks.BlockTable(seq->id);
-    std::copy(table.begin(), table.end(), plan.block_tables.begin() + s * max_blocks);
-    if (seq->num_computed + chunk.num_tokens == seq->known_tokens()) {
-      plan.sample_rows.push_back(first_row + chunk.num_tokens - 1);
-      out.samplers.push_back(seq);
+RowSampling SamplingFor(const Sequence& seq, int32_t pending, std::span<const int32_t> eos_ids) {
+  RowSampling rs;
+  rs.params = seq.request.sampling;
+  rs.output_index = static_cast<uint64_t>(seq.generated() + pending);
+  const StopConditions& stop = seq.request.stop;
+  if (seq.generated() + pending < stop.min_new_tokens) {
+    rs.banned = stop.stop_token_ids;
+    if (!stop.ignore_eos) rs.banned.insert(rs.banned.end(), eos_ids.begin(), eos_ids.end());
+  }
+  if (UsesPenalties(rs.params)) {
+    rs.history = seq.tokens;
+    rs.history_prompt_len = seq.prompt_len;
+    rs.append_row_token = pending > 0;
+  }
+  return rs;
+}
+
+absl::Status BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, PlanBuilder& builder,
+                           StepPlan& plan, PlanSequences& out) {
+  builder.Reset(plan);
+  out.samplers.clear();
+  std::unordered_map<const Sequence*, int32_t> previous_index;
+  for (size_t i = 0; i < in.previous_samplers.size(); ++i)
+    previous_index.emplace(in.previous_samplers[i], static_cast<int32_t>(i));
+  for (const sched::ScheduledChunk& chunk : in.chunks) {
+    Sequence& seq = *in.find(chunk.id);
+    const int32_t known = static_cast<int32_t>(seq.tokens.size());
+    const int32_t start = seq.num_computed;
+    SegmentSpec spec;
+    spec.start = start;
+    spec.num_tokens = chunk.num_tokens;
+    spec.pad_rows = std::max(0, chunk.padded_tokens - chunk.num_tokens);
+    spec.tokens =
+        std::span<const int32_t>(seq.tokens)
+            .subspan(std::min(start, known), std::clamp(known - start, 0, chunk.num_tokens));
+    spec.block_table = blocks.BlockTable(seq.id);
+    spec.write_kv = seq.sink != nullptr;
+    if (auto it = previous_index.find(&seq); it != previous_index.end())
+      spec.link_source = it->second;
+    const int32_t pending = std::max(0, start + chunk.num_tokens - known);
+    if (seq.sink && start + chunk.num_tokens == seq.known_tokens()) {
+      spec.sample = SamplingFor(seq, pending, in.eos_token_ids);
+      out.samplers.push_back(&seq);
+    }
+    if (absl::Status added = builder.Add(spec); !added.ok()) {
+      return absl::InternalError(
+          absl::StrCat("laying out sequence ", seq.id, ": ", added.message()));
     }
   }
-  const int32_t used = static_cast<int32_t>(plan.token_ids.size());
-  plan.num_rows = std::max(in.ribbon_rows, used);
-  for (int32_t r = used; r < plan.num_rows; ++r) {
-    plan.token_ids.push_back(StepPlan::kPadToken);
-    plan.positions.push_back(0);
-    plan.slot_mapping.push_back(-1);
-  }
-  return out;
+  builder.Finish({.align = 1, .min_rows = in.ribbon_rows});
+  return absl::OkStatus();
 }
 
 }  // namespace ribbon

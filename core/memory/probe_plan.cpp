@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
+#include "core/plan/plan_builder.h"
 
 namespace ribbon::memory {
 namespace {
@@ -39,35 +40,32 @@ absl::Status BuildProbePlan(int32_t rows, const ProbePlanOptions& options, Block
   }
   const int32_t context = options.context_tokens;
   const int32_t n = ProbeSequences(rows, context);
-  const int32_t max_blocks = CeilDiv(context, options.block_size);
-  plan = StepPlan{};
-  plan.num_rows = rows;
-  plan.num_seqs = n;
-  plan.block_size = options.block_size;
-  plan.max_blocks_per_seq = max_blocks;
-  plan.block_tables.assign(static_cast<size_t>(n) * max_blocks, 0);
-  plan.cu_seqlens.assign(1, 0);
-  plan.token_ids.reserve(rows);
-  plan.positions.reserve(rows);
-  plan.slot_mapping.reserve(rows);
+  int32_t samples_left = ProbeSampleRows(rows, options);  // the ribbon's last rows sample
+  std::vector<int32_t> seq_rows(n);
+  for (int32_t s = 0; s < n; ++s) seq_rows[s] = SequenceRows(s, n, rows, context);
+  std::vector<int32_t> seq_samples(n, 0);
+  for (int32_t s = n - 1; s >= 0 && samples_left > 0; --s) {
+    seq_samples[s] = std::min(samples_left, seq_rows[s]);
+    samples_left -= seq_samples[s];
+  }
+  // Token ids only steer embedding lookups; a fixed non-pad id keeps every row real.
+  const std::vector<int32_t> tokens(static_cast<size_t>(std::min(rows, context)), 1);
+  PlanBuilder builder(options.block_size, context);
+  builder.Reset(plan);
   for (int32_t s = 0; s < n; ++s) {
     RETURN_IF_ERROR(blocks.EnsureCapacity(static_cast<uint64_t>(s), context));
-    const auto table = blocks.BlockTable(static_cast<uint64_t>(s));
-    std::copy(table.begin(), table.end(),
-              plan.block_tables.begin() + static_cast<size_t>(s) * max_blocks);
-    const int32_t seq_rows = SequenceRows(s, n, rows, context);
-    for (int32_t pos = context - seq_rows; pos < context; ++pos) {
-      // Token ids only steer embedding lookups; a fixed non-pad id keeps every row real.
-      plan.token_ids.push_back(1);
-      plan.positions.push_back(pos);
-      plan.slot_mapping.push_back(blocks.Slot(static_cast<uint64_t>(s), pos));
+    SegmentSpec spec;
+    spec.start = context - seq_rows[s];
+    spec.num_tokens = seq_rows[s];
+    spec.tokens = std::span<const int32_t>(tokens).subspan(0, seq_rows[s]);
+    spec.block_table = blocks.BlockTable(static_cast<uint64_t>(s));
+    if (seq_samples[s] > 0) {
+      spec.sample = RowSampling{};
+      spec.sample_count = seq_samples[s];
     }
-    plan.cu_seqlens.push_back(static_cast<int32_t>(plan.token_ids.size()));
-    plan.kv_lens.push_back(context);
+    RETURN_IF_ERROR(builder.Add(spec));
   }
-  plan.real_tokens = rows;
-  const int32_t samples = ProbeSampleRows(rows, options);
-  for (int32_t r = rows - samples; r < rows; ++r) plan.sample_rows.push_back(r);
+  builder.Finish({.align = 1});
   return absl::OkStatus();
 }
 

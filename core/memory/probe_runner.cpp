@@ -22,10 +22,9 @@ absl::Status ProbePassRunner::Run(int32_t rows) {
   BlockManager blocks({.num_blocks = kv_blocks_, .block_size = plan_options_.block_size});
   StepPlan plan;
   RETURN_IF_ERROR(BuildProbePlan(rows, plan_options_, blocks, plan));
-  std::vector<float> logits(plan.sample_rows.size() *
-                            static_cast<size_t>(model_.config().vocab_size));
+  StepOutput output;
   ++passes_;
-  return model_.Forward(plan, logits);
+  return model_.Run(plan, output);
 }
 
 absl::Status ProbePassRunner::ReleaseKv() {

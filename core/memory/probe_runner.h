@@ -1,8 +1,8 @@
 // The memory probe's adapters onto a real ModelRunner: ProbePassRunner runs worst-case passes
-// (BuildProbePlan) through ModelRunner::Forward, holding a KV cache sized for each pass;
-// CpuRunnerTarget measures them with /proc (host_memory.h); CudaRunnerDevice measures them with
-// the CUDA caching allocator (cuda_memory.h) and treats RESOURCE_EXHAUSTED from the runner as
-// out-of-memory.
+// (BuildProbePlan) through ModelRunner::Run (forward and sampling), holding a KV cache sized for
+// each pass; CpuRunnerTarget measures them with /proc (host_memory.h); CudaRunnerDevice measures
+// them with the CUDA caching allocator (cuda_memory.h) and treats RESOURCE_EXHAUSTED from the
+// runner as out-of-memory.
 //
 // Ownership: each adapter borrows the runner; the caller keeps it alive and must not use it
 // elsewhere meanwhile. The runner's KV cache is replaced by the probe's (call ReleaseKv when
@@ -28,7 +28,8 @@ class ProbePassRunner {
   // one first so that the two never coexist.
   absl::Status PrepareKv(int32_t rows);
   // Builds the worst-case plan over `rows` rows and runs the model over it. Needs PrepareKv(rows).
-  // The plan and the logits buffer live only for the call, so a measurement counts them.
+  // The plan and the runner's step buffers (logits, sampled tokens) live only for the call or
+  // are the runner's own, so a measurement counts them.
   absl::Status Run(int32_t rows);
   // Leaves the runner with an empty KV cache.
   absl::Status ReleaseKv();

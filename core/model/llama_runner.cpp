@@ -18,11 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/common/status_macros.h"
+#include "core/model/cpu_model.h"
 #include "core/model/cpu_ops.h"
-#include "core/model/cuda/cuda_model.h"
+#include "core/model/host_sampling_runner.h"
 #include "core/model/llama_weights.h"
-#include "core/model/model_runner.h"
 #include "core/model/rope.h"
+#include "core/model/torch_guard.h"
 #include "kernels/cpu/paged_attention.h"
 
 namespace ribbon {
@@ -32,7 +33,7 @@ at::Tensor View(float* data, int64_t rows, int64_t cols) {
   return at::from_blob(data, {rows, cols}, at::TensorOptions().dtype(at::kFloat));
 }
 
-class LlamaCpuRunner final : public ModelRunner {
+class LlamaCpuRunner final : public HostSamplingRunner {
  public:
   // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations stay float32).
   LlamaCpuRunner(ModelConfig config, LlamaWeights weights, at::ScalarType gemm_dtype)
@@ -57,22 +58,45 @@ class LlamaCpuRunner final : public ModelRunner {
   absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override {
     if (block_size <= 0 || block_size > 64)
       return absl::InvalidArgumentError("block_size must be in [1, 64]");
-    c10::InferenceMode guard;
-    const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
-    k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
-    v_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
-    num_blocks_ = num_blocks;
+    if (num_blocks < 0) return absl::InvalidArgumentError("num_blocks must not be negative");
+    ForgetPreviousStep();
+    k_cache_ = at::Tensor();  // the old cache is freed before the new one is allocated
+    v_cache_ = at::Tensor();
+    num_blocks_ = 0;
     block_size_ = block_size;
+    if (num_blocks == 0) return absl::OkStatus();
+    absl::Status status = GuardTorch("allocating the KV cache", [&] {
+      c10::InferenceMode guard;
+      const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
+      k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
+      v_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, at::kFloat);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) {
+      k_cache_ = at::Tensor();
+      v_cache_ = at::Tensor();
+      return status;
+    }
+    num_blocks_ = num_blocks;
     return absl::OkStatus();
   }
 
-  absl::Status Forward(const StepPlan& plan, std::span<float> logits) override;
+ protected:
+  PlanLimits Limits() const override {
+    return {c_.vocab_size, c_.max_position_embeddings, num_blocks_, block_size_};
+  }
+  bool HasKvCache() const override { return k_cache_.defined(); }
+  absl::Status ComputeLogits(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                             std::span<float> logits) override {
+    return GuardTorch("CPU forward step", [&] { return Forward(plan, row_tokens, logits); });
+  }
 
  private:
   void TransposeForGemm();
   // out[rows, n] = in[rows, k] @ w[k, n] (or += when `accumulate`), in the weights' dtype.
   void Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate);
-  absl::Status Validate(const StepPlan& plan, size_t logits_size) const;
+  absl::Status Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                       std::span<float> logits);
   void EnsureWorkspace(int64_t rows);
   void Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const;
   void Layer(const StepPlan& plan, int64_t layer);
@@ -138,21 +162,6 @@ void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int6
   at::Tensor o16_view = at::from_blob(o16, {rows, n}, at::TensorOptions().dtype(at::kBFloat16));
   at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)), w);
   cpu::Bf16ToFloat(o16, out, rows * n, accumulate);
-}
-
-absl::Status LlamaCpuRunner::Validate(const StepPlan& plan, size_t logits_size) const {
-  if (!k_cache_.defined()) return absl::FailedPreconditionError("KV cache not allocated");
-  const size_t rows = static_cast<size_t>(plan.num_rows);
-  if (plan.token_ids.size() != rows || plan.positions.size() != rows ||
-      plan.slot_mapping.size() != rows ||
-      plan.cu_seqlens.size() != static_cast<size_t>(plan.num_seqs) + 1 ||
-      plan.cu_seqlens.back() > plan.num_rows || plan.block_size != block_size_) {
-    return absl::InvalidArgumentError("StepPlan sizes are inconsistent");
-  }
-  if (logits_size < plan.sample_rows.size() * static_cast<size_t>(c_.vocab_size)) {
-    return absl::InvalidArgumentError("logits buffer too small");
-  }
-  return absl::OkStatus();
 }
 
 void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
@@ -229,8 +238,8 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   Gemm(x, act, w.down, t, /*accumulate=*/true);
 }
 
-absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logits) {
-  RETURN_IF_ERROR(Validate(plan, logits.size()));
+absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                                     std::span<float> logits) {
   c10::InferenceMode guard;
   // The trailing alignment rows exist for GPU tiles; they produce nothing, and on the CPU a GEMM
   // costs in proportion to its rows (a one-row decode padded to 16 rows cost 4x), so they are
@@ -238,8 +247,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
   rows_ = plan.cu_seqlens.back();
   EnsureWorkspace(rows_);
   const int64_t d = c_.hidden_size;
-  cpu::GatherRows(w_.embed.data_ptr<float>(), plan.token_ids.data(), x_.data_ptr<float>(), rows_,
-                  d);
+  cpu::GatherRows(w_.embed.data_ptr<float>(), row_tokens.data(), x_.data_ptr<float>(), rows_, d);
   for (int64_t layer = 0; layer < c_.num_layers; ++layer) Layer(plan, layer);
 
   const int64_t s = static_cast<int64_t>(plan.sample_rows.size());
@@ -254,12 +262,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<float> logi
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModel(const ModelLoadOptions& options) {
-  if (absl::StartsWith(options.device, "cuda")) return LoadCudaModel(options);
-  if (options.device != "cpu") {
-    return absl::UnimplementedError(
-        absl::StrCat("device \"", options.device, "\" is not supported by this build"));
-  }
+absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions& options) {
   if (options.dtype != "auto" && options.dtype != "float32" && options.dtype != "bfloat16") {
     return absl::InvalidArgumentError(absl::StrCat(
         "dtype \"", options.dtype, "\" is not supported on the CPU (float32 or bfloat16)"));

@@ -1,5 +1,5 @@
-// StepPlan: everything one forward step over a ribbon needs, built once per step by the engine
-// from the scheduler's decision and read (never modified) by every layer and kernel.
+// StepPlan: everything one forward step over a ribbon needs, built once per step by one builder
+// (core/plan/plan_builder.h) and read, never modified, by every layer, kernel and the sampler.
 //
 // A ribbon lays the query tokens of many sequences end to end, with no padding between them:
 // sequence s owns rows [cu_seqlens[s], cu_seqlens[s+1]). Rows past cu_seqlens[num_seqs] (up to
@@ -8,6 +8,10 @@
 // In padded batching mode a sequence's segment may end with pad rows (token kPadToken) that do
 // attend and write KV, exactly as a rectangular [B, Lmax] batch would.
 //
+// Pipelining: a row listed in `linked_rows` takes its token id from the tokens the previous step
+// sampled (that step's output number `source`), not from token_ids (which holds kPadToken there).
+// The runner resolves the link when it runs the step; the plan itself never changes.
+//
 // Ownership: plain values; the engine owns the plan and keeps it alive for the whole step.
 // Threads: built on the engine (or packing) thread, then read-only.
 #pragma once
@@ -15,7 +19,30 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/sampling/sampling_params.h"
+
 namespace ribbon {
+
+// Everything the sampler needs for one sample row, fixed when the plan is built.
+struct RowSampling {
+  SamplingParams params;
+  // Index of the token being drawn among the sequence's generated tokens: the Philox counter.
+  uint64_t output_index = 0;
+  // Tokens whose logits are set to -inf before sampling (stop tokens before min_new_tokens).
+  std::vector<int32_t> banned;
+  // Penalty history, filled only when params use a penalty: the prompt (history_prompt_len
+  // tokens) followed by the generated tokens known when the plan was built.
+  std::vector<int32_t> history;
+  int32_t history_prompt_len = 0;
+  // The sample row's own token (a linked one) is the newest generated token and is not in
+  // `history` yet: the sampler appends it.
+  bool append_row_token = false;
+};
+
+struct LinkedRow {
+  int32_t row = 0;     // row of this plan
+  int32_t source = 0;  // index of the token among the previous step's sampled outputs
+};
 
 struct StepPlan {
   // Query rows, including alignment padding: num_rows >= cu_seqlens.back(), num_rows % align == 0.
@@ -34,8 +61,12 @@ struct StepPlan {
   int32_t max_blocks_per_seq = 0;
   int32_t block_size = 16;
 
-  // Rows whose logits are needed, in output order (one per sequence that samples this step).
+  // Rows that sample a token, in output order, each with its sampling inputs (same size).
   std::vector<int32_t> sample_rows;
+  std::vector<RowSampling> sampling;
+
+  // Rows whose token is sampled by the step before this one (see above).
+  std::vector<LinkedRow> linked_rows;
 
   // Rows that carry a real token of some sequence (excludes alignment and padded-mode pads).
   int32_t real_tokens = 0;

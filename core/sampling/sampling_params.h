@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace ribbon {
 
@@ -17,6 +19,9 @@ struct SamplingParams {
   uint64_t seed = 0;                // randomness is keyed by (seed, output index)
   int32_t top_logprobs = 0;         // alternatives reported per token
   bool logprobs = false;            // report the sampled token's logprob
+  // Added to the logits of these tokens before anything else (OpenAI's logit_bias); ids are
+  // inside the vocabulary, biases in [-100, 100].
+  std::vector<std::pair<int32_t, float>> logit_bias;
 
   bool greedy() const { return temperature <= 0.0f; }
 };

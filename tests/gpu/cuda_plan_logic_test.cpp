@@ -1,10 +1,10 @@
-// The host-side logic of the CUDA runner, which needs no GPU: plan validation (bad indices must
-// never reach the device), the facts the attention backends choose by, the per-step choice of
-// attention kernel with its fallback count, backend resolution, and the offline plan builder.
+// The host-side logic of the CUDA runner, which needs no GPU: the facts the attention backends
+// choose by, the per-step choice of attention kernel with its fallback count and backend
+// resolution. (Plan building and validation: tests/core/plan/.)
 // Runs in `make test` everywhere.
 #include "core/model/cuda/cuda_attention.h"
 #include "core/model/cuda/device_plan.h"
-#include "core/model/cuda/offline_plan.h"
+#include "core/plan/offline_plan.h"
 // After the headers that pull in c10: its logging defines a CHECK macro that must not replace
 // Catch's.
 #include <catch2/catch.hpp>
@@ -14,16 +14,6 @@ namespace {
 
 using gpu::AttentionBackend;
 using gpu::AttentionShape;
-
-gpu::PlanLimits Limits() {
-  gpu::PlanLimits limits;
-  limits.vocab_size = 100;
-  limits.max_position = 64;
-  limits.num_blocks = 8;
-  limits.block_size = 4;
-  limits.logits_floats = 100 * 4;
-  return limits;
-}
 
 // A prefill of 5 tokens, a decode at position 6 and a 3-token chunk at 2..4, blocks from a
 // BlockManager, 3 alignment rows.
@@ -43,71 +33,6 @@ gpu::DevicePlan WithFacts(const StepPlan& plan) {
 }
 
 }  // namespace
-
-TEST_CASE("BuildOfflinePlan lays segments, pads and alignment rows out as the engine does",
-          "[cuda][plan]") {
-  BlockManager blocks({.num_blocks = 8, .block_size = 4});
-  const StepPlan plan = MixedPlan(blocks);
-  CHECK(plan.num_seqs == 3);
-  CHECK((plan.cu_seqlens == std::vector<int32_t>{0, 5, 6, 9}));
-  CHECK(plan.num_rows == 12);  // 9 rows aligned to 4
-  CHECK((plan.kv_lens == std::vector<int32_t>{5, 7, 5}));
-  CHECK((plan.positions == std::vector<int32_t>{0, 1, 2, 3, 4, 6, 2, 3, 4, 0, 0, 0}));
-  CHECK((plan.sample_rows == std::vector<int32_t>{4, 5, 8}));
-  CHECK(plan.real_tokens == 9);
-  for (int32_t r = 0; r < 9; ++r) {
-    const int32_t s = r < 5 ? 0 : (r < 6 ? 1 : 2);
-    CHECK(plan.slot_mapping[r] == blocks.Slot(static_cast<uint64_t>(s + 1), plan.positions[r]));
-  }
-  for (int32_t r = 9; r < 12; ++r) CHECK(plan.slot_mapping[r] == -1);
-
-  std::vector<PlanSegment> padded = {{7, 0, {1, 2}, 3, SampleRows::kAll}};
-  auto p = BuildOfflinePlan(blocks, padded);
-  REQUIRE(p.ok());
-  CHECK((p->token_ids == std::vector<int32_t>{1, 2, StepPlan::kPadToken, StepPlan::kPadToken,
-                                              StepPlan::kPadToken}));
-  CHECK((p->kv_lens == std::vector<int32_t>{5}));
-  CHECK((p->sample_rows == std::vector<int32_t>{0, 1}));
-  CHECK(p->real_tokens == 2);
-}
-
-TEST_CASE("ValidatePlan accepts a good plan and names each kind of bad index", "[cuda][plan]") {
-  BlockManager blocks({.num_blocks = 8, .block_size = 4});
-  const StepPlan good = MixedPlan(blocks);
-  REQUIRE(gpu::ValidatePlan(good, Limits()).ok());
-  auto bad = [&](auto mutate) {
-    StepPlan plan = good;
-    gpu::PlanLimits limits = Limits();
-    mutate(plan, limits);
-    const absl::Status status = gpu::ValidatePlan(plan, limits);
-    INFO(status.ToString());
-    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
-    return std::string(status.message());
-  };
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.token_ids[2] = 100; }).find("token id") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions[1] = 64; }).find("position") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.slot_mapping[0] = 32; }).find("KV slot") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.block_tables[0] = 8; }).find("block table") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.kv_lens[1] = 99; }).find("kv_len") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.sample_rows[0] = 12; }).find("sample row") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.logits_floats = 299; }).find("logits") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan&, gpu::PlanLimits& l) { l.block_size = 16; }).find("block_size") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) { p.positions.pop_back(); }).find("sizes") !=
-        std::string::npos);
-  CHECK(bad([](StepPlan& p, gpu::PlanLimits&) {
-          p.cu_seqlens[1] = 0;
-          p.cu_seqlens[2] = 7;
-          p.cu_seqlens[3] = 6;
-        }).find("decreases") != std::string::npos);
-}
 
 TEST_CASE("SummarisePlan finds the causal alignment the fused kernels need", "[cuda][plan]") {
   BlockManager blocks({.num_blocks = 8, .block_size = 4});

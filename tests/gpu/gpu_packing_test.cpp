@@ -12,7 +12,8 @@
 
 #include "core/engine/engine.h"
 #include "core/model/cuda/cuda_model.h"
-#include "core/model/cuda/offline_plan.h"
+#include "core/model/host_sampling_runner.h"
+#include "core/plan/offline_plan.h"
 #include "tests/core/engine/engine_test_util.h"
 
 namespace ribbon::testing {
@@ -81,7 +82,9 @@ std::vector<std::vector<float>> RunSteps(ModelRunner& model,
     auto plan = BuildOfflinePlan(blocks, segments, /*align=*/8);
     REQUIRE(plan.ok());
     std::vector<float> logits(plan->sample_rows.size() * vocab);
-    const auto status = model.Forward(*plan, logits);
+    auto* runner = dynamic_cast<HostSamplingRunner*>(&model);
+    REQUIRE(runner != nullptr);
+    const auto status = runner->ForwardLogits(*plan, logits);
     INFO(status.ToString());
     REQUIRE(status.ok());
     for (size_t i = 0; i < plan->sample_rows.size(); ++i)

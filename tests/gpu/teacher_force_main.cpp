@@ -11,7 +11,7 @@
 #include <iostream>
 
 #include "core/model/cuda/cuda_model.h"
-#include "core/model/cuda/offline_plan.h"
+#include "core/plan/offline_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -30,15 +30,8 @@ std::vector<int32_t> Forced(const Sequence& s) {
   return ids;
 }
 
-int32_t Argmax(const float* row, int64_t vocab) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i) {
-    if (row[i] > row[best]) best = i;  // first maximum, as torch.argmax
-  }
-  return static_cast<int32_t>(best);
-}
-
-// Runs the steps on a fresh KV cache; returns the argmax of every sample row, in order.
+// Runs the steps on a fresh KV cache; returns the greedy token (the argmax) of every sample row,
+// in order: the runner samples, greedy by default.
 std::vector<int32_t> Run(ribbon::ModelRunner& model,
                          const std::vector<std::vector<PlanSegment>>& steps) {
   ribbon::BlockManager blocks({.num_blocks = 4096, .block_size = 16});
@@ -47,20 +40,18 @@ std::vector<int32_t> Run(ribbon::ModelRunner& model,
     std::exit(1);
   }
   std::vector<int32_t> argmax;
-  const int64_t vocab = model.config().vocab_size;
   for (const auto& segments : steps) {
     auto plan = ribbon::BuildOfflinePlan(blocks, segments);
     if (!plan.ok()) {
       std::cerr << plan.status() << "\n";
       std::exit(1);
     }
-    std::vector<float> logits(plan->sample_rows.size() * vocab);
-    if (auto st = model.Forward(*plan, logits); !st.ok()) {
+    ribbon::StepOutput output;
+    if (auto st = model.Run(*plan, output); !st.ok()) {
       std::cerr << st << "\n";
       std::exit(1);
     }
-    for (size_t i = 0; i < plan->sample_rows.size(); ++i)
-      argmax.push_back(Argmax(logits.data() + i * vocab, vocab));
+    for (const auto& sampled : output.sampled) argmax.push_back(sampled.token);
   }
   return argmax;
 }

@@ -15,6 +15,7 @@
 #include "core/common/status_macros.h"
 #include "core/model/cuda/cuda_attention.h"
 #include "core/model/cuda/torch_status.h"
+#include "core/plan/plan_builder.h"
 
 namespace ribbon::gpu {
 namespace {
@@ -32,32 +33,29 @@ std::vector<std::vector<ProbeSegment>> ProbeRibbons(AttentionBackend backend) {
   return {{{0, 13}, {9, 5}, {20, 1}}, {{20, 1}, {3, 1}, {11, 1}}};
 }
 
+// Built by the engine's PlanBuilder: pages out of order, as a real cache has them; no KV
+// writes (the probe fills the cache itself); three alignment rows.
 StepPlan ProbePlan(const std::vector<ProbeSegment>& segments) {
-  StepPlan plan;
-  plan.block_size = 4;
-  plan.max_blocks_per_seq = 6;
-  plan.num_seqs = static_cast<int32_t>(segments.size());
-  std::vector<int32_t> blocks(plan.num_seqs * plan.max_blocks_per_seq);
+  constexpr int32_t kBlockSize = 4, kBlocksPerSeq = 6;
+  const int32_t n = static_cast<int32_t>(segments.size());
+  std::vector<int32_t> blocks(static_cast<size_t>(n) * kBlocksPerSeq);
   std::iota(blocks.begin(), blocks.end(), 0);
-  std::reverse(blocks.begin(), blocks.end());  // pages out of order, as a real cache has them
-  plan.block_tables = blocks;
-  plan.cu_seqlens = {0};
-  for (const auto& seg : segments) {
-    for (int32_t j = 0; j < seg.rows; ++j) {
-      plan.token_ids.push_back(0);
-      plan.positions.push_back(seg.first_position + j);
-      plan.slot_mapping.push_back(-1);
-    }
-    plan.cu_seqlens.push_back(static_cast<int32_t>(plan.positions.size()));
-    plan.kv_lens.push_back(seg.first_position + seg.rows);
+  std::reverse(blocks.begin(), blocks.end());
+  StepPlan plan;
+  PlanBuilder builder(kBlockSize, kBlockSize * kBlocksPerSeq);
+  builder.Reset(plan);
+  std::vector<int32_t> tokens;
+  for (int32_t s = 0; s < n; ++s) {
+    tokens.assign(segments[s].rows, 0);
+    SegmentSpec spec;
+    spec.tokens = tokens;
+    spec.start = segments[s].first_position;
+    spec.num_tokens = segments[s].rows;
+    spec.block_table = std::span<const int32_t>(blocks).subspan(s * kBlocksPerSeq, kBlocksPerSeq);
+    spec.write_kv = false;
+    builder.Add(spec).IgnoreError();  // fixed shapes inside the table: cannot fail
   }
-  plan.real_tokens = static_cast<int32_t>(plan.positions.size());
-  for (int32_t pad = 0; pad < 3; ++pad) {
-    plan.token_ids.push_back(0);
-    plan.positions.push_back(0);
-    plan.slot_mapping.push_back(-1);
-  }
-  plan.num_rows = static_cast<int32_t>(plan.positions.size());
+  builder.Finish({.min_rows = plan.real_tokens + 3});
   return plan;
 }
 
@@ -67,7 +65,7 @@ absl::Status CompareWithReference(AttentionBackend backend, const AttentionShape
   c10::cuda::CUDAGuard guard(device);
   const auto stream = c10::cuda::getCurrentCUDAStream(device.index());
   PlanUploader uploader;
-  ASSIGN_OR_RETURN(const DevicePlan d, uploader.Upload(plan, stream));
+  ASSIGN_OR_RETURN(const DevicePlan d, uploader.Upload(plan, plan.token_ids, stream));
   const int64_t q = int64_t{shape.num_heads} * shape.head_dim,
                 kv = int64_t{shape.num_kv_heads} * shape.head_dim;
   const int64_t slots = static_cast<int64_t>(plan.block_tables.size()) * plan.block_size;

@@ -5,84 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
 #include "core/model/cuda/torch_status.h"
 
 namespace ribbon::gpu {
-namespace {
-
-absl::Status CheckSizes(const StepPlan& plan, const PlanLimits& limits) {
-  const size_t rows = static_cast<size_t>(plan.num_rows);
-  const size_t seqs = static_cast<size_t>(plan.num_seqs);
-  if (plan.num_rows < 0 || plan.num_seqs < 0 || plan.token_ids.size() != rows ||
-      plan.positions.size() != rows || plan.slot_mapping.size() != rows ||
-      plan.cu_seqlens.size() != seqs + 1 || plan.kv_lens.size() != seqs ||
-      plan.block_tables.size() !=
-          seqs * static_cast<size_t>(std::max(0, plan.max_blocks_per_seq))) {
-    return absl::InvalidArgumentError("StepPlan sizes are inconsistent");
-  }
-  if (plan.block_size != limits.block_size) {
-    return absl::InvalidArgumentError(absl::StrCat("StepPlan block_size ", plan.block_size,
-                                                   " differs from the KV cache's ",
-                                                   limits.block_size));
-  }
-  if (limits.logits_floats < plan.sample_rows.size() * static_cast<size_t>(limits.vocab_size)) {
-    return absl::InvalidArgumentError("logits buffer too small");
-  }
-  if (plan.cu_seqlens[0] != 0 || plan.cu_seqlens.back() > plan.num_rows) {
-    return absl::InvalidArgumentError(
-        "StepPlan cu_seqlens must start at 0 and end within num_rows");
-  }
-  for (size_t s = 0; s < seqs; ++s) {
-    if (plan.cu_seqlens[s + 1] < plan.cu_seqlens[s])
-      return absl::InvalidArgumentError("StepPlan cu_seqlens decreases");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckIndices(const StepPlan& plan, const PlanLimits& limits) {
-  const int64_t slots = static_cast<int64_t>(limits.num_blocks) * limits.block_size;
-  for (int32_t r = 0; r < plan.num_rows; ++r) {
-    if (plan.token_ids[r] < 0 || plan.token_ids[r] >= limits.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row ", r, ": token id ", plan.token_ids[r], " outside the vocabulary"));
-    }
-    if (plan.positions[r] < 0 || plan.positions[r] >= limits.max_position) {
-      return absl::InvalidArgumentError(absl::StrCat("row ", r, ": position ", plan.positions[r],
-                                                     " outside [0, ", limits.max_position, ")"));
-    }
-    if (plan.slot_mapping[r] < -1 || plan.slot_mapping[r] >= slots) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row ", r, ": KV slot ", plan.slot_mapping[r], " outside the cache"));
-    }
-  }
-  for (int32_t block : plan.block_tables) {
-    if (block < 0 || block >= limits.num_blocks) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("block table entry ", block, " outside the cache"));
-    }
-  }
-  const int64_t table_tokens = static_cast<int64_t>(plan.max_blocks_per_seq) * plan.block_size;
-  for (int32_t s = 0; s < plan.num_seqs; ++s) {
-    if (plan.kv_lens[s] < 0 || plan.kv_lens[s] > table_tokens) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sequence ", s, ": kv_len ", plan.kv_lens[s], " exceeds its block table"));
-    }
-    for (int32_t r = plan.cu_seqlens[s]; r < plan.cu_seqlens[s + 1]; ++r) {
-      if (plan.positions[r] >= table_tokens) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("row ", r, ": position beyond its sequence's block table"));
-      }
-    }
-  }
-  for (int32_t row : plan.sample_rows) {
-    if (row < 0 || row >= plan.num_rows)
-      return absl::InvalidArgumentError(absl::StrCat("sample row ", row, " out of range"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 PlanFacts SummarisePlan(const StepPlan& plan) {
   PlanFacts f;
@@ -104,12 +30,8 @@ PlanFacts SummarisePlan(const StepPlan& plan) {
   return f;
 }
 
-absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits) {
-  if (auto status = CheckSizes(plan, limits); !status.ok()) return status;
-  return CheckIndices(plan, limits);
-}
-
 absl::StatusOr<DevicePlan> PlanUploader::Upload(const StepPlan& plan,
+                                                std::span<const int32_t> row_tokens,
                                                 c10::cuda::CUDAStream stream) {
   const PlanFacts facts = SummarisePlan(plan);
   DevicePlan d;
@@ -126,11 +48,11 @@ absl::StatusOr<DevicePlan> PlanUploader::Upload(const StepPlan& plan,
   d.full_prefill = facts.full_prefill;
   const std::vector<int32_t>& cu_kv = facts.cu_kv;
 
-  const std::vector<const std::vector<int32_t>*> parts = {
-      &plan.token_ids, &plan.positions,    &plan.slot_mapping, &plan.cu_seqlens,
-      &cu_kv,          &plan.block_tables, &plan.sample_rows};
+  const std::vector<std::span<const int32_t>> parts = {
+      row_tokens, plan.positions,    plan.slot_mapping, plan.cu_seqlens,
+      cu_kv,      plan.block_tables, plan.sample_rows};
   int64_t total = 0;
-  for (const auto* part : parts) total += static_cast<int64_t>(part->size());
+  for (const auto& part : parts) total += static_cast<int64_t>(part.size());
   copied_.synchronize();
   if (!pinned_.defined() || pinned_.numel() < total) {
     const int64_t capacity =
@@ -142,10 +64,10 @@ absl::StatusOr<DevicePlan> PlanUploader::Upload(const StepPlan& plan,
   const int32_t* dev = device_.data_ptr<int32_t>();
   std::vector<const int32_t*> where;
   int64_t offset = 0;
-  for (const auto* part : parts) {
-    if (!part->empty()) std::memcpy(host + offset, part->data(), part->size() * sizeof(int32_t));
+  for (const auto& part : parts) {
+    if (!part.empty()) std::memcpy(host + offset, part.data(), part.size() * sizeof(int32_t));
     where.push_back(dev + offset);
-    offset += static_cast<int64_t>(part->size());
+    offset += static_cast<int64_t>(part.size());
   }
   const cudaError_t error =
       cudaMemcpyAsync(device_.data_ptr<int32_t>(), host, total * sizeof(int32_t),

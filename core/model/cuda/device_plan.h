@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,19 +19,6 @@
 #include "core/plan/step_plan.h"
 
 namespace ribbon::gpu {
-
-// What a plan may reference, for validation before anything reaches the device (a bad index
-// there would fault the whole CUDA context, not just this step).
-struct PlanLimits {
-  int64_t vocab_size = 0;
-  int64_t max_position = 0;  // rows' positions must be below this (RoPE table size)
-  int32_t num_blocks = 0;    // KV cache blocks
-  int32_t block_size = 0;
-  size_t logits_floats = 0;  // size of the caller's logits buffer (vocab_size per sample row)
-};
-
-// INVALID_ARGUMENT naming the first inconsistency: sizes, ids, positions, slots, block indices.
-absl::Status ValidatePlan(const StepPlan& plan, const PlanLimits& limits);
 
 // Host-side facts about a plan that the attention backends choose by (computed on the host, no
 // device needed).
@@ -47,7 +35,7 @@ struct PlanFacts {
   std::vector<int32_t> cu_kv;  // [num_seqs + 1], prefix sums of kv_lens
 };
 
-// The plan must have passed ValidatePlan (sizes are trusted).
+// The plan must have passed ValidatePlan (core/plan/validate_plan.h; sizes are trusted).
 PlanFacts SummarisePlan(const StepPlan& plan);
 
 struct DevicePlan {
@@ -79,7 +67,9 @@ class PlanUploader {
   // Stages `plan` in pinned memory and copies it to the stream's device (asynchronously).
   // Waits first for the previous upload's copy, so the staging buffer is never overwritten
   // while in flight.
-  absl::StatusOr<DevicePlan> Upload(const StepPlan& plan, c10::cuda::CUDAStream stream);
+  // `row_tokens` replaces plan.token_ids (the runner's links resolved), size plan.num_rows.
+  absl::StatusOr<DevicePlan> Upload(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                                    c10::cuda::CUDAStream stream);
 
  private:
   at::Tensor pinned_;  // int32, pinned host memory

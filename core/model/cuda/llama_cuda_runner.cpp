@@ -70,21 +70,36 @@ int64_t LlamaCudaRunner::KvBytesPerBlock(int32_t block_size) const {
 }
 
 absl::Status LlamaCudaRunner::AllocateKvCache(int32_t num_blocks, int32_t block_size) {
-  if (block_size <= 0 || num_blocks <= 0)
-    return absl::InvalidArgumentError("num_blocks and block_size must be positive");
-  return GuardTorch("allocating the KV cache", [&] {
+  if (block_size <= 0 || num_blocks < 0)
+    return absl::InvalidArgumentError("num_blocks must be >= 0 and block_size positive");
+  ForgetPreviousStep();
+  // The old cache goes first, so the two never coexist; 0 blocks leaves none (the probe's
+  // release). After a failure no cache is held and the runner stays usable.
+  k_cache_ = at::Tensor();
+  v_cache_ = at::Tensor();
+  num_blocks_ = 0;
+  block_size_ = block_size;
+  if (num_blocks == 0) return absl::OkStatus();
+  absl::Status status = GuardTorch("allocating the KV cache", [&] {
     c10::InferenceMode inference;
     c10::cuda::CUDAGuard guard(options_.device);
-    k_cache_ = at::Tensor();
-    v_cache_ = at::Tensor();
     const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
     const auto options = at::TensorOptions().dtype(options_.dtype).device(options_.device);
     k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, options);
     v_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, options);
-    num_blocks_ = num_blocks;
-    block_size_ = block_size;
     return absl::OkStatus();
   });
+  if (!status.ok()) {
+    k_cache_ = at::Tensor();
+    v_cache_ = at::Tensor();
+    return status;
+  }
+  num_blocks_ = num_blocks;
+  return absl::OkStatus();
+}
+
+PlanLimits LlamaCudaRunner::Limits() const {
+  return {c_.vocab_size, c_.max_position_embeddings, num_blocks_, block_size_};
 }
 
 void LlamaCudaRunner::EnsureWorkspace(int64_t rows) {
@@ -101,25 +116,21 @@ void LlamaCudaRunner::EnsureWorkspace(int64_t rows) {
   act_ = at::empty({capacity_, f}, options);
 }
 
-absl::Status LlamaCudaRunner::Forward(const StepPlan& plan, std::span<float> logits) {
-  if (!k_cache_.defined()) return absl::FailedPreconditionError("KV cache not allocated");
-  PlanLimits limits;
-  limits.vocab_size = c_.vocab_size;
-  limits.max_position = c_.max_position_embeddings;
-  limits.num_blocks = num_blocks_;
-  limits.block_size = block_size_;
-  limits.logits_floats = logits.size();
-  RETURN_IF_ERROR(ValidatePlan(plan, limits));
+absl::Status LlamaCudaRunner::ComputeLogits(const StepPlan& plan,
+                                            std::span<const int32_t> row_tokens,
+                                            std::span<float> logits) {
   return GuardTorch("CUDA forward step", [&] {
     c10::InferenceMode inference;
     c10::cuda::CUDAGuard guard(options_.device);
-    return ForwardOnDevice(plan, logits);
+    return ForwardOnDevice(plan, row_tokens, logits);
   });
 }
 
-absl::Status LlamaCudaRunner::ForwardOnDevice(const StepPlan& plan, std::span<float> logits) {
+absl::Status LlamaCudaRunner::ForwardOnDevice(const StepPlan& plan,
+                                              std::span<const int32_t> row_tokens,
+                                              std::span<float> logits) {
   const auto stream = c10::cuda::getCurrentCUDAStream(options_.device.index());
-  ASSIGN_OR_RETURN(const DevicePlan d, uploader_.Upload(plan, stream));
+  ASSIGN_OR_RETURN(const DevicePlan d, uploader_.Upload(plan, row_tokens, stream));
   rows_ = plan.num_rows;
   EnsureWorkspace(rows_);
   const int64_t row_bytes = c_.hidden_size * x_.element_size();

@@ -6,8 +6,8 @@
 // Private to core/model/cuda (includes ATen); created through core/model/cuda/cuda_model.h.
 //
 // Ownership: owns its weights, KV cache and workspaces on the device. Threads: one at a time
-// (the engine thread); every call runs on the device's current CUDA stream and Forward returns
-// after the step has finished on the device.
+// (the engine thread); every call runs on the device's current CUDA stream and a step's logits
+// are on the host (and sampled there, HostSamplingRunner) when Launch returns.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -17,8 +17,8 @@
 
 #include "core/model/cuda/cuda_attention.h"
 #include "core/model/cuda/device_plan.h"
+#include "core/model/host_sampling_runner.h"
 #include "core/model/llama_weights.h"
-#include "core/model/model_runner.h"
 
 namespace ribbon::gpu {
 
@@ -28,7 +28,7 @@ struct CudaRunnerOptions {
   AttentionBackend attention = AttentionBackend::kFlash;
 };
 
-class LlamaCudaRunner final : public ModelRunner {
+class LlamaCudaRunner final : public HostSamplingRunner {
  public:
   LlamaCudaRunner(ModelConfig config, LlamaWeights weights, const CudaRunnerOptions& options);
 
@@ -37,10 +37,16 @@ class LlamaCudaRunner final : public ModelRunner {
   int64_t weight_bytes() const override { return w_.bytes; }
   int64_t KvBytesPerBlock(int32_t block_size) const override;
   absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override;
-  absl::Status Forward(const StepPlan& plan, std::span<float> logits) override;
+
+ protected:
+  PlanLimits Limits() const override;
+  bool HasKvCache() const override { return k_cache_.defined(); }
+  absl::Status ComputeLogits(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                             std::span<float> logits) override;
 
  private:
-  absl::Status ForwardOnDevice(const StepPlan& plan, std::span<float> logits);
+  absl::Status ForwardOnDevice(const StepPlan& plan, std::span<const int32_t> row_tokens,
+                               std::span<float> logits);
   absl::Status Layer(const DevicePlan& plan, int64_t layer);
   absl::Status Logits(const DevicePlan& plan, std::span<float> logits);
   void EnsureWorkspace(int64_t rows);

@@ -8,42 +8,10 @@
 #include <iostream>
 
 #include "core/kv/block_manager.h"
+#include "core/model/host_sampling_runner.h"
 #include "core/model/model_runner.h"
+#include "core/plan/offline_plan.h"
 #include "nlohmann/json.hpp"
-
-namespace {
-
-ribbon::StepPlan PackAll(const std::vector<std::vector<int32_t>>& seqs,
-                         ribbon::BlockManager& blocks) {
-  ribbon::StepPlan plan;
-  plan.block_size = blocks.block_size();
-  plan.num_seqs = static_cast<int32_t>(seqs.size());
-  plan.cu_seqlens = {0};
-  int32_t max_blocks = 1;
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    if (!blocks.EnsureCapacity(s, static_cast<int32_t>(seqs[s].size())).ok()) std::abort();
-    max_blocks = std::max(max_blocks, blocks.BlocksHeld(s));
-  }
-  plan.max_blocks_per_seq = max_blocks;
-  plan.block_tables.assign(seqs.size() * max_blocks, 0);
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    for (size_t p = 0; p < seqs[s].size(); ++p) {
-      plan.sample_rows.push_back(static_cast<int32_t>(plan.token_ids.size()));
-      plan.token_ids.push_back(seqs[s][p]);
-      plan.positions.push_back(static_cast<int32_t>(p));
-      plan.slot_mapping.push_back(blocks.Slot(s, static_cast<int32_t>(p)));
-    }
-    plan.cu_seqlens.push_back(static_cast<int32_t>(plan.token_ids.size()));
-    plan.kv_lens.push_back(static_cast<int32_t>(seqs[s].size()));
-    const auto table = blocks.BlockTable(s);
-    std::copy(table.begin(), table.end(), plan.block_tables.begin() + s * max_blocks);
-  }
-  plan.num_rows = static_cast<int32_t>(plan.token_ids.size());
-  plan.real_tokens = plan.num_rows;
-  return plan;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 4 && argc != 5) {
@@ -68,9 +36,21 @@ int main(int argc, char** argv) {
     std::cerr << st << "\n";
     return 1;
   }
-  const ribbon::StepPlan plan = PackAll(seqs, blocks);
+  // Every row of every sequence samples, so every row's logits come out (ForwardLogits is the
+  // runners' test-only door to them; the engine sees sampled tokens only).
+  std::vector<ribbon::PlanSegment> segments;
+  for (size_t s = 0; s < seqs.size(); ++s)
+    segments.push_back({.seq_id = s, .tokens = seqs[s], .sample = ribbon::SampleRows::kAll});
+  auto plan_or = ribbon::BuildOfflinePlan(blocks, segments);
+  auto* runner = dynamic_cast<ribbon::HostSamplingRunner*>(model->get());
+  if (!plan_or.ok() || runner == nullptr) {
+    std::cerr << (plan_or.ok() ? "the runner does not expose logits" : plan_or.status().ToString())
+              << "\n";
+    return 1;
+  }
+  const ribbon::StepPlan& plan = *plan_or;
   std::vector<float> logits(static_cast<size_t>(plan.num_rows) * (*model)->config().vocab_size);
-  if (auto st = (*model)->Forward(plan, logits); !st.ok()) {
+  if (auto st = runner->ForwardLogits(plan, logits); !st.ok()) {
     std::cerr << st << "\n";
     return 1;
   }
