@@ -80,6 +80,10 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
   o.push_back(Num("server.shutdown_grace_seconds",
                   "On SIGTERM/SIGINT, how long in-flight requests may run before UNAVAILABLE.",
                   Field(&C::server, &ServerSection::shutdown_grace_seconds), 0, 86400));
+  o.push_back(Num("server.max_connection_age_seconds",
+                  "Connections older than this are ended with GOAWAY so clients re-resolve and "
+                  "rebalance; in-flight calls get server.shutdown_grace_seconds more. 0 = never.",
+                  Field(&C::server, &ServerSection::max_connection_age_seconds), 0, 86400));
 }
 
 void AddLimitsAndStreamOptions(std::vector<ConfigOption>& o) {
@@ -408,6 +412,12 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.server.tls_cert_path.empty() != config.server.tls_key_path.empty()) {
     return absl::InvalidArgumentError(
         "config: server.tls_cert_path and server.tls_key_path must be set together");
+  }
+  const double age = config.server.max_connection_age_seconds;
+  if (age > 0 && age < 1) {
+    // gRPC takes whole milliseconds, and ages under a second would churn connections.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config: server.max_connection_age_seconds = ", age, " must be 0 (off) or at least 1"));
   }
   RETURN_IF_ERROR(SplitHostPort(config.server.listen, "config: server.listen").status());
   if (!config.http.listen.empty()) {

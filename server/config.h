@@ -43,6 +43,9 @@ struct ServerSection {
   int64_t max_send_message_bytes = 16 << 20;
   int64_t output_threads = 2;
   double shutdown_grace_seconds = 30.0;
+  // > 0: connections older than this get GOAWAY (clients re-resolve; in-flight calls may run
+  // for up to shutdown_grace_seconds more). 0 = connections live forever.
+  double max_connection_age_seconds = 0.0;
 
   bool operator==(const ServerSection&) const = default;
 };

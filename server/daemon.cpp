@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -41,6 +42,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
   return grpc::SslServerCredentials(options);
 }
+
+// Seconds (validated to at most a day) as the int milliseconds gRPC channel arguments take.
+int Milliseconds(double seconds) { return static_cast<int>(std::lround(seconds * 1000.0)); }
 
 EngineOptions EngineOptionsFrom(const ServerConfig& config) {
   const EngineSection& e = config.engine;
@@ -102,6 +106,14 @@ absl::Status Daemon::StartGrpc() {
   builder.AddListeningPort(config_.server.listen, credentials, &grpc_port_);
   // gRPC sets SO_REUSEPORT by default; a second daemon on the same port must fail, not share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (config_.server.max_connection_age_seconds > 0) {
+    // GOAWAY on old connections makes clients re-resolve the service name, so replicas added
+    // since are used; calls in flight get the same grace as during a drain.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               Milliseconds(config_.server.max_connection_age_seconds));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               Milliseconds(config_.server.shutdown_grace_seconds));
+  }
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.server.max_receive_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.server.max_send_message_bytes));
   builder.RegisterService(&service_);

@@ -115,6 +115,19 @@ TEST_CASE("configuration errors are exact", "[config]") {
   resolved = ResolveConfig(Flags({}), no_env);
   CHECK(MessageOf(resolved.status()).find("model.path is required") != std::string::npos);
 
+  resolved =
+      ResolveConfig(Flags({"--model", "/m", "--server.max_connection_age_seconds", "0.5"}), no_env);
+  CHECK(MessageOf(resolved.status()) ==
+        "config: server.max_connection_age_seconds = 0.5 must be 0 (off) or at least 1");
+  resolved =
+      ResolveConfig(Flags({"--model", "/m", "--server.max_connection_age_seconds", "-1"}), no_env);
+  CHECK(MessageOf(resolved.status()) ==
+        "config: server.max_connection_age_seconds = -1 is outside [0, 86400]");
+  resolved =
+      ResolveConfig(Flags({"--model", "/m", "--server.max_connection_age_seconds=90"}), no_env);
+  REQUIRE(resolved.ok());
+  CHECK(resolved->server.max_connection_age_seconds == 90.0);
+
   resolved = ResolveConfig(Flags({"--model", "/m", "--server.tls_cert_path", "/c.pem"}), no_env);
   CHECK(MessageOf(resolved.status()).find("must be set together") != std::string::npos);
 
