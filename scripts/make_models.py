@@ -5,6 +5,8 @@ deterministically (fixed seeds), in Hugging Face format. No downloads.
   make_models.py demo --out DIR          the built-in demo model served by `make serve`
   make_models.py llama-100m --out DIR    hidden 768, 16 layers, 12 heads / 4 KV heads, vocab 512
   make_models.py parity KIND --out DIR   small test checkpoints for the transformers parity tests
+  make_models.py shape KIND --out DIR    start-up shapes (with a tokenizer of the model's vocabulary):
+                                         llama-100m, qwen2-bias, mistral-window, llama-hd128
 
 Weights are scaled so that logits are far from flat (standard deviation >= 1), which makes
 argmax comparisons and logit tolerances meaningful.
@@ -42,6 +44,19 @@ def byte_level_tokenizer(out_dir, vocab_size=1024):
         json.dump({"bos_token": "<|bos|>", "eos_token": "<|eos|>", "add_bos_token": True,
                    "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=1)
     return tok.get_vocab_size()
+
+
+def exact_vocab_tokenizer(out_dir, vocab_size):
+    """byte_level_tokenizer, topped up with special tokens to exactly `vocab_size` ids, so that
+    every id a model of that vocabulary samples decodes."""
+    from tokenizers import AddedToken, Tokenizer
+    byte_level_tokenizer(out_dir, vocab_size)
+    path = os.path.join(out_dir, "tokenizer.json")
+    tok = Tokenizer.from_file(path)
+    extra = vocab_size - tok.get_vocab_size()
+    tok.add_special_tokens([AddedToken(f"<|extra_{i}|>", special=True) for i in range(extra)])
+    assert tok.get_vocab_size() == vocab_size, (tok.get_vocab_size(), vocab_size)
+    tok.save(path)
 
 
 def scale_for_sharp_logits(model, target_std=3.0):
@@ -108,9 +123,23 @@ PARITY = {
 }
 
 
-def parity_model(kind, seed=1):
+# Shapes ribbond must start on with its default configuration (memory probe on).
+SHAPES = {
+    "llama-100m": ("llama", dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=16,
+                                 num_attention_heads=12, num_key_value_heads=4, vocab_size=512,
+                                 max_position_embeddings=2048, tie_word_embeddings=False)),
+    "qwen2-bias": PARITY["qwen2-bias"],
+    "mistral-window": PARITY["mistral-window"],
+    "llama-hd128": ("llama", dict(hidden_size=512, intermediate_size=1024, num_hidden_layers=2,
+                                  num_attention_heads=4, num_key_value_heads=2, head_dim=128,
+                                  vocab_size=320, max_position_embeddings=4096,
+                                  tie_word_embeddings=True)),
+}
+
+
+def parity_model(kind, seed=1, table=None):
     import transformers as tf
-    family, kw = PARITY[kind]
+    family, kw = (table or PARITY)[kind]
     classes = {"llama": (tf.LlamaConfig, tf.LlamaForCausalLM),
                "mistral": (tf.MistralConfig, tf.MistralForCausalLM),
                "qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM)}
@@ -119,8 +148,9 @@ def parity_model(kind, seed=1):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["demo", "llama-100m", "parity"])
-    p.add_argument("kind", nargs="?", help="parity model kind: " + ", ".join(PARITY))
+    p.add_argument("what", choices=["demo", "llama-100m", "parity", "shape"])
+    p.add_argument("kind", nargs="?",
+                   help="parity kind: " + ", ".join(PARITY) + "; shape kind: " + ", ".join(SHAPES))
     p.add_argument("--out", required=True)
     p.add_argument("--tokenizer-from", help="copy tokenizer files from this directory (llama-100m)")
     args = p.parse_args()
@@ -145,6 +175,13 @@ def main():
                 if os.path.exists(src):
                     with open(src, "rb") as a, open(os.path.join(args.out, f), "wb") as b:
                         b.write(a.read())
+    elif args.what == "shape":
+        if args.kind not in SHAPES:
+            sys.exit(f"unknown shape {args.kind!r}; choose from {', '.join(SHAPES)}")
+        model = parity_model(args.kind, table=SHAPES)
+        std = scale_for_sharp_logits(model)
+        save(model, args.out)
+        exact_vocab_tokenizer(args.out, model.config.vocab_size)
     else:
         if args.kind not in PARITY:
             sys.exit(f"unknown parity kind {args.kind!r}; choose from {', '.join(PARITY)}")

@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "core/common/status_macros.h"
 #include "core/common/time.h"
-#include "core/memory/cuda_memory.h"
+#include "core/memory/device_memory.h"
 #include "core/memory/host_memory.h"
 #include "core/memory/probe_runner.h"
 #include "spdlog/spdlog.h"
@@ -81,14 +81,21 @@ absl::Status MeasureOnCpu(ModelRunner& runner, const MeasureOptions& o, ProbePas
   report.budget_source = budget.source;
   report.usable_bytes = r.usable_bytes;
   report.planned_peak_bytes = r.planned_peak_bytes;
+  if (!r.fallback.empty()) {
+    report.note = absl::StrCat(
+        r.fallback, "; using the largest ribbon measured (", r.max_ribbon_rows,
+        " tokens). To choose yourself, set engine.max_ribbon_tokens and engine.num_kv_blocks "
+        "with memory.probe=false");
+    spdlog::warn("memory probe: {}", report.note);
+  }
   return absl::OkStatus();
 }
 
-absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int device_index,
-                           ProbePassRunner& passes, CapacityReport& report) {
+absl::Status MeasureOnDevice(ModelRunner& runner, const MeasureOptions& o, DeviceMemory& memory,
+                             ProbePassRunner& passes, CapacityReport& report) {
   RETURN_IF_ERROR(passes.ReleaseKv());
-  RETURN_IF_ERROR(CudaEmptyCache());
-  ASSIGN_OR_RETURN(const CudaMemoryInfo before, CudaMemoryOf(device_index));
+  RETURN_IF_ERROR(memory.EmptyCache());
+  ASSIGN_OR_RETURN(const CudaMemoryInfo before, memory.Info());
   ProbeOptions p;
   p.start_rows = o.start_rows > 0 ? o.start_rows : kCudaStartRows;
   p.max_rows = o.max_ribbon_tokens;
@@ -98,7 +105,7 @@ absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int dev
   p.memory_fraction = o.memory_fraction;
   p.kv_bytes_per_block = runner.KvBytesPerBlock(o.block_size);
   p.min_kv_blocks = ProbeKvBlocks(o.align, PlanOptions(runner, o));
-  CudaRunnerDevice device(passes, device_index);
+  RunnerProbeDevice device(passes, memory);
   auto result = ProbeMaxRibbon(device, p);
   RETURN_IF_ERROR(device.status());
   RETURN_IF_ERROR(result.status());
@@ -111,7 +118,9 @@ absl::Status MeasureOnCuda(ModelRunner& runner, const MeasureOptions& o, int dev
   report.kv_blocks = r.kv_blocks;
   report.kv_bytes = r.kv_bytes;
   report.budget_bytes = r.total_bytes;
-  report.budget_source = absl::StrCat("cudaMemGetInfo total (cuda:", device_index, ")");
+  report.budget_source = memory.Source();
+  report.smallest_oom_tokens = r.smallest_oom_rows;
+  report.safety_margin = o.safety_margin;
   report.usable_bytes = r.usable_bytes;
   report.planned_peak_bytes = r.used_bytes + r.activation_bytes + r.kv_bytes;
   return absl::OkStatus();
@@ -126,11 +135,10 @@ std::string Bytes(int64_t bytes) {
   return absl::StrFormat("%d B", bytes);
 }
 
-}  // namespace
-
-absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const MeasureOptions& options) {
+// Both probes: the report's common part, the measurement, and the KV release after it.
+absl::StatusOr<CapacityReport> Measure(ModelRunner& runner, const MeasureOptions& options,
+                                       DeviceMemory* memory) {
   const TimeNs start = SteadyNowNs();
-  ASSIGN_OR_RETURN(const int device_index, DeviceIndex(options.device));
   if (options.block_size <= 0 || options.align <= 0 || options.max_sample_rows <= 0) {
     return absl::InvalidArgumentError(
         "capacity probe: block_size, align and max_sample_rows must be positive");
@@ -140,9 +148,9 @@ absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const Measur
   report.weight_bytes = runner.weight_bytes();
   report.block_size = options.block_size;
   ProbePassRunner passes(runner, PlanOptions(runner, options));
-  const absl::Status measured = device_index < 0
+  const absl::Status measured = memory == nullptr
                                     ? MeasureOnCpu(runner, options, passes, report)
-                                    : MeasureOnCuda(runner, options, device_index, passes, report);
+                                    : MeasureOnDevice(runner, options, *memory, passes, report);
   const absl::Status released = passes.ReleaseKv();
   RETURN_IF_ERROR(measured);
   RETURN_IF_ERROR(released);
@@ -156,6 +164,21 @@ absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const Measur
       report.kv_bytes, report.weight_bytes, report.budget_bytes, report.budget_source,
       report.passes, report.seconds);
   return report;
+}
+
+}  // namespace
+
+absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const MeasureOptions& options) {
+  ASSIGN_OR_RETURN(const int device_index, DeviceIndex(options.device));
+  if (device_index < 0) return Measure(runner, options, nullptr);
+  const std::unique_ptr<DeviceMemory> memory = CudaDeviceMemory(device_index);
+  return Measure(runner, options, memory.get());
+}
+
+absl::StatusOr<CapacityReport> MeasureCapacityOnDevice(ModelRunner& runner,
+                                                       const MeasureOptions& options,
+                                                       DeviceMemory& memory) {
+  return Measure(runner, options, &memory);
 }
 
 std::string FormatCapacityTable(const CapacityReport& r) {
@@ -187,7 +210,13 @@ std::string FormatCapacityTable(const CapacityReport& r) {
   row("budget", absl::StrFormat("%s (%s)", Bytes(r.budget_bytes), r.budget_source));
   row("planned", absl::StrFormat("%s of %s usable at the peak", Bytes(r.planned_peak_bytes),
                                  Bytes(r.usable_bytes)));
+  if (r.smallest_oom_tokens > 0) {
+    row("out of memory at",
+        absl::StrFormat("%d tokens; backed off %.0f%% from %d that ran", r.smallest_oom_tokens,
+                        100 * r.safety_margin, r.memory_limit_tokens));
+  }
   row("probe", absl::StrFormat("%d passes in %.2f s", r.passes, r.seconds));
+  if (!r.note.empty()) row("note", r.note);
   return out;
 }
 

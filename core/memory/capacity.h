@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/memory/device_memory.h"
 #include "core/model/model_runner.h"
 
 namespace ribbon::memory {
@@ -45,8 +46,10 @@ struct CapacityReport {
   int64_t measured_activation_bytes = 0;   // peak of the pass at max_ribbon_tokens
   double prediction_error = 0;             // CPU: (measured - predicted) / predicted
   int32_t max_ribbon_tokens = 0;           // the step's token budget to configure
-  int32_t memory_limit_tokens =
-      0;  // largest step memory allows before the margin; 0 = not reached below the cap
+  // Largest step memory allows before the margin; 0 = not reached below the cap.
+  int32_t memory_limit_tokens = 0;
+  int32_t smallest_oom_tokens = 0;  // device: smallest trial that ran out of memory (0 = none)
+  double safety_margin = 0;         // device: backed off from memory_limit_tokens by this
   int32_t kv_blocks = 0;
   int32_t block_size = 0;
   int64_t kv_bytes = 0;
@@ -56,9 +59,19 @@ struct CapacityReport {
   int64_t planned_peak_bytes = 0;  // baseline + activations + KV cache
   int32_t passes = 0;              // forward passes the probe ran
   double seconds = 0;              // wall time of the probe
+  // Non-empty when the probe could not measure what it wanted and chose a conservative answer:
+  // why, and which options set the figures by hand.
+  std::string note;
 };
 
 absl::StatusOr<CapacityReport> MeasureCapacity(ModelRunner& runner, const MeasureOptions& options);
+
+// The out-of-memory search over `memory`'s allocator, whatever the runner's device: what
+// MeasureCapacity does for "cuda[:N]" with CUDA's allocator, here with the caller's (a test
+// fake with an injected capacity runs the very same code).
+absl::StatusOr<CapacityReport> MeasureCapacityOnDevice(ModelRunner& runner,
+                                                       const MeasureOptions& options,
+                                                       DeviceMemory& memory);
 
 // The table `ribbond probe` prints: one figure per line, bytes in binary units.
 std::string FormatCapacityTable(const CapacityReport& report);

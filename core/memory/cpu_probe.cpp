@@ -97,6 +97,7 @@ class CpuProbe {
  private:
   int32_t LargestAffordable(const ActivationFit& fit) const;
   void Choose();
+  void SettleConservatively(std::string reason);
 
   CpuProbeTarget& target_;
   const CpuProbeOptions& o_;
@@ -172,7 +173,7 @@ absl::Status CpuProbe::ChooseAndVerify() {
     const int64_t predicted = r_.fit.Predict(rows);
     ASSIGN_OR_RETURN(const int64_t measured, Pass(rows));
     const int64_t miss = measured - predicted;
-    const bool held = WithTolerance(predicted) - predicted >= std::abs(miss);
+    const bool held = miss <= WithTolerance(predicted) - predicted;  // over-predicting is safe
     if (final_rung) {
       r_.predicted_activation_bytes = predicted;
       r_.measured_activation_bytes = measured;
@@ -180,16 +181,30 @@ absl::Status CpuProbe::ChooseAndVerify() {
       if (held) return absl::OkStatus();
     }
     if (!held && ++misses > o_.max_verify_attempts) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("cpu probe: activation memory is not linear in the ribbon size: at %d "
-                          "rows a pass took %d "
-                          "bytes, predicted %d (%+.1f%%), after %d refits",
-                          rows, measured, predicted,
-                          100.0 * miss / std::max<double>(1.0, predicted), o_.max_verify_attempts));
+      SettleConservatively(absl::StrFormat(
+          "activation memory did not follow the fit: at %d rows a pass took %d bytes, predicted "
+          "%d (%+.1f%%), after %d refits",
+          rows, measured, predicted, 100.0 * miss / std::max<double>(1.0, predicted),
+          o_.max_verify_attempts));
+      return absl::OkStatus();
     }
     r_.passes.push_back({rows, measured});
     r_.fit = FitPasses(r_.passes);
   }
+}
+
+// The largest pass that ran is known to fit: it becomes the answer, with its measured
+// activations plus the tolerance reserved.
+void CpuProbe::SettleConservatively(std::string reason) {
+  CpuProbePass largest;
+  for (const CpuProbePass& pass : r_.passes) {
+    if (pass.rows > largest.rows && pass.rows <= cap_) largest = pass;
+  }
+  r_.max_ribbon_rows = std::max(o_.align, AlignRowsDown(largest.rows, o_.align));
+  r_.measured_activation_bytes = largest.activation_bytes;
+  r_.predicted_activation_bytes = WithTolerance(largest.activation_bytes);
+  r_.prediction_error = 0;
+  r_.fallback = std::move(reason);
 }
 
 absl::Status CpuProbe::SizeKvCache() {

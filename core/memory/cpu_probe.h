@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -80,12 +81,18 @@ struct CpuProbeResult {
   int32_t kv_blocks = 0;
   int64_t planned_peak_bytes = 0;  // baseline + reserved activations + KV cache (<= usable)
   int64_t probe_peak_bytes = 0;    // highest baseline + pass KV + activations the probe reached
+  // Non-empty when the passes did not bear the fit out (the prediction fell short of a pass
+  // by more than the tolerance after every refit): says why. The answer is then conservative:
+  // the largest pass that ran, with its activations plus the tolerance reserved.
+  std::string fallback;
 };
 
+// A prediction above the measurement is safe (the reservation is the larger of the two) and
+// never fails a rung; one below it by more than the tolerance triggers a refit, and after
+// max_verify_attempts such misses the probe settles for the conservative answer (`fallback`)
+// rather than refusing the model: allocators are not perfectly linear.
 // Errors: INVALID_ARGUMENT for inconsistent options; RESOURCE_EXHAUSTED when the budget cannot
-// hold the baseline, one ribbon of `align` rows and one context of KV; FAILED_PRECONDITION when
-// the prediction misses the verification pass by more than the tolerance after every refit;
-// the target's own errors.
+// hold the baseline, one ribbon of `align` rows and one context of KV; the target's own errors.
 absl::StatusOr<CpuProbeResult> ProbeCpuCapacity(CpuProbeTarget& target,
                                                 const CpuProbeOptions& options);
 

@@ -1,7 +1,6 @@
 #include "core/memory/probe_runner.h"
 
 #include "core/common/status_macros.h"
-#include "core/memory/cuda_memory.h"
 #include "core/memory/host_memory.h"
 
 namespace ribbon::memory {
@@ -41,21 +40,21 @@ absl::StatusOr<int64_t> CpuRunnerTarget::MeasurePass(int32_t rows) {
   return memory.peak_resident_bytes - baseline_bytes_ - passes_.kv_bytes();
 }
 
-void CudaRunnerDevice::Keep(const absl::Status& status) {
+void RunnerProbeDevice::Keep(const absl::Status& status) {
   if (status_.ok()) status_ = status;
 }
 
-absl::Status CudaRunnerDevice::TryRibbon(int32_t rows) {
+absl::Status RunnerProbeDevice::TryRibbon(int32_t rows) {
   RETURN_IF_ERROR(status_);
   RETURN_IF_ERROR(passes_.PrepareKv(rows));
   return passes_.Run(rows);
 }
 
-void CudaRunnerDevice::ReleaseCachedMemory() { Keep(CudaEmptyCache()); }
+void RunnerProbeDevice::ReleaseCachedMemory() { Keep(memory_.EmptyCache()); }
 
-void CudaRunnerDevice::ResetPeakStats() {
-  Keep(CudaResetPeakStats(device_));
-  const auto stats = CudaAllocatorStatsOf(device_);
+void RunnerProbeDevice::ResetPeakStats() {
+  Keep(memory_.ResetPeakStats());
+  const auto stats = memory_.Stats();
   Keep(stats.status());
   allocated_at_reset_ = stats.ok() ? stats->allocated_bytes : 0;
   kv_at_reset_ = passes_.kv_bytes();
@@ -63,21 +62,21 @@ void CudaRunnerDevice::ResetPeakStats() {
 
 // The pass may have swapped the KV cache (freed the old, allocated the new): the peak counts
 // the new one and not the old, so both are corrected for.
-int64_t CudaRunnerDevice::PeakActivationBytes() {
-  const auto stats = CudaAllocatorStatsOf(device_);
+int64_t RunnerProbeDevice::PeakActivationBytes() {
+  const auto stats = memory_.Stats();
   Keep(stats.status());
   if (!stats.ok()) return 0;
   return stats->peak_allocated_bytes - allocated_at_reset_ + kv_at_reset_ - passes_.kv_bytes();
 }
 
-int64_t CudaRunnerDevice::FreeBytes() {
-  const auto info = CudaMemoryOf(device_);
+int64_t RunnerProbeDevice::FreeBytes() {
+  const auto info = memory_.Info();
   Keep(info.status());
   return info.ok() ? info->free_bytes + passes_.kv_bytes() : 0;
 }
 
-int64_t CudaRunnerDevice::TotalBytes() {
-  const auto info = CudaMemoryOf(device_);
+int64_t RunnerProbeDevice::TotalBytes() {
+  const auto info = memory_.Info();
   Keep(info.status());
   return info.ok() ? info->total_bytes : 0;
 }

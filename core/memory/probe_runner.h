@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "core/memory/cpu_probe.h"
+#include "core/memory/device_memory.h"
 #include "core/memory/probe_plan.h"
 #include "core/memory/probe_search.h"
 #include "core/model/model_runner.h"
@@ -57,12 +58,12 @@ class CpuRunnerTarget final : public CpuProbeTarget {
   const int64_t baseline_bytes_;
 };
 
-// ProbeDevice over a CUDA runner. The interface's void calls cannot fail, so their first error
-// is kept (status()) and fails every later TryRibbon.
-class CudaRunnerDevice final : public ProbeDevice {
+// ProbeDevice over a runner on a device with an allocator (DeviceMemory). The interface's void
+// calls cannot fail, so their first error is kept (status()) and fails every later TryRibbon.
+class RunnerProbeDevice final : public ProbeDevice {
  public:
-  CudaRunnerDevice(ProbePassRunner& passes, int device_index)
-      : passes_(passes), device_(device_index) {}
+  RunnerProbeDevice(ProbePassRunner& passes, DeviceMemory& memory)
+      : passes_(passes), memory_(memory) {}
 
   absl::Status TryRibbon(int32_t rows) override;
   void ReleaseCachedMemory() override;
@@ -77,7 +78,7 @@ class CudaRunnerDevice final : public ProbeDevice {
   void Keep(const absl::Status& status);
 
   ProbePassRunner& passes_;
-  const int device_;
+  DeviceMemory& memory_;
   absl::Status status_;
   int64_t allocated_at_reset_ = 0;
   int64_t kv_at_reset_ = 0;
