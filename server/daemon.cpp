@@ -80,7 +80,7 @@ int64_t CountParameters(const ModelConfig& c) {
 Daemon::Daemon(ServerConfig config)
     : config_(std::move(config)),
       output_pool_(static_cast<int>(config_.server.output_threads)),
-      service_(&config_, &output_pool_) {}
+      service_(&config_, &output_pool_, &watchdog_) {}
 
 Daemon::~Daemon() { Drain(); }
 
@@ -303,20 +303,20 @@ void Daemon::Drain() {
   }
   const double grace = config_.server.shutdown_grace_seconds;
   LogEvent(spdlog::level::info, "draining",
-           {{"grace_seconds", grace}, {"active_calls", service_.active_calls()}});
+           {{"grace_seconds", grace}, {"active_calls", watchdog_.active()}});
   SetReady(false);
   service_.StopAdmitting();
   if (engine_) engine_->Shutdown(absl::Seconds(grace));
   // The engine has finished every request; give the output threads a moment to write the ends.
   const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (service_.active_calls() > 0 && std::chrono::steady_clock::now() < flush_deadline) {
+  while (watchdog_.active() > 0 && std::chrono::steady_clock::now() < flush_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (grpc_server_)
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   output_pool_.Stop();
   http_.Stop();
-  LogEvent(spdlog::level::info, "stopped", {{"remaining_calls", service_.active_calls()}});
+  LogEvent(spdlog::level::info, "stopped", {{"remaining_calls", watchdog_.active()}});
 }
 
 }  // namespace ribbon::server

@@ -27,6 +27,7 @@
 #include "server/config.h"
 #include "server/generation_service.h"
 #include "server/http_side_port.h"
+#include "server/stream_watchdog.h"
 #include "server/task_pool.h"
 
 namespace ribbon::server {
@@ -68,6 +69,7 @@ class Daemon {
   std::atomic<bool> metrics_ready_{false};
   int64_t activation_bytes_ = 0;  // reserved for the largest step (memory probe)
   TaskPool output_pool_;
+  StreamWatchdog watchdog_;  // the live responses of both front ends
   GenerationService service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   HttpSidePort http_;

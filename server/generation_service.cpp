@@ -5,7 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/bearer_auth.h"
 #include "server/logging.h"
+#include "server/prepare_request.h"
+#include "server/request_validation.h"
 #include "server/status_mapping.h"
 
 #ifndef RIBBON_VERSION
@@ -23,23 +26,11 @@ std::string RandomPrefix() {
   return absl::StrFormat("%06x", device() & 0xFFFFFF);
 }
 
-// Compares without an early exit so the time taken does not reveal how much of a token matched.
-bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
-  if (given.size() != expected.size() || expected.empty()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < given.size(); ++i) diff |= given[i] ^ expected[i];
-  return diff == 0;
-}
-
 TimeNs SteadyDeadline(const grpc::CallbackServerContext& context) {
   const auto deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return kNoDeadline;
   const auto remaining = deadline - std::chrono::system_clock::now();
   return SteadyNowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count();
-}
-
-bool DeadlinePassed(const grpc::CallbackServerContext& context) {
-  return context.deadline() <= std::chrono::system_clock::now();
 }
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
@@ -56,90 +47,13 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
 
 }  // namespace
 
-// Streams a Generate call: each write is the output merged since the previous write.
-class GenerationService::StreamReactor final : public grpc::ServerWriteReactor<GenerateResponse>,
-                                               public CallOutput {
- public:
-  explicit StreamReactor(grpc::CallbackServerContext* context) : context_(context) {}
-  std::shared_ptr<GenerationCall> call;
-
-  bool streaming() const override { return true; }
-  void WriteMessage(const GenerateResponse* message) override { StartWrite(message); }
-  void FinishCall(const grpc::Status& status, GenerateResponse&&) override { Finish(status); }
-
-  void OnWriteDone(bool ok) override {
-    if (call) call->OnWriteDone(ok);
-  }
-  void OnCancel() override {
-    if (call) call->OnRpcCancelled(DeadlinePassed(*context_));
-  }
-  void OnDone() override {
-    if (call) call->Detach();
-    delete this;
-  }
-
- private:
-  grpc::CallbackServerContext* const context_;
-};
-
-// Answers a Complete call once, with everything the request produced.
-class GenerationService::UnaryGenerationReactor final : public grpc::ServerUnaryReactor,
-                                                        public CallOutput {
- public:
-  UnaryGenerationReactor(grpc::CallbackServerContext* context, ribbon::v1::GenerateResult* result)
-      : context_(context), result_(result) {}
-  std::shared_ptr<GenerationCall> call;
-
-  bool streaming() const override { return false; }
-  void WriteMessage(const GenerateResponse*) override {}
-  void FinishCall(const grpc::Status& status, GenerateResponse&& rest) override {
-    if (status.ok()) {
-      result_->mutable_token_ids()->Swap(rest.mutable_token_ids());
-      result_->mutable_text()->swap(*rest.mutable_text());
-      result_->mutable_logprobs()->Swap(rest.mutable_logprobs());
-      result_->set_finish_reason(rest.finish_reason());
-      result_->mutable_usage()->Swap(rest.mutable_usage());
-      result_->mutable_timings()->Swap(rest.mutable_timings());
-      result_->set_request_id(rest.request_id());
-    }
-    Finish(status);
-  }
-
-  void OnCancel() override {
-    if (call) call->OnRpcCancelled(DeadlinePassed(*context_));
-  }
-  void OnDone() override {
-    if (call) call->Detach();
-    delete this;
-  }
-
- private:
-  grpc::CallbackServerContext* const context_;
-  ribbon::v1::GenerateResult* const result_;
-};
-
-GenerationService::GenerationService(const ServerConfig* config, TaskPool* output_pool)
-    : config_(config), output_pool_(output_pool), id_prefix_(RandomPrefix()) {
-  watchdog_ = std::thread([this] { WatchSlowReaders(); });
-}
-
-GenerationService::~GenerationService() {
-  {
-    std::lock_guard lock(calls_mu_);
-    stopping_ = true;
-  }
-  watchdog_wake_.notify_all();
-  watchdog_.join();
-}
+GenerationService::GenerationService(const ServerConfig* config, TaskPool* output_pool,
+                                     StreamWatchdog* watchdog)
+    : config_(config), output_pool_(output_pool), watchdog_(watchdog), id_prefix_(RandomPrefix()) {}
 
 void GenerationService::SetBackend(const ServingBackend* backend) { backend_.store(backend); }
 
 void GenerationService::StopAdmitting() { admitting_.store(false); }
-
-int GenerationService::active_calls() {
-  std::lock_guard lock(calls_mu_);
-  return static_cast<int>(calls_.size());
-}
 
 std::string GenerationService::NextRequestId() {
   return absl::StrCat(id_prefix_, "-", next_id_.fetch_add(1));
@@ -153,7 +67,7 @@ grpc::Status GenerationService::Admit(grpc::CallbackServerContext* context, bool
     const std::string_view given = it == metadata.end()
                                        ? std::string_view()
                                        : std::string_view(it->second.data(), it->second.size());
-    if (!ConstantTimeEquals(given, "Bearer " + token)) {
+    if (!BearerTokenMatches(given, token)) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "missing or wrong bearer token in the 'authorization' metadata");
     }
@@ -167,94 +81,55 @@ grpc::Status GenerationService::Admit(grpc::CallbackServerContext* context, bool
   return grpc::Status::OK;
 }
 
-void GenerationService::LogRefusal(const std::string& request_id, const GenerateRequest& request,
-                                   const char* method, const grpc::Status& status) const {
-  if (!config_->log.access_log) return;
-  LogEvent(
-      spdlog::level::info, "access",
-      {{"request_id", request_id},
-       {"client_request_id", request.client_request_id()},
-       {"method", method},
-       {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-       {"message", status.error_message()},
-       {"prompt_tokens", 0},
-       {"generated_tokens", 0},
-       {"prompt_tokens_computed", 0},
-       {"duration_seconds", 0.0}});
-}
-
-void GenerationService::StartGeneration(grpc::CallbackServerContext* context,
-                                        const GenerateRequest& request, CallOutput* output,
-                                        const char* method,
-                                        std::shared_ptr<GenerationCall>* call_slot) {
+std::shared_ptr<GrpcResponse> GenerationService::StartGeneration(
+    grpc::CallbackServerContext* context, const GenerateRequest& request, bool streaming,
+    const char* method) {
   const std::string request_id = NextRequestId();
   const ServingBackend* loaded = backend_.load();
-  const auto count_refused = [loaded](const grpc::Status& status) {
-    if (loaded != nullptr && loaded->count_refused) {
-      loaded->count_refused(static_cast<absl::StatusCode>(status.error_code()));
-    }
+  const auto count = [loaded](absl::StatusCode code) {
+    if (loaded != nullptr && loaded->count_refused) loaded->count_refused(code);
   };
-  const auto refuse = [&](const grpc::Status& status) {
-    LogRefusal(request_id, request, method, status);
-    count_refused(status);
-    output->FinishCall(status, GenerateResponse());
-  };
+  auto response = std::make_shared<GrpcResponse>(
+      CallGroupOptions{.request_id = request_id,
+                       .client_request_id = request.client_request_id(),
+                       .method = method,
+                       .access_log = config_->log.access_log,
+                       .count_refused = count},
+      streaming, config_->stream.max_pending_bytes, config_->stream.slow_reader_timeout_ms);
   if (grpc::Status admitted = Admit(context, /*generation=*/true); !admitted.ok()) {
-    return refuse(admitted);
+    count(static_cast<absl::StatusCode>(admitted.error_code()));
+    response->Refuse(FromGrpcStatus(admitted));
+    return response;
   }
-  const ServingBackend& backend = *backend_.load();
-  absl::StatusOr<ValidatedRequest> validated = ValidateGenerateRequest(
-      request, config_->limits, ModelLimitsFrom(backend.model_config), backend.tokenizer.get());
-  if (!validated.ok()) return refuse(ToGrpcStatus(validated.status()));
-  GenerationRequest& engine_request = validated->request;
-  engine_request.request_id = request_id;
-  engine_request.deadline = SteadyDeadline(*context);
-
-  OutputProcessor processor(backend.tokenizer,
-                            {.prompt = engine_request.prompt,
-                             .stop_strings = std::move(validated->stop_strings),
-                             .stop_token_ids = engine_request.stop.stop_token_ids,
-                             .eos_token_ids = backend.model_config.eos_token_ids,
-                             .ignore_eos = engine_request.stop.ignore_eos,
-                             .special_tokens = backend.special_tokens});
-  auto call = std::make_shared<GenerationCall>(
-      GenerationCallOptions{.request_id = request_id,
-                            .client_request_id = request.client_request_id(),
-                            .method = method,
-                            .prompt_tokens = static_cast<int32_t>(engine_request.prompt.size()),
-                            .logprobs = engine_request.sampling.logprobs,
-                            .max_pending_bytes = config_->stream.max_pending_bytes,
-                            .slow_reader_timeout_ms = config_->stream.slow_reader_timeout_ms,
-                            .access_log = config_->log.access_log},
-      backend.engine, output_pool_, std::move(processor));
-  *call_slot = call;
-  call->Attach(output);
-  {
-    std::lock_guard lock(calls_mu_);
-    calls_.push_back(call);
-  }
-  absl::StatusOr<uint64_t> engine_id = backend.engine->Submit(std::move(engine_request), call);
-  if (!engine_id.ok()) {
-    const grpc::Status status = ToGrpcStatus(engine_id.status());
-    count_refused(status);
-    call->FailBeforeEngine(status);
-    return;
-  }
-  call->SetEngineId(*engine_id);
+  watchdog_->Add(response);
+  const TimeNs deadline = SteadyDeadline(*context);
+  auto copy = std::make_shared<GenerateRequest>(request);
+  output_pool_->Post([this, response, copy, loaded, deadline, count, request_id] {
+    absl::StatusOr<PreparedRequest> prepared =
+        PrepareRequest(*copy, *loaded, config_->limits, request_id, deadline);
+    if (!prepared.ok()) {
+      count(prepared.status().code());
+      response->Refuse(prepared.status());
+      return;
+    }
+    response->Start(loaded->engine, output_pool_, loaded->tokenizer, std::move(prepared->calls),
+                    prepared->logprobs);
+  });
+  return response;
 }
 
 grpc::ServerWriteReactor<GenerateResponse>* GenerationService::Generate(
     grpc::CallbackServerContext* context, const GenerateRequest* request) {
-  auto* reactor = new StreamReactor(context);
-  StartGeneration(context, *request, reactor, "Generate", &reactor->call);
+  auto* reactor = new GrpcStreamReactor(context);
+  reactor->Bind(StartGeneration(context, *request, /*streaming=*/true, "Generate"));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* GenerationService::Complete(grpc::CallbackServerContext* context,
                                                       const GenerateRequest* request,
                                                       ribbon::v1::GenerateResult* result) {
-  auto* reactor = new UnaryGenerationReactor(context, result);
-  StartGeneration(context, *request, reactor, "Complete", &reactor->call);
+  auto* reactor = new GrpcUnaryReactor(context, result);
+  reactor->Bind(StartGeneration(context, *request, /*streaming=*/false, "Complete"));
   return reactor;
 }
 
@@ -333,29 +208,6 @@ grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerC
   response->set_requests_running(static_cast<uint32_t>(stats.running));
   response->set_requests_waiting(static_cast<uint32_t>(stats.waiting));
   return FinishUnary(context, grpc::Status::OK);
-}
-
-void GenerationService::WatchSlowReaders() {
-  constexpr auto kPeriod = std::chrono::milliseconds(25);
-  std::unique_lock lock(calls_mu_);
-  while (!stopping_) {
-    watchdog_wake_.wait_for(lock, kPeriod, [this] { return stopping_; });
-    std::vector<std::weak_ptr<GenerationCall>> calls = calls_;
-    lock.unlock();
-    const TimeNs now = SteadyNowNs();
-    std::vector<bool> live(calls.size());
-    for (size_t i = 0; i < calls.size(); ++i) {
-      std::shared_ptr<GenerationCall> call = calls[i].lock();
-      live[i] = call != nullptr && call->CheckSlowReader(now);
-    }
-    lock.lock();
-    // Calls added meanwhile sit past the snapshot; keep them.
-    std::vector<std::weak_ptr<GenerationCall>> kept;
-    for (size_t i = 0; i < calls_.size(); ++i) {
-      if (i >= calls.size() || live[i]) kept.push_back(calls_[i]);
-    }
-    calls_.swap(kept);
-  }
 }
 
 }  // namespace ribbon::server

@@ -43,6 +43,8 @@ absl::StatusOr<std::vector<int32_t>> ResolvePrompt(const GenerateRequest& proto,
       RETURN_IF_ERROR(ValidateTokenIds(ids, "token_ids", model));
       return std::vector<int32_t>(ids.begin(), ids.end());
     }
+    case GenerateRequest::kChat:
+      return absl::InvalidArgumentError("chat: render it first (PrepareRequest)");
     case GenerateRequest::PROMPT_NOT_SET:
       break;
   }
@@ -123,6 +125,26 @@ absl::Status ValidateStops(const GenerateRequest& proto, const LimitsSection& li
   return absl::OkStatus();
 }
 
+absl::Status ValidateLogitBias(const GenerateRequest& proto, const ModelLimits& model,
+                               ValidatedRequest& out) {
+  if (proto.logit_bias_size() > kMaxLogitBiasEntries) {
+    return absl::InvalidArgumentError(absl::StrCat("logit_bias: ", proto.logit_bias_size(),
+                                                   " entries; at most ", kMaxLogitBiasEntries,
+                                                   " are allowed"));
+  }
+  for (const auto& [id, bias] : proto.logit_bias()) {
+    if (id < 0 || id >= model.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "logit_bias: token id ", id, " is outside the vocabulary [0, ", model.vocab_size, ")"));
+    }
+    RETURN_IF_ERROR(CheckRange(absl::StrCat("logit_bias[", id, "]"), bias, -100, 100));
+    out.request.sampling.logit_bias.emplace_back(id, bias);
+  }
+  // Sorted by token id: the proto map's order is unspecified.
+  std::sort(out.request.sampling.logit_bias.begin(), out.request.sampling.logit_bias.end());
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLengths(const GenerateRequest& proto, const LimitsSection& limits,
                              const ModelLimits& model, StopConditions& stop, int64_t prompt_len) {
   if (prompt_len >= model.context_length) {
@@ -189,6 +211,7 @@ absl::StatusOr<ValidatedRequest> ValidateGenerateRequest(const GenerateRequest& 
   out.prompt_was_text = proto.prompt_case() == GenerateRequest::kText;
   ASSIGN_OR_RETURN(out.request.sampling, ValidateSampling(proto, limits));
   RETURN_IF_ERROR(ValidateStops(proto, limits, model, out));
+  RETURN_IF_ERROR(ValidateLogitBias(proto, model, out));
   RETURN_IF_ERROR(ValidateLengths(proto, limits, model, out.request.stop,
                                   static_cast<int64_t>(out.request.prompt.size())));
   out.request.priority = proto.priority();

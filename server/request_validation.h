@@ -31,6 +31,8 @@ struct ValidatedRequest {
   bool prompt_was_text = false;
 };
 
+inline constexpr int kMaxLogitBiasEntries = 1024;
+
 // `tokenizer` encodes a text prompt (with the model's special tokens, e.g. BOS); it may be null
 // when only token-id prompts are possible.
 absl::StatusOr<ValidatedRequest> ValidateGenerateRequest(const ribbon::v1::GenerateRequest& proto,
