@@ -1,0 +1,45 @@
+"""ribbond starts with its default configuration (the memory probe on) and answers a request on
+every model shape it supports, not only the tiny test ones: stories260K, the llama-100m shape,
+a Qwen2-style model with q/k/v biases, a Mistral-style model with a sliding window, and a Llama
+with head dim 128. The checkpoints are random weights generated here (scripts/make_models.py
+shape KIND), cached in the build folder by the generator's hash."""
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+import ribbond_harness as h
+from ribbond_harness import pb
+
+SHAPES = ["llama-100m", "qwen2-bias", "mistral-window", "llama-hd128"]
+MAKE_MODELS = os.path.join(h.SOURCE, "scripts", "make_models.py")
+
+
+def shape_model(kind):
+    with open(MAKE_MODELS, "rb") as f:
+        stamp = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(h.BUILD, "models", "shapes", kind)
+    stamp_file = os.path.join(out, ".stamp")
+    if not (os.path.exists(stamp_file) and open(stamp_file).read() == stamp):
+        subprocess.run([sys.executable, MAKE_MODELS, "shape", kind, "--out", out], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(stamp_file, "w") as f:
+            f.write(stamp)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["stories260k"] + SHAPES)
+def test_starts_with_the_probe_on_and_answers(kind, start_ribbond):
+    model = h.STORIES if kind == "stories260k" else shape_model(kind)
+    # The harness turns the probe off for speed; the last flag wins, so this is the default again.
+    daemon = start_ribbond("--memory.probe", "true", model=model, wait=False).start(timeout=600)
+    info = daemon.server_info()
+    assert info.probe_seconds > 0, "the memory probe did not run"
+    assert info.max_ribbon_tokens >= 16 and info.kv_blocks_total > 0
+    request = pb.GenerateRequest(text=b"Once upon a time", max_new_tokens=8, ignore_eos=True)
+    result = daemon.stub().Complete(request, timeout=120)
+    assert len(result.token_ids) == 8
+    assert result.usage.generated_tokens == 8
+    assert not any("probe failed" in line for line in daemon.stderr().splitlines())
