@@ -124,10 +124,11 @@ namespace {
 // Feeds the engine and steps it; one per RunOfflineBatch call.
 class BatchRunner {
  public:
-  BatchRunner(Engine& engine, std::vector<GenerationRequest> requests,
+  BatchRunner(Engine& engine, std::vector<GenerationRequest> requests, std::vector<size_t> order,
               const ProgressCallback& progress)
       : engine_(engine),
         requests_(std::move(requests)),
+        order_(std::move(order)),
         progress_(progress),
         state_(std::make_shared<BatchState>()) {
     state_->results.resize(requests_.size());
@@ -171,19 +172,20 @@ class BatchRunner {
   }
 
  private:
-  // Submits in input order while the engine's queue accepts; a request it refuses for any other
+  // Submits in `order_` while the engine's queue accepts; a request it refuses for any other
   // reason (or when nothing else is queued, so waiting would not help) ends in kError.
   void SubmitMore() {
-    while (next_ < requests_.size()) {
+    while (next_ < order_.size()) {
+      const size_t index = order_[next_];
       const int64_t in_engine = static_cast<int64_t>(engine_ids_.size()) - state_->finished;
       absl::StatusOr<uint64_t> id =
-          engine_.Submit(requests_[next_], std::make_shared<ResultSink>(state_, next_));
+          engine_.Submit(requests_[index], std::make_shared<ResultSink>(state_, index));
       if (id.ok()) {
         engine_ids_.push_back(*id);
       } else if (absl::IsResourceExhausted(id.status()) && in_engine > 0) {
         return;  // the queue is full: retry once running requests have made room
       } else {
-        OfflineResult& r = state_->results[next_];
+        OfflineResult& r = state_->results[index];
         r.finish.reason = FinishReason::kError;
         r.finish.status = id.status();
         ++state_->finished;
@@ -195,13 +197,35 @@ class BatchRunner {
 
   Engine& engine_;
   std::vector<GenerationRequest> requests_;
+  std::vector<size_t> order_;  // submission order: indices into requests_
   const ProgressCallback& progress_;
   std::shared_ptr<BatchState> state_;
-  std::vector<uint64_t> engine_ids_;  // one per request taken from requests_, in order
-  size_t next_ = 0;
+  std::vector<uint64_t> engine_ids_;  // one per request submitted, in submission order
+  size_t next_ = 0;                   // into order_
   int64_t step_errors_ = 0;
   absl::Status first_step_error_;
 };
+
+// Longest decode chain first (OfflineBatchOptions::longest_chain_first): the submission order
+// and the priorities that make the scheduler admit those prompts first. The request's own
+// priority (-1000..1000 from ribbon-batch; clamped so the product fits) stays the major key.
+std::vector<size_t> LongestChainFirst(std::vector<GenerationRequest>& requests) {
+  constexpr int32_t kChainLimit = 1 << 16;
+  constexpr int32_t kPriorityLimit = 16000;  // kPriorityLimit * kChainLimit < 2^31
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto& ra = requests[a];
+    const auto& rb = requests[b];
+    if (ra.priority != rb.priority) return ra.priority > rb.priority;
+    return ra.stop.max_new_tokens > rb.stop.max_new_tokens;
+  });
+  for (GenerationRequest& r : requests) {
+    const int32_t own = std::clamp(r.priority, -kPriorityLimit, kPriorityLimit);
+    r.priority = own * kChainLimit + std::clamp(r.stop.max_new_tokens, 0, kChainLimit - 1);
+  }
+  return order;
+}
 
 }  // namespace
 
@@ -209,7 +233,10 @@ absl::StatusOr<OfflineBatchResult> RunOfflineBatch(Engine& engine,
                                                    std::vector<GenerationRequest> requests,
                                                    const OfflineBatchOptions& options,
                                                    const ProgressCallback& progress) {
-  BatchRunner runner(engine, std::move(requests), progress);
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (options.longest_chain_first) order = LongestChainFirst(requests);
+  BatchRunner runner(engine, std::move(requests), std::move(order), progress);
   std::shared_ptr<BatchState> state = runner.state();
   engine.SetObserver(std::make_shared<CountingObserver>(state, options.observer));
   const EngineStats before = engine.Stats();

@@ -28,6 +28,13 @@ namespace ribbon::offline {
 struct OfflineBatchOptions {
   // Also receives every step and finish (e.g. metrics); may be null.
   std::shared_ptr<EngineObserver> observer;
+  // Start the longest decode chains first. A request that decodes for n tokens needs n steps
+  // after its prompt, one per ribbon, whatever else runs: started late, it alone stretches the
+  // job past the lower bound while the ribbons around its tail run nearly empty. When set, the
+  // requests are submitted longest max_new_tokens first and each one's priority becomes
+  // (its own priority, then max_new_tokens), so that the scheduler admits and packs the long
+  // chains' prompts ahead of the short ones of the same priority. Results keep input order.
+  bool longest_chain_first = true;
 };
 
 // One request's outcome, at the request's index in the input.
