@@ -40,6 +40,10 @@ struct Expr {
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   ExprPtr star, star_star;
   bool negated = false;
+  // kFilter / kTest naming no known filter or test. jinja2 accepts that only where its
+  // compiler's frame is "soft" (inside an if statement or an inline if), failing at runtime if
+  // reached; CheckUnknownNames rejects the template otherwise.
+  bool unknown = false;
 };
 
 struct Stmt;

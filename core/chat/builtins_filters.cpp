@@ -23,10 +23,15 @@ Value Arg(const CallArgs& args, size_t index, std::string_view name, Value fallb
 
 const Value& Input(const CallArgs& args) { return args.positional[0]; }
 
+// jinja2's select/reject/map iterate only a truthy value, so None gives an empty result.
+ValueList Iterable(const Value& v) { return v.Truthy() ? v.Iterate() : ValueList{}; }
+
 Value Length(Evaluator&, CallArgs& args) {
   const Value& v = Input(args);
   if (v.IsString()) return Value(static_cast<int64_t>(CodepointCount(v.AsString())));
-  if (v.IsList()) return Value(static_cast<int64_t>(v.AsList().size()));
+  if (v.IsList() && (v.IsPlainSequence() || v.seq() >= Value::Seq::kDictItems)) {
+    return Value(static_cast<int64_t>(v.AsList().size()));
+  }
   if (v.IsDict() && !v.IsNamespace()) return Value(static_cast<int64_t>(v.AsDict().items.size()));
   if (v.IsUndefined()) return Value(int64_t{0});
   ThrowType("object of type '" + v.TypeName() + "' has no len()");
@@ -34,8 +39,9 @@ Value Length(Evaluator&, CallArgs& args) {
 
 Value Trim(Evaluator&, CallArgs& args) {
   Value chars = Arg(args, 1, "chars");
-  return Value(
-      Strip(Input(args).Str(), chars.IsString() ? chars.AsString() : "", StripSide::kBoth));
+  std::string s =
+      Strip(Input(args).Str(), chars.IsString() ? chars.AsString() : "", StripSide::kBoth);
+  return Input(args).IsMarkup() ? Value::Markup(std::move(s)) : Value(std::move(s));
 }
 
 // An attribute path ("a.b", "0") looked up as jinja2's make_attrgetter does.
@@ -154,8 +160,8 @@ Value Items(Evaluator&, CallArgs& args) {
   if (v.IsUndefined()) return Value::List({});
   if (!v.IsDict() || v.IsNamespace()) ThrowType("Can only get item pairs from a mapping.");
   ValueList out;
-  for (const auto& [k, val] : v.AsDict().items) out.push_back(Value::List({Value(k), val}, true));
-  return Value::List(std::move(out));
+  for (const auto& [k, val] : v.AsDict().items) out.push_back(Value::List({k, val}, true));
+  return Value::Sequence(std::move(out), Value::Seq::kGenerator);
 }
 
 // Sort key for sort/dictsort/unique: case-folded strings unless case_sensitive.
@@ -169,8 +175,7 @@ Value DictSort(Evaluator&, CallArgs& args) {
   bool reverse = Arg(args, 3, "reverse", Value(false)).Truthy();
   if (!Input(args).IsDict()) ThrowType("You can only sort by either \"key\" or \"value\"");
   ValueList items;
-  for (const auto& [k, v] : Input(args).AsDict().items)
-    items.push_back(Value::List({Value(k), v}, true));
+  for (const auto& [k, v] : Input(args).AsDict().items) items.push_back(Value::List({k, v}, true));
   size_t pos = by == "value" ? 1 : 0;
   std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
     return Less(SortKey(a.AsList()[pos], case_sensitive), SortKey(b.AsList()[pos], case_sensitive));
@@ -180,8 +185,12 @@ Value DictSort(Evaluator&, CallArgs& args) {
 }
 
 Value ToList(Evaluator&, CallArgs& args) { return Value::List(Input(args).Iterate()); }
-Value ToString(Evaluator&, CallArgs& args) { return Value(Input(args).Str()); }
-Value Safe(Evaluator&, CallArgs& args) { return Input(args); }
+Value ToString(Evaluator&, CallArgs& args) {
+  return Input(args).IsMarkup() ? Input(args) : Value(Input(args).Str());
+}
+Value Safe(Evaluator&, CallArgs& args) {
+  return Input(args).IsMarkup() ? Input(args) : Value::Markup(Input(args).Str());
+}
 
 Value ToInt(Evaluator&, CallArgs& args) {
   Value fallback = Arg(args, 1, "default", Value(int64_t{0}));
@@ -237,9 +246,11 @@ Value Reverse(Evaluator&, CallArgs& args) {
     for (auto it = cps.rbegin(); it != cps.rend(); ++it) out += *it;
     return Value(out);
   }
+  bool reversible = Input(args).IsPlainSequence();
   ValueList items = Input(args).Iterate();
   std::reverse(items.begin(), items.end());
-  return Value::List(std::move(items));
+  return reversible ? Value::Sequence(std::move(items), Value::Seq::kReverseIterator)
+                    : Value::List(std::move(items));
 }
 
 Value Sort(Evaluator& eval, CallArgs& args) {
@@ -269,7 +280,7 @@ Value Unique(Evaluator& eval, CallArgs& args) {
       out.push_back(item);
     }
   }
-  return Value::List(std::move(out));
+  return Value::Sequence(std::move(out), Value::Seq::kGenerator);
 }
 
 Value MinMax(Evaluator& eval, CallArgs& args, bool max) {
@@ -299,13 +310,13 @@ Value SelectOrReject(Evaluator& eval, CallArgs& args, bool keep, bool by_attribu
   for (size_t i = next + 1; i < args.positional.size(); ++i)
     test_args.positional.push_back(args.positional[i]);
   ValueList out;
-  for (const auto& item : Input(args).Iterate()) {
+  for (const auto& item : Iterable(Input(args))) {
     Value subject = by_attribute ? Attribute(eval, item, attribute) : item;
     bool result =
         test.IsUndefined() ? subject.Truthy() : ApplyTest(eval, test.Str(), subject, test_args);
     if (result == keep) out.push_back(item);
   }
-  return Value::List(std::move(out));
+  return Value::Sequence(std::move(out), Value::Seq::kGenerator);
 }
 Value Select(Evaluator& e, CallArgs& a) { return SelectOrReject(e, a, true, false); }
 Value Reject(Evaluator& e, CallArgs& a) { return SelectOrReject(e, a, false, false); }
@@ -315,7 +326,7 @@ Value RejectAttr(Evaluator& e, CallArgs& a) { return SelectOrReject(e, a, false,
 Value Map(Evaluator& eval, CallArgs& args) {
   ValueList out;
   const Value* attribute = args.Keyword("attribute");
-  for (const auto& item : Input(args).Iterate()) {
+  for (const auto& item : Iterable(Input(args))) {
     if (attribute) {
       Value v = Attribute(eval, item, attribute->Str());
       const Value* fallback = args.Keyword("default");
@@ -330,7 +341,7 @@ Value Map(Evaluator& eval, CallArgs& args) {
     call.keyword = args.keyword;
     out.push_back(ApplyFilter(eval, args.positional[1].Str(), call));
   }
-  return Value::List(std::move(out));
+  return Value::Sequence(std::move(out), Value::Seq::kGenerator);
 }
 
 Value Abs(Evaluator&, CallArgs& args) {
@@ -413,7 +424,7 @@ bool IsFilter(std::string_view name) { return Filters().count(name) != 0; }
 
 Value ApplyFilter(Evaluator& eval, std::string_view name, CallArgs& args) {
   auto it = Filters().find(name);
-  if (it == Filters().end()) ThrowType("No filter named '" + std::string(name) + "'.");
+  if (it == Filters().end()) ThrowType("No filter named '" + std::string(name) + "' found.");
   eval.Step();
   return it->second(eval, args);
 }

@@ -207,18 +207,21 @@ bool In(const char* const (&names)[N], const std::string& name) {
 Value DictMethod(const Value& self, const std::string& name, CallArgs& a) {
   const ValueDict& d = self.AsDict();
   if (name == "get") {
-    const Value* v = d.Find(Pos(a, 0, "get").IsString() ? a.positional[0].AsString() : "\x01");
+    const Value* v = d.FindKey(Pos(a, 0, "get"));
     if (v) return *v;
     return a.positional.size() > 1 ? a.positional[1] : Value::None();
   }
   ValueList out;
   for (const auto& [k, v] : d.items) {
-    if (name == "items") out.push_back(Value::List({Value(k), v}, true));
-    if (name == "keys") out.emplace_back(k);
+    if (name == "items") out.push_back(Value::List({k, v}, true));
+    if (name == "keys") out.push_back(k);
     if (name == "values") out.push_back(v);
   }
   if (name == "copy") return Value::Dict(d);
-  return Value::List(std::move(out));
+  using Seq = Value::Seq;
+  return Value::Sequence(std::move(out), name == "items"  ? Seq::kDictItems
+                                         : name == "keys" ? Seq::kDictKeys
+                                                          : Seq::kDictValues);
 }
 
 Value ListMethod(const Value& self, const std::string& name, CallArgs& a) {

@@ -80,7 +80,7 @@ bool ApplyTest(Evaluator& eval, std::string_view name, const Value& v, CallArgs&
     const Value& seq = TestArg(args, "in");
     if (seq.IsString())
       return v.IsString() && seq.AsString().find(v.AsString()) != std::string::npos;
-    if (seq.IsDict()) return v.IsString() && seq.AsDict().Find(v.AsString()) != nullptr;
+    if (seq.IsDict()) return seq.AsDict().FindKey(v) != nullptr;
     for (const auto& item : seq.Iterate()) {
       if (Equal(item, v)) return true;
     }
@@ -99,7 +99,7 @@ bool ApplyTest(Evaluator& eval, std::string_view name, const Value& v, CallArgs&
   if (name == "filter") return IsFilter(TestArg(args, "filter").Str());
   if (name == "test") return IsTest(TestArg(args, "test").Str());
   auto it = CompareTests().find(name);
-  if (it == CompareTests().end()) ThrowType("No test named '" + std::string(name) + "'.");
+  if (it == CompareTests().end()) ThrowType("No test named '" + std::string(name) + "' found.");
   return Compare(v, TestArg(args, "compare"), it->second);
 }
 

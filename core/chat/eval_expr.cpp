@@ -22,6 +22,43 @@ bool IsNumeric(const Value& v) { return v.IsNumber() || v.kind() == VK::kBool; }
             b.TypeName() + "'");
 }
 
+// markupsafe's escape(): what a plain str becomes when added to a Markup string.
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// str + str, where a Markup operand escapes the other one (Markup.__add__ / __radd__).
+Value Concat(const Value& a, const Value& b) {
+  if (a.IsMarkup() == b.IsMarkup()) {
+    std::string s = a.AsString() + b.AsString();
+    return a.IsMarkup() ? Value::Markup(std::move(s)) : Value(std::move(s));
+  }
+  if (a.IsMarkup()) return Value::Markup(a.AsString() + HtmlEscape(b.AsString()));
+  return Value::Markup(HtmlEscape(a.AsString()) + b.AsString());
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -46,7 +83,8 @@ Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (a.IsUndefined()) a.ThrowUndefined();
   if (b.IsUndefined()) b.ThrowUndefined();
   if (op == "+") {
-    if (a.IsString() && b.IsString()) return Value(a.AsString() + b.AsString());
+    if (a.IsString() && b.IsString()) return Concat(a, b);
+    if (a.IsMarkup()) Unsupported(op, a, b);
     if (a.IsList() && b.IsList() && a.IsTuple() == b.IsTuple()) {
       ValueList out = a.AsList();
       out.insert(out.end(), b.AsList().begin(), b.AsList().end());
@@ -101,7 +139,7 @@ bool Contains(const Value& container, const Value& item) {
     return container.AsString().find(item.AsString()) != std::string::npos;
   }
   if (container.IsDict()) {
-    return item.IsString() && container.AsDict().Find(item.AsString()) != nullptr;
+    return container.AsDict().FindKey(item) != nullptr;
   }
   if (container.IsList()) {
     for (const auto& v : container.AsList()) {
@@ -142,7 +180,7 @@ Value Evaluator::Eval(const Expr& e, const FramePtr& frame) {
       ValueDict dict;
       for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
         Value key = Eval(*e.args[i], frame);
-        dict.Set(key.IsString() ? key.AsString() : key.Str(), Eval(*e.args[i + 1], frame));
+        dict.Set(key, Eval(*e.args[i + 1], frame));
       }
       return Value::Dict(std::move(dict));
     }
@@ -216,7 +254,7 @@ CallArgs Evaluator::EvalArgs(const Expr& e, size_t first, const FramePtr& frame)
   if (e.star_star) {
     Value kw = Eval(*e.star_star, frame);
     if (!kw.IsDict()) ThrowType("argument after ** must be a mapping");
-    for (const auto& [k, v] : kw.AsDict().items) args.keyword.emplace_back(k, v);
+    for (const auto& [k, v] : kw.AsDict().items) args.keyword.emplace_back(k.Str(), v);
   }
   return args;
 }
@@ -252,10 +290,10 @@ Value Evaluator::GetAttr(const Value& object, const std::string& name) {
 // jinja2's sandbox getitem: the item first, then (for a string key) the attribute.
 Value Evaluator::GetItem(const Value& object, const Value& key) {
   if (object.IsUndefined()) object.ThrowUndefined();
-  if (object.IsDict() && !object.IsNamespace() && key.IsString()) {
-    if (const Value* v = object.AsDict().Find(key.AsString())) return *v;
+  if (object.IsDict() && !object.IsNamespace()) {
+    if (const Value* v = object.AsDict().FindKey(key)) return *v;
   }
-  if ((object.IsList() || object.IsString()) && IsIntLike(key)) {
+  if ((object.IsPlainSequence() || object.IsString()) && IsIntLike(key)) {
     bool is_str = object.IsString();
     std::vector<std::string> cps;
     if (is_str) cps = SplitCodepoints(object.AsString());
@@ -285,8 +323,8 @@ Value Evaluator::EvalSlice(const Expr& e, const FramePtr& frame) {
   std::vector<std::string> cps;
   bool is_str = object.IsString();
   if (is_str) cps = SplitCodepoints(object.AsString());
-  if (!is_str && !object.IsList())
-    ThrowType("'" + object.TypeName() + "' object is not subscriptable");
+  if (!is_str && !object.IsPlainSequence())
+    return Value::Undefined(object.ObjectTypeRepr() + " has no element slice");
   auto n = static_cast<int64_t>(is_str ? cps.size() : object.AsList().size());
   auto clamp = [&](std::optional<int64_t> v, int64_t dflt) {
     if (!v) return dflt;

@@ -87,11 +87,11 @@ ValueDict DictFromArgs(const CallArgs& args, bool check_names) {
   for (const auto& [k, v] : args.keyword) dict.Set(k, v);
   if (check_names) {
     for (const auto& [k, v] : dict.items) {
-      if (!k.empty() && k[0] == '_') {
+      if (k.IsString() && !k.AsString().empty() && k.AsString()[0] == '_') {
         Throw(
             Kind::kSecurity,
             "Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" +
-                k + "'. Please rename the attribute.");
+                k.AsString() + "'. Please rename the attribute.");
       }
     }
   }

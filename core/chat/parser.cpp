@@ -97,6 +97,7 @@ TemplateProgram Parser::Run() {
   TemplateProgram program;
   program.body = ParseBody({});
   if (Peek().type != Token::Type::kEof) Fail("unexpected tag");
+  CheckUnknownNames(program.body, false);
   return program;
 }
 

@@ -284,11 +284,9 @@ ExprPtr Parser::ParseFilterChain(ExprPtr value, bool start_inline) {
     int line = Peek().line;
     std::string name = ExpectName();
     while (SkipOp(".")) name += "." + ExpectName();
-    if (!IsFilter(name)) {
-      throw ParseError{absl::StrCat("line ", line, ": unsupported filter '", name, "'")};
-    }
     auto f = MakeExpr(Expr::Kind::kFilter, line);
     f->name = name;
+    f->unknown = !IsFilter(name);
     f->args.push_back(std::move(value));
     if (IsOp("(")) ParseCallArgs(*f);
     value = std::move(f);
@@ -301,10 +299,9 @@ ExprPtr Parser::ParseTest(ExprPtr node) {
   bool negated = SkipName("not");
   std::string name = ExpectName();
   while (SkipOp(".")) name += "." + ExpectName();
-  if (!IsTest(name))
-    throw ParseError{absl::StrCat("line ", line, ": unsupported test '", name, "'")};
   auto t = MakeExpr(Expr::Kind::kTest, line);
   t->name = name;
+  t->unknown = !IsTest(name);
   t->negated = negated;
   t->args.push_back(std::move(node));
   const Token& next = Peek();

@@ -76,4 +76,8 @@ class Parser {
 
 ExprPtr MakeExpr(Expr::Kind kind, int line);
 
+// Throws ParseError for an unknown filter or test outside an if statement or inline if (see
+// Expr::unknown).
+void CheckUnknownNames(const Body& body, bool soft);
+
 }  // namespace ribbon::chat

@@ -54,6 +54,7 @@ class Dumper {
         out_ += JsonQuote(v.AsString(), o_.ensure_ascii);
         return;
       case Value::Kind::kList:
+        if (!v.IsPlainSequence()) break;
         DumpList(v.AsList(), depth);
         return;
       case Value::Kind::kDict:
@@ -63,13 +64,31 @@ class Dumper {
         }
         [[fallthrough]];
       default:
-        ThrowType("Object of type " + v.TypeName() + " is not JSON serializable");
+        break;
     }
+    ThrowType("Object of type " + v.TypeName() + " is not JSON serializable");
   }
 
   std::string out_;
 
  private:
+  // Python's json: str keys as they are; int, float, bool and None keys converted.
+  static std::string KeyString(const Value& k) {
+    switch (k.kind()) {
+      case Value::Kind::kString:
+        return k.AsString();
+      case Value::Kind::kBool:
+        return k.AsBool() ? "true" : "false";
+      case Value::Kind::kNone:
+        return "null";
+      case Value::Kind::kInt:
+      case Value::Kind::kFloat:
+        return k.Str();
+      default:
+        ThrowType("keys must be str, int, float, bool or None, not " + k.TypeName());
+    }
+  }
+
   void DumpFloat(double d) {
     if (std::isnan(d)) {
       out_ += "NaN";
@@ -108,19 +127,19 @@ class Dumper {
       out_ += "{}";
       return;
     }
-    std::vector<const std::pair<std::string, Value>*> entries;
-    for (const auto& e : dict.items) entries.push_back(&e);
+    std::vector<std::pair<std::string, const Value*>> entries;
+    for (const auto& [k, v] : dict.items) entries.emplace_back(KeyString(k), &v);
     if (o_.sort_keys) {
       std::stable_sort(entries.begin(), entries.end(),
-                       [](auto* a, auto* b) { return a->first < b->first; });
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
     }
     out_ += '{';
     for (size_t i = 0; i < entries.size(); ++i) {
       if (i) out_ += item_sep_;
       Newline(depth + 1);
-      out_ += JsonQuote(entries[i]->first, o_.ensure_ascii);
+      out_ += JsonQuote(entries[i].first, o_.ensure_ascii);
       out_ += key_sep_;
-      Dump(entries[i]->second, depth + 1);
+      Dump(*entries[i].second, depth + 1);
     }
     Newline(depth);
     out_ += '}';

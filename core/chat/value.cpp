@@ -14,19 +14,27 @@ void ThrowType(std::string message) { Throw(TemplateError::Kind::kType, std::mov
 
 const Value* ValueDict::Find(std::string_view key) const {
   for (const auto& [k, v] : items) {
-    if (k == key) return &v;
+    if (k.IsString() && k.AsString() == key) return &v;
   }
   return nullptr;
 }
 
-void ValueDict::Set(const std::string& key, Value value) {
+const Value* ValueDict::FindKey(const Value& key) const {
+  if (key.IsString()) return Find(key.AsString());
+  for (const auto& [k, v] : items) {
+    if (Equal(k, key)) return &v;
+  }
+  return nullptr;
+}
+
+void ValueDict::Set(Value key, Value value) {
   for (auto& [k, v] : items) {
-    if (k == key) {
+    if (Equal(k, key)) {
       v = std::move(value);
       return;
     }
   }
-  items.emplace_back(key, std::move(value));
+  items.emplace_back(std::move(key), std::move(value));
 }
 
 const Value* CallArgs::Keyword(std::string_view name) const {
@@ -62,10 +70,20 @@ Value::Value(std::string s)
     : kind_(Kind::kString), s_(std::make_shared<const std::string>(std::move(s))) {}
 
 Value Value::List(ValueList items, bool tuple) {
+  return Sequence(std::move(items), tuple ? Seq::kTuple : Seq::kList);
+}
+Value Value::Sequence(ValueList items, Seq seq) {
   Value v;
   v.kind_ = Kind::kList;
-  v.tuple_ = tuple;
+  v.seq_ = seq;
   v.list_ = std::make_shared<const ValueList>(std::move(items));
+  if (seq == Seq::kGenerator || seq == Seq::kReverseIterator)
+    v.consumed_ = std::make_shared<bool>(false);
+  return v;
+}
+Value Value::Markup(std::string s) {
+  Value v(std::move(s));
+  v.markup_ = true;
   return v;
 }
 Value Value::Dict(ValueDict dict) {
@@ -107,7 +125,7 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
     }
     case nlohmann::json::value_t::object: {
       ValueDict dict;
-      for (const auto& [k, v] : json.items()) dict.items.emplace_back(k, FromJson(v));
+      for (const auto& [k, v] : json.items()) dict.items.emplace_back(Value(k), FromJson(v));
       return Dict(std::move(dict));
     }
     default:
@@ -134,7 +152,7 @@ bool Value::Truthy() const {
     case Kind::kString:
       return !s_->empty();
     case Kind::kList:
-      return !list_->empty();
+      return consumed_ || !list_->empty();
     case Kind::kDict:
       return namespace_ || !dict_->items.empty();
     case Kind::kFunction:
@@ -233,13 +251,17 @@ std::string Value::Repr() const {
     case Kind::kString:
       return StringRepr(*s_);
     case Kind::kList: {
-      std::string out = tuple_ ? "(" : "[";
+      if (consumed_) return "<" + TypeName() + " object>";
+      bool tuple = seq_ == Seq::kTuple;
+      std::string out = tuple ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) {
         if (i) out += ", ";
         out += (*list_)[i].Repr();
       }
-      if (tuple_ && list_->size() == 1) out += ",";
-      return out + (tuple_ ? ")" : "]");
+      if (tuple && list_->size() == 1) out += ",";
+      out += tuple ? ")" : "]";
+      if (seq_ == Seq::kList || seq_ == Seq::kTuple) return out;
+      return TypeName() + "(" + out + ")";
     }
     case Kind::kDict: {
       if (namespace_) return "<Namespace>";
@@ -248,7 +270,7 @@ std::string Value::Repr() const {
       for (const auto& [k, v] : dict_->items) {
         if (!first) out += ", ";
         first = false;
-        out += StringRepr(k) + ": " + v.Repr();
+        out += k.Repr() + ": " + v.Repr();
       }
       return out + "}";
     }
@@ -272,9 +294,24 @@ std::string Value::TypeName() const {
     case Kind::kFloat:
       return "float";
     case Kind::kString:
-      return "str";
+      return markup_ ? "Markup" : "str";
     case Kind::kList:
-      return tuple_ ? "tuple" : "list";
+      switch (seq_) {
+        case Seq::kTuple:
+          return "tuple";
+        case Seq::kGenerator:
+          return "generator";
+        case Seq::kReverseIterator:
+          return "list_reverseiterator";
+        case Seq::kDictItems:
+          return "dict_items";
+        case Seq::kDictKeys:
+          return "dict_keys";
+        case Seq::kDictValues:
+          return "dict_values";
+        default:
+          return "list";
+      }
     case Kind::kDict:
       return namespace_ ? "Namespace" : "dict";
     case Kind::kFunction:
@@ -291,10 +328,15 @@ std::string Value::ObjectTypeRepr() const {
 ValueList Value::Iterate() const {
   switch (kind_) {
     case Kind::kList:
+      if (consumed_) {
+        if (*consumed_) return {};
+        *consumed_ = true;
+      }
       return *list_;
     case Kind::kDict: {
+      if (namespace_) ThrowType("'Namespace' object is not iterable");
       ValueList keys;
-      for (const auto& [k, v] : dict_->items) keys.emplace_back(k);
+      for (const auto& [k, v] : dict_->items) keys.push_back(k);
       return keys;
     }
     case Kind::kString: {
@@ -322,13 +364,16 @@ nlohmann::ordered_json Value::ToJson() const {
     case Kind::kString:
       return *s_;
     case Kind::kList: {
+      if (!IsPlainSequence())
+        ThrowType("Object of type " + TypeName() + " is not JSON serializable");
       auto out = nlohmann::ordered_json::array();
       for (const auto& item : *list_) out.push_back(item.ToJson());
       return out;
     }
     case Kind::kDict: {
       auto out = nlohmann::ordered_json::object();
-      for (const auto& [k, v] : dict_->items) out[k] = v.ToJson();
+      for (const auto& [k, v] : dict_->items)
+        out[k.IsString() ? k.AsString() : k.Str()] = v.ToJson();
       return out;
     }
     default:
@@ -360,6 +405,8 @@ bool Equal(const Value& a, const Value& b) {
     case K::kString:
       return a.AsString() == b.AsString();
     case K::kList: {
+      if (!a.IsPlainSequence() || !b.IsPlainSequence()) return &a.AsList() == &b.AsList();
+      if (a.IsTuple() != b.IsTuple()) return false;
       if (a.AsList().size() != b.AsList().size()) return false;
       for (size_t i = 0; i < a.AsList().size(); ++i) {
         if (!Equal(a.AsList()[i], b.AsList()[i])) return false;
@@ -371,7 +418,7 @@ bool Equal(const Value& a, const Value& b) {
       const auto& x = a.AsDict().items;
       if (x.size() != b.AsDict().items.size()) return false;
       for (const auto& [k, v] : x) {
-        const Value* other = b.AsDict().Find(k);
+        const Value* other = b.AsDict().FindKey(k);
         if (!other || !Equal(v, *other)) return false;
       }
       return true;

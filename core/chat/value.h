@@ -35,10 +35,12 @@ struct TemplateError {
 
 class Value;
 using ValueList = std::vector<Value>;
+// Keys are Values (templates write `{0: 0, 512: 128}`); lookups compare with Python's ==.
 struct ValueDict {
-  std::vector<std::pair<std::string, Value>> items;
+  std::vector<std::pair<Value, Value>> items;
   const Value* Find(std::string_view key) const;
-  void Set(const std::string& key, Value value);
+  const Value* FindKey(const Value& key) const;
+  void Set(Value key, Value value);
 };
 
 struct CallArgs {
@@ -64,6 +66,21 @@ class Value {
   Value(std::string s);
   Value(const char* s) : Value(std::string(s)) {}
   static Value List(ValueList items, bool tuple = false);
+  // What a list-like value really is in Python: jinja2's map/select/... filters return
+  // generators (always truthy, no len(), one pass, not JSON), reverse() an iterator, and
+  // dict.items()/keys()/values() views (len() works, not subscriptable, not JSON).
+  enum class Seq {
+    kList,
+    kTuple,
+    kGenerator,
+    kReverseIterator,
+    kDictItems,
+    kDictKeys,
+    kDictValues
+  };
+  static Value Sequence(ValueList items, Seq seq);
+  // markupsafe.Markup (the `safe` filter): `+` with a plain str escapes the str.
+  static Value Markup(std::string s);
   static Value Dict(ValueDict dict = {});
   static Value Namespace(ValueDict dict = {});
   static Value Func(std::string name, Function fn);
@@ -76,7 +93,13 @@ class Value {
   bool IsString() const { return kind_ == Kind::kString; }
   bool IsList() const { return kind_ == Kind::kList; }
   bool IsDict() const { return kind_ == Kind::kDict; }
-  bool IsTuple() const { return kind_ == Kind::kList && tuple_; }
+  bool IsTuple() const { return kind_ == Kind::kList && seq_ == Seq::kTuple; }
+  Seq seq() const { return seq_; }
+  // A plain list or tuple (subscriptable, sized, JSON-serializable).
+  bool IsPlainSequence() const {
+    return kind_ == Kind::kList && (seq_ == Seq::kList || seq_ == Seq::kTuple);
+  }
+  bool IsMarkup() const { return kind_ == Kind::kString && markup_; }
   bool IsNamespace() const { return kind_ == Kind::kDict && namespace_; }
   bool IsCallable() const { return kind_ == Kind::kFunction; }
 
@@ -105,7 +128,9 @@ class Value {
  private:
   Kind kind_ = Kind::kUndefined;
   bool b_ = false;
-  bool tuple_ = false;
+  bool markup_ = false;
+  Seq seq_ = Seq::kList;
+  std::shared_ptr<bool> consumed_;  // generators and iterators: iterated once already
   bool namespace_ = false;
   int64_t i_ = 0;
   double d_ = 0;
