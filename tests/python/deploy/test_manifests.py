@@ -274,6 +274,14 @@ def test_hpa_metric_is_documented_served_and_exported(tmp_path):
     with h.Ribbond(str(workdir)) as daemon:
         with urllib.request.urlopen(f"http://127.0.0.1:{daemon.http_port}/metrics", timeout=10) as r:
             text = r.read().decode()
+        # The images' HEALTHCHECK command, pointed at this daemon, says ready.
+        for dockerfile in ("Dockerfile", "Dockerfile.cpu"):
+            command = json.loads(re.search(r'^\s*CMD (\[.*"health".*\])$', (ROOT / "deploy/docker" / dockerfile).read_text(),
+                                           re.M).group(1))
+            assert command[0] == "/opt/ribbon/bin/ribbon"
+            command[0] = h.RIBBON_CLI
+            command = [re.sub(r":\d+$", f":{daemon.grpc_port}", part) for part in command]
+            assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0, command
     assert f"# TYPE {name} gauge" in text
     assert re.search(r"^" + re.escape(name) + r" \d", text, re.M)
 
