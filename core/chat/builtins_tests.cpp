@@ -64,8 +64,10 @@ bool ApplyTest(Evaluator& eval, std::string_view name, const Value& v, CallArgs&
   if (name == "number") return k == VK::kInt || k == VK::kFloat || k == VK::kBool;
   if (name == "string") return k == VK::kString;
   if (name == "mapping") return k == VK::kDict && !v.IsNamespace();
-  if (name == "sequence")
-    return k == VK::kString || k == VK::kList || (k == VK::kDict && !v.IsNamespace());
+  if (name == "sequence") {  // len() and __getitem__: Undefined has both, generators neither
+    return k == VK::kString || v.IsPlainSequence() || k == VK::kUndefined ||
+           (k == VK::kDict && !v.IsNamespace());
+  }
   if (name == "iterable")
     return k == VK::kString || k == VK::kList || k == VK::kDict || k == VK::kUndefined;
   if (name == "callable") return k == VK::kFunction;

@@ -108,7 +108,7 @@ Body Parser::ParseBody(std::initializer_list<std::string_view> end_tags) {
     const Token& t = Peek();
     if (t.type == Token::Type::kEof) {
       if (end_tags.size() != 0) {
-        Fail("missing '{% " + std::string(*end_tags.begin()) + " %}'");
+        Fail("missing '{% " + std::string(*(end_tags.end() - 1)) + " %}'");
       }
       return body;
     }
