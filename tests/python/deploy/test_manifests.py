@@ -234,7 +234,8 @@ def test_config_probes_and_services_agree(overlay):
     policy_ports = {p["port"] for rule in one(docs, "NetworkPolicy")["spec"]["ingress"] for p in rule["ports"]}
     assert policy_ports <= set(ports)
     monitor = one(docs, "ServiceMonitor")["spec"]
-    assert monitor["selector"]["matchLabels"].items() <= one(docs, "Service", "ribbond-http")["metadata"]["labels"].items()
+    http_labels = one(docs, "Service", "ribbond-http")["metadata"]["labels"]
+    assert monitor["selector"]["matchLabels"].items() <= http_labels.items()
     assert [e["port"] for e in monitor["endpoints"]] == ["metrics"]
 
 
@@ -276,8 +277,8 @@ def test_hpa_metric_is_documented_served_and_exported(tmp_path):
             text = r.read().decode()
         # The images' HEALTHCHECK command, pointed at this daemon, says ready.
         for dockerfile in ("Dockerfile", "Dockerfile.cpu"):
-            command = json.loads(re.search(r'^\s*CMD (\[.*"health".*\])$', (ROOT / "deploy/docker" / dockerfile).read_text(),
-                                           re.M).group(1))
+            source = (ROOT / "deploy/docker" / dockerfile).read_text()
+            command = json.loads(re.search(r'^\s*CMD (\[.*"health".*\])$', source, re.M).group(1))
             assert command[0] == "/opt/ribbon/bin/ribbon"
             command[0] = h.RIBBON_CLI
             command = [re.sub(r":\d+$", f":{daemon.grpc_port}", part) for part in command]
