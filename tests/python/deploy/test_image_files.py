@@ -136,6 +136,10 @@ def test_ldd_resolves_the_cuda_image_from_the_staged_set(tmp_path):
                 outside.append((name, path))
         assert not outside, f"{binary}: resolved outside the image's file set: {outside}"
         assert out.count(str(dest)) > 20
+    # And the loader really starts the staged ribbond with them.
+    version = subprocess.run([str(dest / "bin" / "ribbond"), "--version"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert version.returncode == 0, version.stderr
 
 
 def test_bundled_libraries_are_not_also_base_libraries():
