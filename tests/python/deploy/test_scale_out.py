@@ -4,7 +4,8 @@
 One gRPC client channel uses `dns://` + round_robin + client-side health checking + the retry
 policy docs/deploy.md recommends, under 64 concurrent streams:
   - a replica added mid-run receives traffic within server.max_connection_age_seconds: its GOAWAY
-    makes the client re-resolve (the DNS server sees the queries), nothing else tells it;
+    makes the client re-resolve (the DNS server sees the queries), nothing else tells it (the
+    control, with max age 0, sees no query and no call on the new replica);
   - a replica that gets SIGTERM mid-load turns NOT_SERVING, drains its streams, exits 0, and no
     client request fails; a client without health checking has its refused attempts retried;
   - the replicas' counts (metrics, and the drained replica's access log, since its metrics end
@@ -56,14 +57,14 @@ def has_openai_port():
 class Replica(h.Ribbond):
     """A ribbond on its own loopback address."""
 
-    def __init__(self, workdir, host, port):
+    def __init__(self, workdir, host, port, max_age=MAX_AGE):
         self.host = host
         workdir.mkdir()
         # Each replica's side ports on its own address too (port 0: any free one).
         extra = ("--openai.listen", f"{host}:0") if has_openai_port() else ()
         super().__init__(str(workdir), args=(
             "--listen", f"{host}:{port}", "--http-listen", f"{host}:0", *extra,
-            "--server.max_connection_age_seconds", str(MAX_AGE), "--server.shutdown_grace_seconds", "60",
+            "--server.max_connection_age_seconds", str(max_age), "--server.shutdown_grace_seconds", "60",
             "--model.num_threads", "1", "--debug.step_delay_ms", "2"))
 
     @property
@@ -93,14 +94,14 @@ class Load:
     """WORKERS threads, each running one stream after another until stopped; every stream's
     tokens are checked against the golden greedy continuation."""
 
-    def __init__(self, channel):
+    def __init__(self, channel, workers=WORKERS):
         self.channel = channel
         self.stub = h.pb_grpc.GenerationStub(channel)
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.ok, self.tokens, self.failures = 0, 0, []
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS)
-        self.futures = [self.pool.submit(self._worker, i) for i in range(WORKERS)]
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.futures = [self.pool.submit(self._worker, i) for i in range(workers)]
 
     def _worker(self, index):
         n = 0
@@ -214,6 +215,38 @@ def test_scale_out_rebalance_and_drain(tmp_path):
         print(f"scale-out: c's first request {delay:.2f}s after it was added (max age {MAX_AGE}s); "
               f"client OK {client_ok}, tokens {client_tokens}, failed 0; served a/b/c {share}; "
               f"refused by draining a and retried {a_counts['unavailable']}")
+    finally:
+        if load:
+            load.stop.set()
+            load.channel.close()
+        for replica in replicas:
+            replica.kill()
+        if dns:
+            dns.close()
+
+
+def test_without_max_connection_age_a_new_replica_gets_nothing(tmp_path):
+    """The control: with server.max_connection_age_seconds = 0 the client never asks DNS again,
+    and a replica added under load gets no call, however long the channel runs."""
+    replicas = []
+    dns = load = None
+    try:
+        a = Replica(tmp_path / "a", "127.0.0.2", 0, max_age=0).start()
+        replicas.append(a)
+        dns = LoopbackDns(NAME, [a.host])
+        load = Load(client_channel(dns, a.grpc_port), workers=8)
+        h.wait_until(lambda: a.metrics()["ok"] >= 8, 20, what="load on a")
+        b = Replica(tmp_path / "b", "127.0.0.3", a.grpc_port, max_age=0)
+        replicas.append(b)
+        b.start()
+        queries_before = dns.a_queries
+        dns.set_addresses([a.host, b.host])
+        served_before = a.metrics()["ok"]
+        time.sleep(2 * MAX_AGE * 1.1 + 1.0)  # twice what the test above allows
+        assert b.metrics()["arrived"] == 0 and dns.a_queries == queries_before
+        assert a.metrics()["ok"] > served_before  # the load went on, all of it to a
+        load.finish()
+        assert load.failures == []
     finally:
         if load:
             load.stop.set()
