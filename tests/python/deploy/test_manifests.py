@@ -272,7 +272,9 @@ def test_hpa_metric_is_documented_served_and_exported(tmp_path):
     # Exported by a real ribbond under that name, as a gauge.
     workdir = tmp_path / "ribbond"
     workdir.mkdir()
-    with h.Ribbond(str(workdir)) as daemon:
+    # Its OpenAI port (if this ribbond has one) on any free port, not the default 8000.
+    args = ("--openai.listen", "127.0.0.1:0") if "openai" in DEFAULTS else ()
+    with h.Ribbond(str(workdir), args=args) as daemon:
         with urllib.request.urlopen(f"http://127.0.0.1:{daemon.http_port}/metrics", timeout=10) as r:
             text = r.read().decode()
         # The images' HEALTHCHECK command, pointed at this daemon, says ready.
