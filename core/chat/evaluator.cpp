@@ -100,13 +100,20 @@ ValueDict DictFromArgs(const CallArgs& args, bool check_names) {
 
 }  // namespace
 
+Evaluator::~Evaluator() {
+  for (const auto& frame : macro_frames_) frame->vars.clear();
+  for (const auto& ns : namespaces_) ns.AsDict().items.clear();
+}
+
 FramePtr Evaluator::MakeGlobals(const nlohmann::ordered_json& context) {
   auto globals = std::make_shared<Frame>();
   auto& g = globals->vars;
   g["range"] = Value::Func("range", RangeFn);
   g["dict"] = Value::Func("dict", [](CallArgs& a) { return Value::Dict(DictFromArgs(a, false)); });
-  g["namespace"] =
-      Value::Func("namespace", [](CallArgs& a) { return Value::Namespace(DictFromArgs(a, true)); });
+  g["namespace"] = Value::Func("namespace", [this](CallArgs& a) {
+    namespaces_.push_back(Value::Namespace(DictFromArgs(a, true)));
+    return namespaces_.back();
+  });
   g["raise_exception"] = Value::Func("raise_exception", [](CallArgs& a) -> Value {
     Throw(Kind::kRaise, a.positional.empty() ? "" : a.positional[0].Str());
   });
@@ -269,6 +276,12 @@ Value Evaluator::ApplyFilterChain(const Expr& chain, Value input, const FramePtr
 Value Evaluator::MakeMacro(const Stmt& stmt, const FramePtr& frame, std::string name) {
   const Stmt* macro = &stmt;
   return Value::Func(std::move(name), [this, macro, frame](CallArgs& args) {
+    if (call_depth_ >= 100) ThrowType("maximum recursion depth exceeded");
+    struct DepthScope {
+      int& depth;
+      explicit DepthScope(int& d) : depth(++d) {}
+      ~DepthScope() { --depth; }
+    } scope(call_depth_);
     auto local = std::make_shared<Frame>();
     local->parent = frame;
     const auto& params = macro->params;
@@ -308,6 +321,7 @@ Value Evaluator::MakeMacro(const Stmt& stmt, const FramePtr& frame, std::string 
 
 void Evaluator::ExecMacro(const Stmt& stmt, const FramePtr& frame) {
   frame->vars[stmt.name] = MakeMacro(stmt, frame, stmt.name);
+  macro_frames_.push_back(frame);
 }
 
 void Evaluator::ExecCallBlock(const Stmt& stmt, const FramePtr& frame, std::string& out) {

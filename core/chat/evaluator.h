@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/chat/ast.h"
 #include "core/chat/chat_template.h"
@@ -30,6 +31,11 @@ using FramePtr = std::shared_ptr<Frame>;
 class Evaluator {
  public:
   explicit Evaluator(const RenderOptions& options) : options_(options) {}
+  // Breaks the reference cycles a render can create (a macro held by the frame it closes over,
+  // a namespace stored inside itself) so nothing outlives the render.
+  ~Evaluator();
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
 
   std::string Render(const TemplateProgram& program, const nlohmann::ordered_json& context);
 
@@ -66,6 +72,10 @@ class Evaluator {
 
   const RenderOptions& options_;
   uint64_t steps_ = 0;
+  int call_depth_ = 0;
+  std::vector<FramePtr> macro_frames_;  // frames holding macros that capture them
+  std::vector<Value> namespaces_;  // every namespace() created  // macro calls in progress; bounded
+                                   // like Python's recursion limit
   size_t output_bytes_ = 0;
 };
 

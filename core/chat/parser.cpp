@@ -88,6 +88,10 @@ void Parser::Fail(const std::string& what) const {
   throw ParseError{absl::StrCat("line ", t.line, ": ", what, " (got ", got, ")")};
 }
 
+Parser::DepthGuard::DepthGuard(Parser& p) : parser(p) {
+  if (++parser.depth_ > 200) parser.Fail("template nested too deeply");
+}
+
 void Parser::ExpectBlockEnd() {
   if (Peek().type != Token::Type::kBlockEnd) Fail("expected end of statement block");
   Next();
@@ -139,6 +143,7 @@ Body Parser::ParseBody(std::initializer_list<std::string_view> end_tags) {
 }
 
 StmtPtr Parser::ParseStatement() {
+  DepthGuard guard(*this);
   const Token& t = Peek();
   if (t.type != Token::Type::kName) Fail("expected a tag name");
   std::string tag = t.text;

@@ -19,6 +19,7 @@ ExprPtr Binary(std::string op, ExprPtr lhs, ExprPtr rhs) {
 }  // namespace
 
 ExprPtr Parser::ParseExpression(bool with_condexpr) {
+  DepthGuard guard(*this);
   ExprPtr node = ParseOr();
   if (!with_condexpr) return node;
   while (SkipName("if")) {
@@ -70,6 +71,7 @@ ExprPtr Parser::ParseAnd() {
 }
 
 ExprPtr Parser::ParseNot() {
+  DepthGuard guard(*this);
   if (IsName("not")) {
     auto e = MakeExpr(Expr::Kind::kUnary, Next().line);
     e->name = "not";
@@ -133,6 +135,7 @@ ExprPtr Parser::ParsePow() {
 }
 
 ExprPtr Parser::ParseUnary(bool with_filter) {
+  DepthGuard guard(*this);
   ExprPtr node;
   if (IsOp("-") || IsOp("+")) {
     node = MakeExpr(Expr::Kind::kUnary, Peek().line);

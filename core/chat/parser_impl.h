@@ -70,8 +70,17 @@ class Parser {
   std::string ExpectName();
   [[noreturn]] void Fail(const std::string& what) const;
 
+  // Bounds recursion so a hostile template cannot overflow the stack (jinja2 would hit
+  // Python's recursion limit instead).
+  struct DepthGuard {
+    explicit DepthGuard(Parser& p);
+    ~DepthGuard() { --parser.depth_; }
+    Parser& parser;
+  };
+
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 ExprPtr MakeExpr(Expr::Kind kind, int line);

@@ -105,7 +105,8 @@ Value Value::Func(std::string name, Function fn) {
   return v;
 }
 
-Value Value::FromJson(const nlohmann::ordered_json& json) {
+Value Value::FromJson(const nlohmann::ordered_json& json, int depth) {
+  if (depth > 512) ThrowType("chat template context nested too deeply");
   switch (json.type()) {
     case nlohmann::json::value_t::null:
       return None();
@@ -120,12 +121,13 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
       return Value(json.get<std::string>());
     case nlohmann::json::value_t::array: {
       ValueList items;
-      for (const auto& item : json) items.push_back(FromJson(item));
+      for (const auto& item : json) items.push_back(FromJson(item, depth + 1));
       return List(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       ValueDict dict;
-      for (const auto& [k, v] : json.items()) dict.items.emplace_back(Value(k), FromJson(v));
+      for (const auto& [k, v] : json.items())
+        dict.items.emplace_back(Value(k), FromJson(v, depth + 1));
       return Dict(std::move(dict));
     }
     default:

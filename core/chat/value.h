@@ -84,7 +84,8 @@ class Value {
   static Value Dict(ValueDict dict = {});
   static Value Namespace(ValueDict dict = {});
   static Value Func(std::string name, Function fn);
-  static Value FromJson(const nlohmann::ordered_json& json);
+  // TypeError past 512 levels of nesting (a request cannot exhaust the stack).
+  static Value FromJson(const nlohmann::ordered_json& json, int depth = 0);
 
   Kind kind() const { return kind_; }
   bool IsUndefined() const { return kind_ == Kind::kUndefined; }
