@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 MODEL ?=
 ARGS ?=
+SECONDS ?= 300
 
 .PHONY: serve test setup build test-asan fuzz bench clean
 
@@ -21,6 +22,11 @@ test:
 test-asan:
 	@RIBBON_BUILD="$(CURDIR)/build-asan" RIBBON_BUILD_TYPE=RelWithDebInfo \
 	  RIBBON_CMAKE_ARGS="-DRIBBON_SANITIZE=ON -DRIBBON_ENABLE_CUDA=OFF" scripts/test.sh --asan
+
+# Every libFuzzer target (tests/fuzz/run_*_fuzz.sh), SECONDS each; not part of `make test`.
+fuzz:
+	@for script in tests/fuzz/run_*_fuzz.sh; do echo "== $$script ($(SECONDS) s)"; \
+	  "$$script" "$(SECONDS)" || exit 1; done
 
 bench: setup
 	@scripts/bench.sh
