@@ -95,18 +95,29 @@ Value ToJson(Evaluator&, CallArgs& args) {
   return Value(JsonDumps(Input(args), o));
 }
 
-Value Upper(Evaluator&, CallArgs& args) { return Value(AsciiUpper(Input(args).Str())); }
-Value Lower(Evaluator&, CallArgs& args) { return Value(AsciiLower(Input(args).Str())); }
+Value Upper(Evaluator&, CallArgs& args) { return Value(PyUpper(Input(args).Str())); }
+Value Lower(Evaluator&, CallArgs& args) { return Value(PyLower(Input(args).Str())); }
 
-Value Capitalize(Evaluator&, CallArgs& args) {
-  std::string s = AsciiLower(Input(args).Str());
-  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
-  return Value(s);
-}
+Value Capitalize(Evaluator&, CallArgs& args) { return Value(PyCapitalize(Input(args).Str())); }
 
+// jinja2's do_title: words split at runs of "-", whitespace, "(", "{", "[", "<"; each word's
+// first code point upper-cased and the rest lower-cased (unlike str.title, "it's" -> "It's").
 Value Title(Evaluator&, CallArgs& args) {
-  CallArgs call;
-  return GetMethod(Value(Input(args).Str()), "title").Call(call);
+  auto is_sep = [](const std::string& cp) {
+    return cp == "-" || cp == "(" || cp == "{" || cp == "[" || cp == "<" || IsPythonSpace(cp);
+  };
+  std::string out;
+  bool word_start = true;
+  for (const std::string& cp : SplitCodepoints(Input(args).Str())) {
+    if (is_sep(cp)) {
+      out += cp;
+      word_start = true;
+      continue;
+    }
+    out += word_start ? PyUpper(cp) : PyLower(cp);
+    word_start = false;
+  }
+  return Value(std::move(out));
 }
 
 Value Replace(Evaluator&, CallArgs& args) {
@@ -166,7 +177,7 @@ Value Items(Evaluator&, CallArgs& args) {
 
 // Sort key for sort/dictsort/unique: case-folded strings unless case_sensitive.
 Value SortKey(const Value& v, bool case_sensitive) {
-  return v.IsString() && !case_sensitive ? Value(AsciiLower(v.AsString())) : v;
+  return v.IsString() && !case_sensitive ? Value(PyLower(v.AsString())) : v;
 }
 
 Value DictSort(Evaluator&, CallArgs& args) {

@@ -97,18 +97,6 @@ std::string ReplaceAll(const std::string& s, const std::string& from, const std:
   return out + s.substr(start);
 }
 
-std::string TitleCase(const std::string& s) {
-  std::string out = s;
-  bool prev_cased = false;
-  for (char& c : out) {
-    bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
-    if (lower && !prev_cased) c = static_cast<char>(c - 'a' + 'A');
-    if (upper && prev_cased) c = static_cast<char>(c - 'A' + 'a');
-    prev_cased = lower || upper || static_cast<unsigned char>(c) >= 0x80;
-  }
-  return out;
-}
-
 Value StrMethod(const std::string& s, const std::string& name, CallArgs& a) {
   if (name == "strip") return Value(Strip(s, OptChars(a), StripSide::kBoth));
   if (name == "lstrip") return Value(Strip(s, OptChars(a), StripSide::kLeft));
@@ -116,14 +104,10 @@ Value StrMethod(const std::string& s, const std::string& name, CallArgs& a) {
   if (name == "split") return SplitString(s, a);
   if (name == "startswith") return Value(AffixMatch(s, Pos(a, 0, "startswith"), true));
   if (name == "endswith") return Value(AffixMatch(s, Pos(a, 0, "endswith"), false));
-  if (name == "upper") return Value(AsciiUpper(s));
-  if (name == "lower") return Value(AsciiLower(s));
-  if (name == "title") return Value(TitleCase(s));
-  if (name == "capitalize") {
-    std::string out = AsciiLower(s);
-    if (!out.empty()) out[0] = AsciiUpper(out.substr(0, 1))[0];
-    return Value(out);
-  }
+  if (name == "upper") return Value(PyUpper(s));
+  if (name == "lower") return Value(PyLower(s));
+  if (name == "title") return Value(PyTitle(s));
+  if (name == "capitalize") return Value(PyCapitalize(s));
   if (name == "replace") {
     int64_t count = a.positional.size() > 2 ? a.positional[2].AsInt() : -1;
     return Value(ReplaceAll(s, Pos(a, 0, "replace").Str(), Pos(a, 1, "replace").Str(), count));

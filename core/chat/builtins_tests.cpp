@@ -96,8 +96,8 @@ bool ApplyTest(Evaluator& eval, std::string_view name, const Value& v, CallArgs&
     int64_t r = ((v.AsInt() % d) + d) % d;
     return name == "odd" ? r == 1 : r == 0;
   }
-  if (name == "lower") return v.Str() == AsciiLower(v.Str());
-  if (name == "upper") return v.Str() == AsciiUpper(v.Str());
+  if (name == "lower") return v.Str() == PyLower(v.Str());
+  if (name == "upper") return v.Str() == PyUpper(v.Str());
   if (name == "filter") return IsFilter(TestArg(args, "filter").Str());
   if (name == "test") return IsTest(TestArg(args, "test").Str());
   auto it = CompareTests().find(name);

@@ -23,6 +23,79 @@ size_t NextLength(std::string_view s, size_t i) {
   return n;
 }
 
+struct CaseRule {
+  uint32_t first, last;
+  int32_t delta;
+  uint32_t stride;
+};
+struct CaseSpecial {
+  uint32_t cp;
+  const char* utf8;
+};
+#include "core/chat/case_table.inc"
+
+uint32_t Decode(std::string_view cp) {
+  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(cp[i])); };
+  if (cp.size() == 2) return ((b(0) & 0x1f) << 6) | (b(1) & 0x3f);
+  if (cp.size() == 3) return ((b(0) & 0x0f) << 12) | ((b(1) & 0x3f) << 6) | (b(2) & 0x3f);
+  return b(0);
+}
+
+void Encode(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// One code point's mapping appended to `out`.
+template <size_t R, size_t S>
+void MapOne(std::string_view cp_utf8, const CaseRule (&rules)[R], const CaseSpecial (&specials)[S],
+            std::string& out) {
+  uint32_t cp = Decode(cp_utf8);
+  for (const auto& special : specials) {
+    if (special.cp == cp) {
+      out += special.utf8;
+      return;
+    }
+  }
+  for (const auto& rule : rules) {
+    if (cp >= rule.first && cp <= rule.last && (cp - rule.first) % rule.stride == 0) {
+      Encode(static_cast<uint32_t>(static_cast<int32_t>(cp) + rule.delta), out);
+      return;
+    }
+  }
+  out += cp_utf8;
+}
+
+std::string MapCase(std::string_view s, bool upper) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = NextLength(s, i);
+    char c = s[i];
+    if (n == 1 && static_cast<unsigned char>(c) < 0x80) {
+      if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      out += c;
+    } else if (n == 1 || n == 4) {
+      out += s.substr(i, n);  // malformed bytes and code points beyond the BMP stay as they are
+    } else if (upper) {
+      MapOne(s.substr(i, n), kUpperRules, kUpperSpecials, out);
+    } else {
+      MapOne(s.substr(i, n), kLowerRules, kLowerSpecials, out);
+    }
+    i += n;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> SplitCodepoints(std::string_view s) {
@@ -92,18 +165,23 @@ std::string Strip(std::string_view s, std::string_view chars, StripSide side) {
   return out;
 }
 
-std::string AsciiUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
+std::string PyUpper(std::string_view s) { return MapCase(s, true); }
+std::string PyLower(std::string_view s) { return MapCase(s, false); }
+
+std::string PyCapitalize(std::string_view s) {
+  std::vector<std::string> cps = SplitCodepoints(s);
+  std::string out;
+  for (size_t i = 0; i < cps.size(); ++i) out += MapCase(cps[i], i == 0);
   return out;
 }
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+std::string PyTitle(std::string_view s) {
+  std::string out;
+  bool previous_cased = false;
+  for (const std::string& cp : SplitCodepoints(s)) {
+    std::string upper = MapCase(cp, true), lower = MapCase(cp, false);
+    out += previous_cased ? lower : upper;
+    previous_cased = upper != cp || lower != cp;
   }
   return out;
 }

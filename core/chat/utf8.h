@@ -19,8 +19,12 @@ enum class StripSide { kBoth, kLeft, kRight };
 std::string Strip(std::string_view s, std::string_view chars, StripSide side);
 bool IsPythonSpace(std::string_view codepoint);
 
-// ASCII case mapping (the letters chat templates case-map are role names and keywords).
-std::string AsciiUpper(std::string_view s);
-std::string AsciiLower(std::string_view s);
+// Python's str.upper / str.lower over the Basic Multilingual Plane (core/chat/case_table.inc);
+// code points beyond it are left as they are.
+std::string PyUpper(std::string_view s);
+std::string PyLower(std::string_view s);
+// Python's str.title and str.capitalize on the same tables.
+std::string PyTitle(std::string_view s);
+std::string PyCapitalize(std::string_view s);
 
 }  // namespace ribbon::chat
