@@ -22,6 +22,7 @@ apt_packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev catch2 libcpp-httplib-dev
   libpcre2-dev libutf8proc-dev libsentencepiece-dev prometheus python3-venv clang-format
+  libboost1.74-dev libssl-dev
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -47,17 +48,7 @@ fi
 
 mkdir -p "$CCACHE_DIR"
 t_env=$(date +%s)
-# Reconfigure whenever what setup passes to CMake changes (build type, extra arguments, the
-# Python environment), not only when the build folder is new: a stamp in the build folder holds
-# the arguments of the last configure.
-configure_args=(-G Ninja -DCMAKE_BUILD_TYPE="${RIBBON_BUILD_TYPE:-Release}"
-  -DRIBBON_PYTHON="$RIBBON_VENV/bin/python" ${RIBBON_CMAKE_ARGS:-})
-configure_stamp="$RIBBON_BUILD/.ribbon-configure-args"
-if [ ! -f "$RIBBON_BUILD/build.ninja" ] || [ "$(cat "$configure_stamp" 2>/dev/null)" != "${configure_args[*]}" ]; then
-  phase "configuring $RIBBON_BUILD (${configure_args[*]})"
-  "$RIBBON_VENV/bin/cmake" -S . -B "$RIBBON_BUILD" "${configure_args[@]}"
-  printf '%s' "${configure_args[*]}" > "$configure_stamp"
-fi
+scripts/configure.sh
 phase "building ($RIBBON_JOBS jobs)"
 "$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS"
 

@@ -12,28 +12,16 @@
 #include <unordered_map>
 
 #include "core/engine/engine.h"
-#include "core/engine/forward_worker.h"
+#include "core/engine/oom_policy.h"
 #include "core/engine/plan_builder.h"
 #include "core/engine/sequence.h"
+#include "core/engine/sequence_table.h"
+#include "core/engine/step.h"
+#include "core/engine/step_pipeline.h"
 #include "core/kv/block_manager.h"
 #include "core/plan/step_plan.h"
 
 namespace ribbon {
-
-// One step from plan to sampled tokens.
-struct Step {
-  std::vector<sched::ScheduledChunk> chunks;
-  // Prompt tokens in each chunk, fixed at launch (num_computed may move on before it lands).
-  std::vector<int32_t> prompt_parts;
-  StepPlan plan;
-  PlanSequences seqs;
-  StepOutput output;  // one sampled token per sampler
-  StepReport report;
-  absl::Status forward_status;
-  TimeNs forward_started = 0;
-  TimeNs forward_done = 0;
-  bool aborted = false;  // never ran: the step before it failed
-};
 
 class Engine::Impl {
  public:
@@ -67,15 +55,16 @@ class Engine::Impl {
   void Launch(std::unique_ptr<Step> step);
   // Waits for the oldest step in flight, then delivers its tokens (or rolls it back).
   void Complete();
-  absl::Status RunForward(Step& step);  // on the forward's thread: touches only the step
+  void RunForward(Step& step);  // on the forward's thread: touches only the step
   void Deliver(Step& step);
   void ReportTimes(Step& step);
   void RollBack(const Step& step);
-  std::optional<FinishReason> StopReason(const Sequence& seq, int32_t token) const;
   void Finish(Sequence& seq, FinishReason reason, absl::Status status);
   void RemoveFinished();
   void Preempt(Sequence& seq);
-  void ShrinkBudget(int32_t failed_rows);
+  // The engine's one call of SequenceTable::Transition: an illegal move is a bug, logged.
+  void Move(Sequence& seq, SeqState to);
+  bool ShrinkBudget(int32_t failed_rows);  // false: the policy gives up
   void PublishStats();
   void Loop();
 
@@ -92,11 +81,10 @@ class Engine::Impl {
   bool abort_all_ = false;
 
   // Engine thread.
-  std::vector<std::unique_ptr<Sequence>> live_;  // arrival order
-  std::unordered_map<uint64_t, Sequence*> by_id_;
-  std::deque<std::unique_ptr<Step>> flights_;  // launched, oldest first; at most two
-  std::unique_ptr<ForwardWorker> worker_;      // only when options_.pipeline
+  SequenceTable table_;
   PlanBuilder builder_;
+  StepPipeline pipeline_;  // launched steps, oldest first; at most two (destroyed before table_)
+  OomPolicy oom_policy_;
   TimeNs last_forward_done_ = 0;
   std::thread thread_;
 
@@ -109,8 +97,6 @@ class Engine::Impl {
   std::atomic<int64_t> preemptions_{0};
   std::atomic<int64_t> oom_recoveries_{0};
   std::atomic<int32_t> token_budget_{0};
-  int32_t oom_streak_ = 0;  // consecutive out-of-memory steps
-  static constexpr int32_t kMaxOomRetriesAtFloor = 8;
 };
 
 }  // namespace ribbon

@@ -6,16 +6,20 @@
 
 namespace ribbon {
 
+void Engine::Impl::Move(Sequence& seq, SeqState to) {
+  if (absl::Status moved = table_.Transition(seq, to); !moved.ok())
+    spdlog::error("engine: {}", moved.ToString());
+}
+
 void Engine::Impl::Finish(Sequence& seq, FinishReason reason, absl::Status status) {
-  if (!seq.sink) return;  // already finished
+  if (seq.finished()) return;
   // A launched forward may still read and write its blocks: they go back when it lands.
   if (seq.in_flight == 0) blocks_.Free(seq.id);
-  seq.running = false;
-  if (!seq.ever_scheduled) {
+  if (seq.state == SeqState::kWaiting) {
     queued_.fetch_sub(1);
     queued_prompt_tokens_.fetch_sub(seq.prompt_len);
-    seq.ever_scheduled = true;
   }
+  Move(seq, SeqState::kFinished);
   seq.info.reason = reason;
   seq.info.status = std::move(status);
   seq.info.generated_tokens = seq.generated();
@@ -25,16 +29,7 @@ void Engine::Impl::Finish(Sequence& seq, FinishReason reason, absl::Status statu
   if (observer_) observer_->OnRequestFinished(seq.request, seq.info);
 }
 
-void Engine::Impl::RemoveFinished() {
-  // Finished sequences stay while a launched step still refers to them.
-  auto finished = [](const std::unique_ptr<Sequence>& seq) {
-    return !seq->sink && seq->in_flight == 0;
-  };
-  for (const auto& seq : live_) {
-    if (finished(seq)) by_id_.erase(seq->id);
-  }
-  live_.erase(std::remove_if(live_.begin(), live_.end(), finished), live_.end());
-}
+void Engine::Impl::RemoveFinished() { table_.RemoveFinished(); }
 
 void Engine::Impl::Loop() {
   for (;;) {

@@ -15,15 +15,15 @@ Engine::Impl::Impl(const EngineOptions& options, std::unique_ptr<ModelRunner> mo
       model_(std::move(model)),
       scheduler_(std::move(scheduler)),
       blocks_({.num_blocks = num_blocks, .block_size = options.block_size}),
-      builder_(options.block_size, static_cast<int32_t>(model_->config().max_position_embeddings)) {
-  if (options.pipeline) worker_ = std::make_unique<ForwardWorker>();
-}
+      builder_(options.block_size, static_cast<int32_t>(model_->config().max_position_embeddings)),
+      pipeline_(options.pipeline),
+      oom_policy_(options.min_ribbon_tokens, options.scheduler.align) {}
 
 Engine::Impl::~Impl() {
   Shutdown(absl::ZeroDuration());
   // A caller driving StepOnce may stop with steps still queued on the worker: land them (their
   // sequences are finished by now) before the worker and the sequences go away.
-  while (!flights_.empty()) Complete();
+  while (!pipeline_.empty()) Complete();
 }
 
 absl::Status Engine::Impl::Validate(const GenerationRequest& r) const {
@@ -98,23 +98,19 @@ void Engine::Impl::DrainInbox() {
     cancels.swap(cancels_);
     abort_all = abort_all_;
   }
-  for (auto& seq : arrived) {
-    by_id_[seq->id] = seq.get();
-    live_.push_back(std::move(seq));
-  }
+  for (auto& seq : arrived) table_.Add(std::move(seq));
   for (const auto& [id, reason] : cancels) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) continue;
+    Sequence* seq = table_.Find(id);
+    if (seq == nullptr) continue;
     const absl::Status status =
         reason == FinishReason::kCancelled  ? absl::CancelledError("cancelled")
         : reason == FinishReason::kDeadline ? absl::DeadlineExceededError("deadline exceeded")
                                             : absl::OkStatus();
-    Finish(*it->second, reason, status);
+    Finish(*seq, reason, status);
   }
   if (abort_all) {
-    for (auto& seq : live_) {
-      if (seq->sink)
-        Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
+    for (const auto& seq : table_.all()) {
+      Finish(*seq, FinishReason::kCancelled, absl::UnavailableError("server is shutting down"));
     }
   }
 }
@@ -129,9 +125,9 @@ bool Engine::Impl::EndsWithPendingToken(const Sequence& seq) const {
 
 std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
   std::vector<sched::SeqState> states;
-  states.reserve(live_.size());
-  for (const auto& seq : live_) {
-    if (!seq->sink) continue;  // finished, kept only while a launched step refers to it
+  states.reserve(table_.all().size());
+  for (const auto& seq : table_.all()) {
+    if (seq->finished()) continue;  // kept only while a launched step refers to it
     if (seq->pending_tokens > 0 && EndsWithPendingToken(*seq)) continue;  // nothing left to run
     sched::SeqState s;
     s.id = seq->id;
@@ -145,7 +141,7 @@ std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
     s.priority = seq->request.priority;
     s.arrival = seq->info.arrival;
     s.deadline = seq->request.deadline;
-    s.running = seq->running;
+    s.running = seq->state == SeqState::kRunning;
     states.push_back(s);
   }
   return states;
@@ -154,17 +150,17 @@ std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
 void Engine::Impl::Preempt(Sequence& seq) {
   blocks_.Free(seq.id);
   seq.num_computed = 0;
-  seq.running = false;
+  Move(seq, SeqState::kPreempted);
   ++seq.info.preemptions;
   preemptions_.fetch_add(1);
 }
 
 void Engine::Impl::ApplyDecision(const sched::ScheduleDecision& d) {
   for (uint64_t id : d.expired)
-    Finish(*by_id_.at(id), FinishReason::kDeadline,
+    Finish(table_.At(id), FinishReason::kDeadline,
            absl::DeadlineExceededError("deadline exceeded"));
-  for (const auto& r : d.rejected) Finish(*by_id_.at(r.id), FinishReason::kError, r.status);
-  for (uint64_t id : d.preempted) Preempt(*by_id_.at(id));
+  for (const auto& r : d.rejected) Finish(table_.At(r.id), FinishReason::kError, r.status);
+  for (uint64_t id : d.preempted) Preempt(table_.At(id));
 }
 
 }  // namespace ribbon

@@ -2,19 +2,6 @@
 
 namespace ribbon {
 
-void Gate::Open() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-  }
-  cv_.notify_all();
-}
-
-void Gate::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return open_; });
-}
-
 ForwardWorker::ForwardWorker() : thread_([this] { Run(); }) {}
 
 ForwardWorker::~ForwardWorker() {

@@ -3,7 +3,7 @@
 // queued, the worker goes straight from one forward to the next: no thread hand-off sits between
 // them. Engine-internal.
 // Threads: Launch and Wait from one thread (the engine thread); Wait returns the statuses in
-// launch order. Gate: Open from any thread, Wait from any other.
+// launch order.
 #pragma once
 
 #include <condition_variable>
@@ -15,18 +15,6 @@
 #include "absl/status/status.h"
 
 namespace ribbon {
-
-// A one-shot gate: Wait blocks until Open has been called (once or more).
-class Gate {
- public:
-  void Open();
-  void Wait();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 class ForwardWorker {
  public:

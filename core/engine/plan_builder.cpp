@@ -18,11 +18,7 @@ RowSampling SamplingFor(const Sequence& seq, int32_t pending, std::span<const in
   RowSampling rs;
   rs.params = seq.request.sampling;
   rs.output_index = static_cast<uint64_t>(seq.generated() + pending);
-  const StopConditions& stop = seq.request.stop;
-  if (seq.generated() + pending < stop.min_new_tokens) {
-    rs.banned = stop.stop_token_ids;
-    if (!stop.ignore_eos) rs.banned.insert(rs.banned.end(), eos_ids.begin(), eos_ids.end());
-  }
+  rs.banned = BannedTokens(seq.request.stop, eos_ids, seq.generated() + pending);
   if (UsesPenalties(rs.params)) {
     rs.history = seq.tokens;
     rs.history_prompt_len = seq.prompt_len;
@@ -50,11 +46,11 @@ absl::Status BuildStepPlan(const PlanInputs& in, const BlockManager& blocks, Pla
         std::span<const int32_t>(seq.tokens)
             .subspan(std::min(start, known), std::clamp(known - start, 0, chunk.num_tokens));
     spec.block_table = blocks.BlockTable(seq.id);
-    spec.write_kv = seq.sink != nullptr;
+    spec.write_kv = !seq.finished();
     if (auto it = previous_index.find(&seq); it != previous_index.end())
       spec.link_source = it->second;
     const int32_t pending = std::max(0, start + chunk.num_tokens - known);
-    if (seq.sink && start + chunk.num_tokens == seq.known_tokens()) {
+    if (!seq.finished() && start + chunk.num_tokens == seq.known_tokens()) {
       spec.sample = SamplingFor(seq, pending, in.eos_token_ids);
       out.samplers.push_back(&seq);
     }

@@ -11,15 +11,9 @@
 #include "core/common/time.h"
 #include "core/sampling/sampler.h"
 #include "core/sampling/sampling_params.h"
+#include "core/sampling/stop_rules.h"
 
 namespace ribbon {
-
-struct StopConditions {
-  int32_t max_new_tokens = 16;
-  int32_t min_new_tokens = 0;           // stop tokens are ignored before this many
-  std::vector<int32_t> stop_token_ids;  // in addition to the model's EOS ids
-  bool ignore_eos = false;              // EOS does not stop (stop_token_ids still do)
-};
 
 struct GenerationRequest {
   std::string request_id;       // for logs; the engine assigns its own numeric id
@@ -50,6 +44,9 @@ struct FinishInfo {
 // Receives one request's output. The engine calls it from its own thread, never concurrently
 // for the same request: OnTokens after each step that sampled tokens for it, then OnFinish
 // exactly once, last. Implementations must not block (queue the work and return).
+// Stop tokens (core/sampling/stop_rules.h) never reach OnTokens: one that ends the request is
+// withheld by the engine (FinishReason::kStopToken), and none can be drawn before
+// min_new_tokens. Every token OnTokens receives is output.
 class RequestSink {
  public:
   virtual ~RequestSink() = default;
