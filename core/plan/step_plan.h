@@ -13,7 +13,7 @@
 // The runner resolves the link when it runs the step; the plan itself never changes.
 //
 // Ownership: plain values; the engine owns the plan and keeps it alive for the whole step.
-// Threads: built on the engine (or packing) thread, then read-only.
+// Threads: built on the engine thread (or a tool's), then read-only.
 #pragma once
 
 #include <cstdint>

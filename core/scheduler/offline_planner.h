@@ -1,5 +1,6 @@
-// Offline planner for batch jobs (`ribbond batch`): lays many prompts' prefill into as few
-// ribbons as possible, ahead of time, and says how close that is to optimal.
+// Offline planner: lays many prompts' prefill into as few ribbons as possible, ahead of time, and
+// says how close that is to optimal. The reference the offline batch tests compare ribbon-batch's
+// engine-driven runs with (ribbon-batch itself runs the engine's own scheduler).
 //
 // Packed mode: a prompt longer than the capacity is cut into full-capacity chunks, which run
 // first, one ribbon each, and its tail; the tails and all shorter prompts are packed whole by

@@ -88,6 +88,24 @@ Packing PackFfd(const PackInput& in) {
   return p;
 }
 
+Packing PackInOrder(const PackInput& in) {
+  Packing p;
+  int32_t space = in.token_budget;
+  for (const SeqState* d : in.decodes) {
+    if (space == 0) break;
+    Add(p, d->id, 1);
+    --space;
+  }
+  for (const Candidate& c : in.prefills) {
+    const int32_t n = std::min(c.remaining, space);
+    if (n <= 0) break;
+    Add(p, c.seq->id, n);
+    space -= n;
+  }
+  p.ribbon_rows = AlignUp(p.real_tokens, in.align);
+  return p;
+}
+
 Packing PackPadded(const PackInput& in) {
   std::vector<Row> order;
   for (const SeqState* d : in.decodes) order.push_back({d, 1});

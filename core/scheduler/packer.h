@@ -12,6 +12,9 @@
 // blocks. Every chunk gets padded_tokens = Lmax; a prompt longer than the budget is chunked only
 // when it leads the batch.
 //
+// PackInOrder (the "fcfs" baseline): decodes first, then the prompts in admission order, each
+// as much as the budget has left, stopping at the first that gets nothing (nobody overtakes).
+//
 // Pure functions over plain data; any thread.
 #pragma once
 
@@ -43,5 +46,6 @@ struct Packing {
 
 Packing PackFfd(const PackInput& input);
 Packing PackPadded(const PackInput& input);
+Packing PackInOrder(const PackInput& input);
 
 }  // namespace ribbon::sched

@@ -1,4 +1,4 @@
-// PackFfd and PackPadded on hand-made candidates.
+// PackFfd, PackPadded and PackInOrder on hand-made candidates.
 #include "core/scheduler/packer.h"
 
 #include <catch2/catch.hpp>
@@ -92,6 +92,20 @@ TEST_CASE("a padded batch leading with a long prompt chunks it to the budget", "
       PackPadded({.prefills = prefills, .token_budget = 64, .align = 16, .kv_free_blocks = 100});
   CHECK(Of(p) == Chunks{{1, 64}});
   CHECK(p.ribbon_rows == 64);
+}
+
+TEST_CASE("in-order packing chunks the head of the queue and lets nobody overtake it",
+          "[sched][packer]") {
+  const SeqState decode = Seq(9, 11, 10);
+  const SeqState first = Seq(1, 40), second = Seq(2, 30), third = Seq(3, 5);
+  const std::vector<const SeqState*> decodes{&decode};
+  const std::vector<Candidate> prefills{{&first, 40}, {&second, 30}, {&third, 5}};
+  Packing p =
+      PackInOrder({.decodes = decodes, .prefills = prefills, .token_budget = 64, .align = 16});
+  CHECK(Of(p) == Chunks{{9, 1}, {1, 40}, {2, 23}});  // third (5 tokens) would fit FFD-style
+  CHECK(p.ribbon_rows == 64);
+  p = PackInOrder({.decodes = decodes, .prefills = prefills, .token_budget = 1, .align = 16});
+  CHECK(Of(p) == Chunks{{9, 1}});
 }
 
 }  // namespace
