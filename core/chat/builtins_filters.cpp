@@ -208,15 +208,16 @@ Value ToInt(Evaluator&, CallArgs& args) {
   const Value& v = Input(args);
   if (v.kind() == Value::Kind::kInt) return v;
   if (v.kind() == Value::Kind::kBool) return Value(static_cast<int64_t>(v.AsBool()));
-  if (v.kind() == Value::Kind::kFloat) return Value(static_cast<int64_t>(v.AsDouble()));
+  int64_t i = 0;
+  if (v.kind() == Value::Kind::kFloat) return DoubleToInt(v.AsDouble(), &i) ? Value(i) : fallback;
   if (v.IsString()) {
     std::string s = Strip(v.AsString(), "", StripSide::kBoth);
     try {
       size_t used = 0;
-      int64_t i = std::stoll(s, &used);
+      i = std::stoll(s, &used);
       if (used == s.size()) return Value(i);
       double d = std::stod(s, &used);
-      if (used == s.size()) return Value(static_cast<int64_t>(d));
+      if (used == s.size() && DoubleToInt(d, &i)) return Value(i);
     } catch (const std::exception&) {
     }
   }
@@ -357,7 +358,10 @@ Value Map(Evaluator& eval, CallArgs& args) {
 
 Value Abs(Evaluator&, CallArgs& args) {
   const Value& v = Input(args);
-  if (v.kind() == Value::Kind::kInt) return Value(v.AsInt() < 0 ? -v.AsInt() : v.AsInt());
+  if (v.kind() == Value::Kind::kInt && v.AsInt() != INT64_MIN) {
+    return Value(v.AsInt() < 0 ? -v.AsInt() : v.AsInt());
+  }
+  if (v.kind() == Value::Kind::kInt) return Value(-static_cast<double>(v.AsInt()));
   if (v.kind() == Value::Kind::kFloat) return Value(std::fabs(v.AsDouble()));
   ThrowType("bad operand type for abs(): '" + v.TypeName() + "'");
 }
@@ -368,7 +372,10 @@ Value Sum(Evaluator& eval, CallArgs& args) {
   for (const auto& item : Input(args).Iterate()) {
     Value v = attribute.IsUndefined() ? item : Attribute(eval, item, attribute.Str());
     if (total.kind() == Value::Kind::kInt && v.kind() == Value::Kind::kInt) {
-      total = Value(total.AsInt() + v.AsInt());
+      int64_t sum = 0;
+      total = __builtin_add_overflow(total.AsInt(), v.AsInt(), &sum)
+                  ? Value(static_cast<double>(total.AsInt()) + static_cast<double>(v.AsInt()))
+                  : Value(sum);
     } else if (total.IsNumber() && v.IsNumber()) {
       total = Value(total.AsDouble() + v.AsDouble());
     } else {

@@ -1,5 +1,6 @@
 // jinja2's tests (`x is defined`, `x is string`...) and Python's two string formatting forms
 // (str.format and printf-style %), for the cases chat templates use.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -119,14 +120,15 @@ std::string ApplySpec(const Value& v, const std::string& spec) {
   }
   size_t width = 0;
   while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i])))
-    width = width * 10 + (spec[i++] - '0');
+    width = std::min<size_t>(width * 10 + (spec[i++] - '0'), 1000000);
   int precision = -1;
   if (i < spec.size() && spec[i] == '.') {
     precision = 0;
     ++i;
     while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i])))
-      precision = precision * 10 + (spec[i++] - '0');
+      precision = std::min(precision * 10 + (spec[i++] - '0'), 1000000);
   }
+  if (width > 4096 || precision > 4096) ThrowType("format width or precision too large");
   char type = i < spec.size() ? spec[i] : '\0';
   std::string body;
   if (type == 'f' || type == 'F' || (type == '\0' && precision >= 0 && v.IsNumber())) {
@@ -236,6 +238,7 @@ std::string PyPercent(const std::string& format, const Value& args) {
                                  format[i] == '.' || format[i] == '-'))
       spec += format[i++];
     if (i >= format.size()) ThrowType("incomplete format");
+    if (spec.size() > 6) ThrowType("format width or precision too large");
     char type = format[i];
     if (type == '%') {
       out += '%';
@@ -247,9 +250,11 @@ std::string PyPercent(const std::string& format, const Value& args) {
     }
     char buf[512];
     if (type == 'd' || type == 'i') {
-      std::snprintf(
-          buf, sizeof(buf), ("%" + spec + "lld").c_str(),
-          static_cast<long long>(v.IsNumber() ? static_cast<long long>(v.AsDouble()) : 0));
+      int64_t n = 0;
+      if (v.kind() == VK::kInt) n = v.AsInt();
+      if (v.kind() == VK::kFloat && !DoubleToInt(v.AsDouble(), &n))
+        ThrowType("cannot convert float to integer");
+      std::snprintf(buf, sizeof(buf), ("%" + spec + "lld").c_str(), static_cast<long long>(n));
       out += buf;
     } else if (type == 'f' || type == 'F') {
       std::snprintf(buf, sizeof(buf), ("%" + spec + "f").c_str(), v.AsDouble());

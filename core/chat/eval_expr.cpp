@@ -66,7 +66,10 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 
 Value Repeat(const Value& seq, int64_t n) {
-  if (n > 1000000) Throw(Kind::kResource, "repetition too large");
+  size_t unit = seq.IsString() ? seq.AsString().size() : seq.AsList().size();
+  if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > (16u << 20) / unit) {
+    Throw(Kind::kResource, "repetition too large");
+  }
   if (seq.IsString()) {
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += seq.AsString();
@@ -104,27 +107,43 @@ Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
   bool ints = IsIntLike(a) && IsIntLike(b);
   double x = IsIntLike(a) ? static_cast<double>(IntOf(a)) : a.AsDouble();
   double y = IsIntLike(b) ? static_cast<double>(IntOf(b)) : b.AsDouble();
-  if (op == "+") return ints ? Value(IntOf(a) + IntOf(b)) : Value(x + y);
-  if (op == "-") return ints ? Value(IntOf(a) - IntOf(b)) : Value(x - y);
-  if (op == "*") return ints ? Value(IntOf(a) * IntOf(b)) : Value(x * y);
+  // Python's ints do not overflow; past int64 ribbon falls back to float rather than wrap.
+  int64_t r = 0;
+  if (op == "+") {
+    return ints && !__builtin_add_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x + y);
+  }
+  if (op == "-") {
+    return ints && !__builtin_sub_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x - y);
+  }
+  if (op == "*") {
+    return ints && !__builtin_mul_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x * y);
+  }
   if (op == "/") {
     if (y == 0) ThrowType("division by zero");
     return Value(x / y);
   }
   if (op == "//" || op == "%") {
     if (y == 0) ThrowType(ints ? "integer division or modulo by zero" : "float modulo");
-    if (ints) {
+    if (ints && !(IntOf(a) == INT64_MIN && IntOf(b) == -1)) {
       int64_t q = FloorDiv(IntOf(a), IntOf(b));
-      return op == "//" ? Value(q) : Value(IntOf(a) - q * IntOf(b));
+      // a - q*b is the remainder (|r| < |b|); computed in 128 bits so q*b cannot overflow.
+      auto rem = static_cast<int64_t>(static_cast<__int128>(IntOf(a)) -
+                                      static_cast<__int128>(q) * IntOf(b));
+      return op == "//" ? Value(q) : Value(rem);
     }
     double q = std::floor(x / y);
     return op == "//" ? Value(q) : Value(x - q * y);
   }
   if (op == "**") {
     if (ints && IntOf(b) >= 0) {
-      int64_t r = 1;
-      for (int64_t i = 0; i < IntOf(b) && i < 64; ++i) r *= IntOf(a);
-      return Value(r);
+      int64_t p = 1;
+      bool overflow = false;
+      for (int64_t i = 0; i < IntOf(b) && !overflow; ++i) {
+        overflow = __builtin_mul_overflow(p, IntOf(a), &p);
+        if (p == 0 || p == 1) break;  // 0 and 1 stay put; -1 alternates (handled below)
+      }
+      if (IntOf(a) == -1) return Value(IntOf(b) % 2 == 0 ? int64_t{1} : int64_t{-1});
+      if (!overflow) return Value(p);
     }
     return Value(std::pow(x, y));
   }
@@ -209,7 +228,8 @@ Value Evaluator::Eval(const Expr& e, const FramePtr& frame) {
       if (!IsNumeric(v))
         ThrowType("bad operand type for unary " + e.name + ": '" + v.TypeName() + "'");
       if (e.name == "+") return IsIntLike(v) ? Value(IntOf(v)) : v;
-      return IsIntLike(v) ? Value(-IntOf(v)) : Value(-v.AsDouble());
+      if (IsIntLike(v) && IntOf(v) != INT64_MIN) return Value(-IntOf(v));
+      return Value(-v.AsDouble());
     }
     case Expr::Kind::kBinary:
       return EvalBinary(e, frame);

@@ -66,12 +66,13 @@ Value RangeFn(CallArgs& args) {
   if (n == 3) step = arg(2);
   if (step == 0) ThrowType("range() arg 3 must not be zero");
   ValueList items;
-  for (int64_t v = start; step > 0 ? v < stop : v > stop; v += step) {
+  for (int64_t v = start; step > 0 ? v < stop : v > stop;) {
     if (items.size() >= 100000) {
       Throw(Kind::kSecurity,
             "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
     }
     items.emplace_back(v);
+    if (__builtin_add_overflow(v, step, &v)) break;
   }
   return Value::List(std::move(items));
 }

@@ -163,6 +163,12 @@ bool Value::Truthy() const {
   return false;
 }
 
+bool DoubleToInt(double d, int64_t* out) {
+  if (!(d > -9.2e18 && d < 9.2e18)) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
 std::string FloatRepr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";

@@ -145,6 +145,9 @@ bool Equal(const Value& a, const Value& b);
 // Python's <, for numbers, strings and lists; TypeError otherwise.
 bool Less(const Value& a, const Value& b);
 
+// Truncates like Python's int(float); false for NaN, infinities and values beyond int64.
+bool DoubleToInt(double d, int64_t* out);
+
 // Python float repr (shortest round-trip: 1.0, 0.1, 1e-05, 1e+20, inf, nan).
 std::string FloatRepr(double d);
 // Python repr() of a str.
