@@ -79,6 +79,7 @@ class CallGroup : public CallListener, public std::enable_shared_from_this<CallG
   virtual void EndOutput(const absl::Status& status) = 0;
 
   bool logprobs() const { return logprobs_; }
+  int num_calls() const { return static_cast<int>(prompt_sizes_.size()); }
   // Prompt tokens over distinct prompts, and generated tokens over all sequences.
   int64_t prompt_tokens() const { return prompt_tokens_; }
   int64_t generated_tokens() const;

@@ -55,6 +55,8 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
                   {"auto", "reference", "flash", "cudnn"}));
   o.push_back(Num("model.num_threads", "CPU intra-op threads; 0 = torch's default.",
                   Field(&C::model, &ModelSection::num_threads), 0, 1024));
+  o.push_back(Str("model.chat_template", "Jinja file replacing the model's chat template.",
+                  Field(&C::model, &ModelSection::chat_template)));
   o.push_back(Str("server.listen", "gRPC address host:port; port 0 picks a free port.",
                   Field(&C::server, &ServerSection::listen)));
   o.push_back(Str("server.port_file",
@@ -159,6 +161,14 @@ void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
                   Field(&C::memory, &MemorySection::fraction), 0.05, 1.0));
   o.push_back(Str("http.listen", "HTTP side port (/metrics, /healthz, /readyz); \"\" = off.",
                   Field(&C::http, &HttpSection::listen)));
+  o.push_back(Str("openai.listen", "OpenAI-compatible HTTP API host:port; \"\" = off.",
+                  Field(&C::openai, &OpenAiSection::listen)));
+  o.push_back(Str("openai.served_model_name", "Model name for OpenAI clients; \"\" = directory.",
+                  Field(&C::openai, &OpenAiSection::served_model_name)));
+  o.push_back(Num("openai.threads", "Threads serving every HTTP connection of the OpenAI API.",
+                  Field(&C::openai, &OpenAiSection::threads), 1, 64));
+  o.push_back(Num("openai.max_body_bytes", "Largest request body (bigger: 413).",
+                  Field(&C::openai, &OpenAiSection::max_body_bytes), 1024, 1 << 30));
   o.push_back(Str("log.level", "Least severe level logged.", Field(&C::log, &LogSection::level),
                   {"trace", "debug", "info", "warn", "error", "off"}));
   o.push_back(Str("log.format", "\"text\" lines or \"json\" lines.",
@@ -291,9 +301,15 @@ json OptionValueJson(const ConfigOption& option, ServerConfig& config) {
 // Short flags people type; each maps to a dotted option.
 const std::map<std::string, std::string>& FlagAliases() {
   static const auto* aliases = new std::map<std::string, std::string>{
-      {"model", "model.path"},           {"listen", "server.listen"},
-      {"port_file", "server.port_file"}, {"http_listen", "http.listen"},
-      {"log_level", "log.level"},        {"log_format", "log.format"},
+      {"model", "model.path"},
+      {"listen", "server.listen"},
+      {"port_file", "server.port_file"},
+      {"http_listen", "http.listen"},
+      {"log_level", "log.level"},
+      {"log_format", "log.format"},
+      {"chat_template", "model.chat_template"},
+      {"served_model_name", "openai.served_model_name"},
+      {"openai_listen", "openai.listen"},
   };
   return *aliases;
 }
@@ -422,6 +438,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   RETURN_IF_ERROR(SplitHostPort(config.server.listen, "config: server.listen").status());
   if (!config.http.listen.empty()) {
     RETURN_IF_ERROR(SplitHostPort(config.http.listen, "config: http.listen").status());
+  }
+  if (!config.openai.listen.empty()) {
+    RETURN_IF_ERROR(SplitHostPort(config.openai.listen, "config: openai.listen").status());
   }
   return absl::OkStatus();
 }

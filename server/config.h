@@ -29,13 +29,14 @@ struct ModelSection {
   std::string dtype = "auto";
   std::string attention_backend = "auto";
   int64_t num_threads = 0;
+  std::string chat_template;  // Jinja file overriding the model's chat template; "" = the model's
 
   bool operator==(const ModelSection&) const = default;
 };
 
 struct ServerSection {
   std::string listen = "127.0.0.1:9300";
-  std::string port_file;  // written once listening: {"grpc_port": N, "http_port": M}
+  std::string port_file;  // written once listening: {"grpc_port", "http_port", "openai_port"}
   std::string tls_cert_path;
   std::string tls_key_path;
   std::string auth_token;  // "" = no authentication
@@ -98,6 +99,15 @@ struct HttpSection {
   bool operator==(const HttpSection&) const = default;
 };
 
+struct OpenAiSection {
+  std::string listen = "127.0.0.1:8000";  // "" = no OpenAI-compatible HTTP API
+  std::string served_model_name;          // "" = the model directory's name
+  int64_t threads = 2;                    // HTTP threads serving every connection
+  int64_t max_body_bytes = 4 << 20;
+
+  bool operator==(const OpenAiSection&) const = default;
+};
+
 struct LogSection {
   std::string level = "info";
   std::string format = "text";
@@ -121,6 +131,7 @@ struct ServerConfig {
   EngineSection engine;
   MemorySection memory;
   HttpSection http;
+  OpenAiSection openai;
   LogSection log;
   DebugSection debug;
 

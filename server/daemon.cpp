@@ -19,6 +19,7 @@
 #include "core/model/model_runner.h"
 #include "core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "server/chat_renderer.h"
 #include "server/logging.h"
 #include "server/output_processor.h"
 
@@ -65,6 +66,14 @@ EngineOptions EngineOptionsFrom(const ServerConfig& config) {
   return options;
 }
 
+// The name OpenAI clients use: openai.served_model_name, else the model directory's name.
+std::string ServedModelName(const ServerConfig& config) {
+  if (!config.openai.served_model_name.empty()) return config.openai.served_model_name;
+  std::string path = config.model.path;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+}
+
 }  // namespace
 
 int64_t CountParameters(const ModelConfig& c) {
@@ -80,18 +89,23 @@ int64_t CountParameters(const ModelConfig& c) {
 Daemon::Daemon(ServerConfig config)
     : config_(std::move(config)),
       output_pool_(static_cast<int>(config_.server.output_threads)),
-      service_(&config_, &output_pool_, &watchdog_) {}
+      service_(&config_, &output_pool_, &watchdog_),
+      openai_service_(&config_, &output_pool_, &watchdog_,
+                      {.ready = [this] { return ready_.load(); },
+                       .metrics = [this] { return ScrapeMetrics(); }}) {}
 
 Daemon::~Daemon() { Drain(); }
 
 absl::Status Daemon::Listen() {
   RETURN_IF_ERROR(StartGrpc());
   RETURN_IF_ERROR(StartHttp());
+  RETURN_IF_ERROR(StartOpenAi());
   RETURN_IF_ERROR(WritePortFile());
   LogEvent(spdlog::level::info, "listening",
            {{"grpc", config_.server.listen},
             {"grpc_port", grpc_port_},
             {"http_port", http_port_},
+            {"openai_port", openai_port_},
             {"tls", !config_.server.tls_cert_path.empty()},
             {"auth", !config_.server.auth_token.empty()}});
   return absl::OkStatus();
@@ -136,13 +150,29 @@ absl::Status Daemon::StartHttp() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::StartOpenAi() {
+  if (config_.openai.listen.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(openai_port_,
+                   openai_http_.Start({.listen = config_.openai.listen,
+                                       .threads = static_cast<int>(config_.openai.threads),
+                                       .max_body_bytes = config_.openai.max_body_bytes,
+                                       .tls_cert_path = config_.server.tls_cert_path,
+                                       .tls_key_path = config_.server.tls_key_path},
+                                      &openai_service_));
+  return absl::OkStatus();
+}
+
 absl::Status Daemon::WritePortFile() const {
   const std::string& path = config_.server.port_file;
   if (path.empty()) return absl::OkStatus();
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << nlohmann::json{{"grpc_port", grpc_port_}, {"http_port", http_port_}}.dump() << "\n";
+    out << nlohmann::json{{"grpc_port", grpc_port_},
+                          {"http_port", http_port_},
+                          {"openai_port", openai_port_}}
+               .dump()
+        << "\n";
     if (!out)
       return absl::InvalidArgumentError(absl::StrCat("server.port_file: cannot write ", path));
   }
@@ -216,12 +246,15 @@ absl::Status Daemon::LoadModel() {
       config_.model.tokenizer_path.empty() ? config_.model.path : config_.model.tokenizer_path;
   ASSIGN_OR_RETURN(backend_.tokenizer, Tokenizer::Load(tokenizer_dir));
   backend_.special_tokens = FindSpecialTokens(*backend_.tokenizer);
+  ASSIGN_OR_RETURN(backend_.render_chat,
+                   LoadChatRenderer(tokenizer_dir, config_.model.chat_template));
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, LoadModelRunner(config_.model));
   backend_.model_config = model->config();
   backend_.device_description = model->Describe();
   backend_.weight_bytes = model->weight_bytes();
   backend_.parameters = CountParameters(backend_.model_config);
   backend_.model_path = config_.model.path;
+  backend_.served_model_name = ServedModelName(config_);
   EngineOptions options = EngineOptionsFrom(config_);
   RETURN_IF_ERROR(SizeEngine(*model, options));
   const int64_t kv_bytes_per_block = model->KvBytesPerBlock(options.block_size);
@@ -230,6 +263,7 @@ absl::Status Daemon::LoadModel() {
   engine_->Start();
   backend_.engine = engine_.get();
   service_.SetBackend(&backend_);
+  openai_service_.SetBackend(&backend_);
   SetReady(true);
   const EngineStats stats = engine_->Stats();
   LogEvent(
@@ -306,6 +340,7 @@ void Daemon::Drain() {
            {{"grace_seconds", grace}, {"active_calls", watchdog_.active()}});
   SetReady(false);
   service_.StopAdmitting();
+  openai_service_.StopAdmitting();
   if (engine_) engine_->Shutdown(absl::Seconds(grace));
   // The engine has finished every request; give the output threads a moment to write the ends.
   const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -314,6 +349,7 @@ void Daemon::Drain() {
   }
   if (grpc_server_)
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  openai_http_.Stop();
   output_pool_.Stop();
   http_.Stop();
   LogEvent(spdlog::level::info, "stopped", {{"remaining_calls", watchdog_.active()}});

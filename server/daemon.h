@@ -27,6 +27,8 @@
 #include "server/config.h"
 #include "server/generation_service.h"
 #include "server/http_side_port.h"
+#include "server/openai/http_server.h"
+#include "server/openai/openai_service.h"
 #include "server/stream_watchdog.h"
 #include "server/task_pool.h"
 
@@ -51,6 +53,7 @@ class Daemon {
  private:
   absl::Status StartGrpc();
   absl::Status StartHttp();
+  absl::Status StartOpenAi();
   absl::Status WritePortFile() const;
   void SetReady(bool ready);
   // With memory.probe: measures capacity and sizes the step budget and the KV cache.
@@ -73,6 +76,9 @@ class Daemon {
   GenerationService service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   HttpSidePort http_;
+  openai::OpenAiService openai_service_;
+  openai::HttpServer openai_http_;
+  int openai_port_ = 0;
   int grpc_port_ = 0;
   int http_port_ = 0;
   std::atomic<bool> ready_{false};

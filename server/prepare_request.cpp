@@ -7,7 +7,7 @@
 namespace ribbon::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using ribbon::v1::ChatPrompt;
 using ribbon::v1::GenerateRequest;
 

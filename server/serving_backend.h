@@ -19,9 +19,10 @@ namespace ribbon::server {
 // Renders a conversation with the model's chat template: `messages` and `tools` are JSON arrays
 // (tools may be null), `kwargs` an object of extra template variables. INVALID_ARGUMENT with the
 // template's message when the template raises.
+// Objects keep the request's key order (templates see it through tojson and items()).
 using ChatRenderer = std::function<absl::StatusOr<std::string>(
-    const nlohmann::json& messages, const nlohmann::json& tools, bool add_generation_prompt,
-    const nlohmann::json& kwargs)>;
+    const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+    bool add_generation_prompt, const nlohmann::ordered_json& kwargs)>;
 
 struct ServingBackend {
   Engine* engine = nullptr;

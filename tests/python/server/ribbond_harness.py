@@ -173,7 +173,7 @@ class Ribbond(RibbondClient):
         # The memory probe (several seconds of forward passes) is exercised by the serve.sh test;
         # elsewhere the engine's default sizing keeps start-up fast.
         cmd = [RIBBOND, "--model", model, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-               "--port-file", self.port_file, "--log.format", "json", "--log.file", self.log_path,
+               "--openai.listen", "127.0.0.1:0", "--port-file", self.port_file, "--log.format", "json", "--log.file", self.log_path,
                "--memory.probe", "false", *args]
         if auth_token:
             cmd += ["--server.auth_token", auth_token]
@@ -195,6 +195,7 @@ class Ribbond(RibbondClient):
                 return json.load(f)
         found = wait_until(ports, timeout, what="ribbond's port file")
         self.grpc_port, self.http_port = found["grpc_port"], found["http_port"]
+        self.openai_port = found.get("openai_port", 0)
         self.wait_ready(timeout)
         return self
 
