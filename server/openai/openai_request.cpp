@@ -439,7 +439,9 @@ absl::Status ToOpenAiError(const absl::Status& status, Endpoint endpoint) {
   if (endpoint == Endpoint::kCompletions && message.rfind("token_ids", 0) == 0) {
     reworded = "prompt" + reworded.substr(std::string("token_ids").size());
   }
-  return ParamError(param.empty() ? "body" : param, reworded);
+  // No field named: for chat, a template that raised (its message is kept as it is).
+  if (param.empty()) param = endpoint == Endpoint::kChat ? "messages" : "body";
+  return ParamError(param, reworded);
 }
 
 }  // namespace ribbon::server::openai
