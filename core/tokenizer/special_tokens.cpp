@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/files.h"
+#include "core/common/status_macros.h"
 
 namespace ribbon {
 namespace {
@@ -17,11 +17,8 @@ namespace {
 absl::StatusOr<nlohmann::json> ReadJsonIfPresent(const std::filesystem::path& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) return nlohmann::json();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path.string()));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json parsed = nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
+  ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path.string()));
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not valid JSON"));
   }

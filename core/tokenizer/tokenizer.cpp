@@ -1,11 +1,10 @@
 #include "core/tokenizer/tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/files.h"
 #include "core/common/status_macros.h"
 #include "core/tokenizer/hf_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
@@ -15,17 +14,9 @@
 namespace ribbon {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path.string()));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 absl::StatusOr<std::shared_ptr<const Tokenizer>> LoadHf(const std::filesystem::path& json_path,
                                                         const ModelTokenConfig& config) {
-  ASSIGN_OR_RETURN(const std::string text, ReadFile(json_path));
+  ASSIGN_OR_RETURN(const std::string text, ReadTextFile(json_path.string()));
   ASSIGN_OR_RETURN(std::unique_ptr<HfTokenizer> tokenizer, HfTokenizer::FromJson(text));
   tokenizer->set_special_ids(ResolveSpecialIds(config, *tokenizer, {}));
   return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
