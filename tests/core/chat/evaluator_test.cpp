@@ -3,6 +3,7 @@
 #include "core/chat/evaluator.h"
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "tests/core/chat/render_helper.h"
 
@@ -98,6 +99,13 @@ TEST_CASE("string methods", "[chat][eval]") {
   CHECK(R("{{ 'é'|length }}{{ 'héllo'[1] }}{{ 'héllo'[:2] }}") == "1éhé");
 }
 
+TEST_CASE("case mapping follows Python's Unicode tables; title is jinja2's", "[chat][eval]") {
+  CHECK(
+      R("{{ 'é'|upper }}|{{ 'straße'|upper }}|{{ 'ΑΒΓ Ω'|lower }}|{{ \"it's a-b(c\"|title }}|"
+        "{{ \"it's\".title() }}|{{ 'ÉCOLE x'|capitalize }}|{{ 'Привет'|upper }}|{{ 'ǅ'|lower }}") ==
+      "É|STRASSE|αβγ ω|It's A-B(C|It'S|École x|ПРИВЕТ|ǆ");
+}
+
 TEST_CASE("filters", "[chat][eval]") {
   CHECK(R("{{ [3, 1, 2]|sort|list }}{{ ['b', 'A', 'a']|unique|list }}{{ [1, 2]|reverse|list }}"
           "{{ {'b': 1, 'A': 2}|dictsort }}") == "[1, 2, 3]['b', 'A'][2, 1][('A', 2), ('b', 1)]");
@@ -153,6 +161,28 @@ TEST_CASE("render limits stop runaway templates", "[chat][eval]") {
   auto out = t->Render(ojson::object(), options);
   REQUIRE_FALSE(out.ok());
   CHECK(out.status().code() == absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("one parsed template renders concurrently", "[chat][eval]") {
+  auto t = ChatTemplate::Parse(
+      "{% macro m(x) %}<{{ x|upper }}>{% endmacro %}{% set ns = namespace(n=0) %}"
+      "{% for msg in messages %}{% set ns.n = ns.n + 1 %}{{ m(msg.content) }}{% endfor %}{{ ns.n "
+      "}}");
+  REQUIRE(t.ok());
+  ChatInputs in;
+  for (int i = 0; i < 20; ++i)
+    in.messages.push_back({{"role", "user"}, {"content", "m" + std::to_string(i)}});
+  const std::string expected = *t->Apply(in);
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < 200; ++i) mismatches[k] += *t->Apply(in) != expected;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(expected.substr(0, 8) == "<M0><M1>");
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
 
 TEST_CASE("BuildChatContext normalizes messages as transformers does", "[chat][eval]") {
