@@ -97,6 +97,69 @@ std::string ReplaceAll(const std::string& s, const std::string& from, const std:
   return out + s.substr(start);
 }
 
+Value StrJoin(const std::string& s, const CallArgs& a) {
+  std::string out;
+  bool first = true;
+  for (const auto& item : Pos(a, 0, "join").Iterate()) {
+    if (!item.IsString()) {
+      ThrowType("sequence item: expected str instance, " + item.TypeName() + " found");
+    }
+    if (!first) out += s;
+    first = false;
+    out += item.AsString();
+  }
+  return Value(out);
+}
+
+// find / rfind / index / rindex / count; positions in code points.
+Value StrSearch(const std::string& s, const std::string& name, const CallArgs& a) {
+  std::string sub = Pos(a, 0, name.c_str()).Str();
+  if (name == "count") {
+    if (sub.empty()) return Value(static_cast<int64_t>(CodepointCount(s) + 1));
+    int64_t n = 0;
+    for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
+    return Value(n);
+  }
+  size_t at = name[0] == 'r' ? s.rfind(sub) : s.find(sub);
+  if (at == std::string::npos) {
+    if (name == "index" || name == "rindex") ThrowType("substring not found");
+    return Value(int64_t{-1});
+  }
+  return Value(static_cast<int64_t>(CodepointCount(s.substr(0, at))));
+}
+
+Value SplitLines(const std::string& s) {
+  ValueList lines;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string::npos) nl = s.size();
+    lines.emplace_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return Value::List(std::move(lines));
+}
+
+// is* predicates (ASCII classes) and removeprefix / removesuffix.
+Value StrPredicateOrAffix(const std::string& s, const std::string& name, const CallArgs& a) {
+  auto all = [&](int (*pred)(int)) {
+    return Value(!s.empty() && std::all_of(s.begin(), s.end(), [pred](char c) {
+      return pred(static_cast<unsigned char>(c)) != 0;
+    }));
+  };
+  if (name == "isdigit") return all(::isdigit);
+  if (name == "isalpha") return all(::isalpha);
+  if (name == "isalnum") return all(::isalnum);
+  if (name == "isspace") return all(::isspace);
+  std::string p = Pos(a, 0, name.c_str()).Str();
+  if (name == "removeprefix") {
+    return Value(p.size() <= s.size() && s.compare(0, p.size(), p) == 0 ? s.substr(p.size()) : s);
+  }
+  bool ends =
+      !p.empty() && p.size() <= s.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+  return Value(ends ? s.substr(0, s.size() - p.size()) : s);
+}
+
 Value StrMethod(const std::string& s, const std::string& name, CallArgs& a) {
   if (name == "strip") return Value(Strip(s, OptChars(a), StripSide::kBoth));
   if (name == "lstrip") return Value(Strip(s, OptChars(a), StripSide::kLeft));
@@ -113,61 +176,13 @@ Value StrMethod(const std::string& s, const std::string& name, CallArgs& a) {
     return Value(ReplaceAll(s, Pos(a, 0, "replace").Str(), Pos(a, 1, "replace").Str(), count));
   }
   if (name == "format") return Value(PyFormat(s, a));
-  if (name == "join") {
-    std::string out;
-    bool first = true;
-    for (const auto& item : Pos(a, 0, "join").Iterate()) {
-      if (!item.IsString())
-        ThrowType("sequence item: expected str instance, " + item.TypeName() + " found");
-      if (!first) out += s;
-      first = false;
-      out += item.AsString();
-    }
-    return Value(out);
-  }
+  if (name == "join") return StrJoin(s, a);
   if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
-    std::string sub = Pos(a, 0, name.c_str()).Str();
-    if (name == "count") {
-      if (sub.empty()) return Value(static_cast<int64_t>(CodepointCount(s) + 1));
-      int64_t n = 0;
-      for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
-      return Value(n);
-    }
-    size_t at = name[0] == 'r' ? s.rfind(sub) : s.find(sub);
-    if (at == std::string::npos) {
-      if (name == "index" || name == "rindex") ThrowType("substring not found");
-      return Value(int64_t{-1});
-    }
-    return Value(static_cast<int64_t>(CodepointCount(s.substr(0, at))));
+    return StrSearch(s, name, a);
   }
-  if (name == "splitlines") {
-    ValueList lines;
-    size_t start = 0;
-    while (start < s.size()) {
-      size_t nl = s.find('\n', start);
-      if (nl == std::string::npos) nl = s.size();
-      lines.emplace_back(s.substr(start, nl - start));
-      start = nl + 1;
-    }
-    return Value::List(std::move(lines));
-  }
-  auto all = [&](auto pred) { return Value(!s.empty() && std::all_of(s.begin(), s.end(), pred)); };
-  if (name == "isdigit") return all([](char c) { return c >= '0' && c <= '9'; });
-  if (name == "isalpha")
-    return all([](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; });
-  if (name == "isalnum")
-    return all([](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
-  if (name == "isspace")
-    return all([](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
-  if (name == "removeprefix") {
-    std::string p = Pos(a, 0, "removeprefix").Str();
-    return Value(s.compare(0, p.size(), p) == 0 && p.size() <= s.size() ? s.substr(p.size()) : s);
-  }
-  if (name == "removesuffix") {
-    std::string p = Pos(a, 0, "removesuffix").Str();
-    bool ends =
-        !p.empty() && p.size() <= s.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-    return Value(ends ? s.substr(0, s.size() - p.size()) : s);
+  if (name == "splitlines") return SplitLines(s);
+  if (name.rfind("is", 0) == 0 || name.rfind("remove", 0) == 0) {
+    return StrPredicateOrAffix(s, name, a);
   }
   ThrowType("'str' object has no attribute '" + name + "'");
 }

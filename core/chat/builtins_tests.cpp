@@ -199,6 +199,7 @@ std::string PyFormat(const std::string& format, const CallArgs& args) {
     }
     Value v;
     if (field.empty() || std::isdigit(static_cast<unsigned char>(field[0]))) {
+      if (field.size() > 9) ThrowType("Too many decimal digits in format string");
       size_t index = field.empty() ? auto_index++ : std::stoul(field);
       if (index >= args.positional.size())
         ThrowType("Replacement index " + std::to_string(index) +

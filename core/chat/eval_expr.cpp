@@ -1,6 +1,7 @@
 // Expression evaluation: names, operators with Python's semantics, attribute and item access
 // as jinja2's sandbox does them, calls, slices.
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/chat/builtins.h"
@@ -82,9 +83,9 @@ Value Repeat(const Value& seq, int64_t n) {
   return Value::List(std::move(out));
 }
 
-Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
-  if (a.IsUndefined()) a.ThrowUndefined();
-  if (b.IsUndefined()) b.ThrowUndefined();
+// str/list/tuple operands: concatenation, repetition, printf-style formatting; nullopt when
+// the operation is not one of those.
+std::optional<Value> SequenceArithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "+") {
     if (a.IsString() && b.IsString()) return Concat(a, b);
     if (a.IsMarkup()) Unsupported(op, a, b);
@@ -103,51 +104,60 @@ Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (IsIntLike(a) && (b.IsString() || b.IsList())) return Repeat(b, IntOf(a));
   }
   if (op == "%" && a.IsString()) return Value(PyPercent(a.AsString(), b));
-  if (!IsNumeric(a) || !IsNumeric(b)) Unsupported(op, a, b);
+  return std::nullopt;
+}
+
+// int ** non-negative int; nullopt past int64 (the caller computes a float instead).
+std::optional<int64_t> IntPower(int64_t base, int64_t exponent) {
+  if (base == -1) return exponent % 2 == 0 ? 1 : -1;
+  int64_t p = 1;
+  for (int64_t i = 0; i < exponent; ++i) {
+    if (__builtin_mul_overflow(p, base, &p)) return std::nullopt;
+    if (p == 0 || p == 1) break;  // base 0 or 1: stays put
+  }
+  return p;
+}
+
+// Numbers (bool counts as int). Python's ints do not overflow; past int64 ribbon falls back to
+// float rather than wrap.
+Value NumberArithmetic(const std::string& op, const Value& a, const Value& b) {
   bool ints = IsIntLike(a) && IsIntLike(b);
+  int64_t i = ints ? IntOf(a) : 0, j = ints ? IntOf(b) : 0, r = 0;
   double x = IsIntLike(a) ? static_cast<double>(IntOf(a)) : a.AsDouble();
   double y = IsIntLike(b) ? static_cast<double>(IntOf(b)) : b.AsDouble();
-  // Python's ints do not overflow; past int64 ribbon falls back to float rather than wrap.
-  int64_t r = 0;
-  if (op == "+") {
-    return ints && !__builtin_add_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x + y);
-  }
-  if (op == "-") {
-    return ints && !__builtin_sub_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x - y);
-  }
-  if (op == "*") {
-    return ints && !__builtin_mul_overflow(IntOf(a), IntOf(b), &r) ? Value(r) : Value(x * y);
-  }
+  if (op == "+") return ints && !__builtin_add_overflow(i, j, &r) ? Value(r) : Value(x + y);
+  if (op == "-") return ints && !__builtin_sub_overflow(i, j, &r) ? Value(r) : Value(x - y);
+  if (op == "*") return ints && !__builtin_mul_overflow(i, j, &r) ? Value(r) : Value(x * y);
   if (op == "/") {
     if (y == 0) ThrowType("division by zero");
     return Value(x / y);
   }
   if (op == "//" || op == "%") {
     if (y == 0) ThrowType(ints ? "integer division or modulo by zero" : "float modulo");
-    if (ints && !(IntOf(a) == INT64_MIN && IntOf(b) == -1)) {
-      int64_t q = FloorDiv(IntOf(a), IntOf(b));
+    if (ints && !(i == INT64_MIN && j == -1)) {
+      int64_t q = FloorDiv(i, j);
       // a - q*b is the remainder (|r| < |b|); computed in 128 bits so q*b cannot overflow.
-      auto rem = static_cast<int64_t>(static_cast<__int128>(IntOf(a)) -
-                                      static_cast<__int128>(q) * IntOf(b));
+      auto rem = static_cast<int64_t>(static_cast<__int128>(i) - static_cast<__int128>(q) * j);
       return op == "//" ? Value(q) : Value(rem);
     }
     double q = std::floor(x / y);
     return op == "//" ? Value(q) : Value(x - q * y);
   }
   if (op == "**") {
-    if (ints && IntOf(b) >= 0) {
-      int64_t p = 1;
-      bool overflow = false;
-      for (int64_t i = 0; i < IntOf(b) && !overflow; ++i) {
-        overflow = __builtin_mul_overflow(p, IntOf(a), &p);
-        if (p == 0 || p == 1) break;  // 0 and 1 stay put; -1 alternates (handled below)
-      }
-      if (IntOf(a) == -1) return Value(IntOf(b) % 2 == 0 ? int64_t{1} : int64_t{-1});
-      if (!overflow) return Value(p);
+    if (ints && j >= 0) {
+      if (auto p = IntPower(i, j)) return Value(*p);
     }
     return Value(std::pow(x, y));
   }
   Unsupported(op, a, b);
+}
+
+Value Arithmetic(const std::string& op, const Value& a, const Value& b) {
+  if (a.IsUndefined()) a.ThrowUndefined();
+  if (b.IsUndefined()) b.ThrowUndefined();
+  if (auto v = SequenceArithmetic(op, a, b)) return *v;
+  if (!IsNumeric(a) || !IsNumeric(b)) Unsupported(op, a, b);
+  return NumberArithmetic(op, a, b);
 }
 
 bool Contains(const Value& container, const Value& item) {

@@ -298,6 +298,8 @@ absl::StatusOr<TemplateProgram> ParseTemplate(std::string_view source) {
     return Parser(*std::move(tokens)).Run();
   } catch (const ParseError& e) {
     return absl::InvalidArgumentError("chat template: " + e.message);
+  } catch (const std::exception& e) {  // defensive: nothing throws out of the library
+    return absl::InvalidArgumentError(std::string("chat template: ") + e.what());
   }
 }
 

@@ -248,7 +248,9 @@ ExprPtr Parser::ParseSubscript(ExprPtr node) {
     if (Peek().type == Token::Type::kInt) {
       auto e = MakeExpr(Expr::Kind::kGetItem, line);
       auto key = MakeExpr(Expr::Kind::kLiteral, line);
-      key->literal = Value(static_cast<int64_t>(std::stoll(Next().text)));
+      const std::string& digits = Next().text;
+      if (digits.size() > 18) Fail("index out of range");
+      key->literal = Value(static_cast<int64_t>(std::stoll(digits)));
       e->args.push_back(std::move(node));
       e->args.push_back(std::move(key));
       return e;

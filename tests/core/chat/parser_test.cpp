@@ -59,6 +59,9 @@ TEST_CASE("unsupported constructs fail at parse time with the construct named", 
   CHECK(ParseError("line1\n{% if x %}").find("endif") != std::string::npos);
   CHECK(ParseError("{{ 1 + }}").find("line 1") != std::string::npos);
   CHECK(ParseError("{% endfor %}").find("unsupported tag 'endfor'") != std::string::npos);
+  // Found by the fuzzer: an over-long integer attribute once escaped as std::out_of_range.
+  CHECK(ParseError("{{ x.99999999999999999999999 }}").find("out of range") != std::string::npos);
+  CHECK(ParseError("{{ 99999999999999999999999 }}").find("out of range") != std::string::npos);
 }
 
 TEST_CASE("unknown filters inside if are runtime errors, as in jinja2", "[chat][parser]") {
