@@ -24,6 +24,7 @@ ChatInputs InputsFrom(const ojson& j) {
   ChatInputs in;
   in.messages = j.value("messages", ojson::array());
   in.tools = j.value("tools", ojson());
+  in.documents = j.value("documents", ojson());
   in.add_generation_prompt = j.value("add_generation_prompt", false);
   in.special_tokens = j.value("special_tokens", ojson::object());
   in.kwargs = j.value("kwargs", ojson::object());

@@ -3,7 +3,7 @@
 For every template, `conversations_for(source)` builds at least 20 conversations that cover:
 with and without a system message, single and multi-turn, add_generation_prompt both ways,
 non-ASCII content, and -- where the template reads them -- tool definitions, assistant tool
-calls with tool results, and reasoning content. `features_of(case)` says which features one
+calls with tool results, reasoning content and retrieval documents. `features_of(case)` says which features one
 conversation exercises, so the test can assert the coverage per template.
 
 `render_reference(source, case)` renders with transformers' own path (the message
@@ -79,6 +79,12 @@ COHERE_TOOLS = [
 
 TOOL_CALL_IDS = ["a1b2c3d4e", "f5g6h7i8j"]
 
+# Retrieval documents (Command-R / Granite templates render them).
+DOCUMENTS = [
+    {"title": "Zürich", "text": "Zürich ist die größte Stadt der Schweiz."},
+    {"title": "東京", "text": "東京は日本の首都です。"},
+]
+
 
 def _tool_call(i, name, args):
     return {"id": TOOL_CALL_IDS[i], "type": "function", "function": {"name": name, "arguments": args}}
@@ -121,12 +127,14 @@ def conversations_for(source):
     """The cases for one template: [{"name", "inputs": {...}}]."""
     cases = []
 
-    def add(name, messages, agp, tools=None, kwargs=None):
+    def add(name, messages, agp, tools=None, kwargs=None, documents=None):
         if uses(source, "+ functions"):  # firefunction-v2 reads `functions` and `datetime` kwargs
             kwargs = {"functions": json.dumps(TOOLS, ensure_ascii=False), "datetime": "2026-12-04", **(kwargs or {})}
         inputs = {"messages": messages, "add_generation_prompt": agp, "special_tokens": SPECIAL_TOKENS}
         if tools is not None:
             inputs["tools"] = tools
+        if documents is not None:
+            inputs["documents"] = documents
         if kwargs:
             inputs["kwargs"] = kwargs
         cases.append({"name": name, "inputs": inputs})
@@ -159,6 +167,10 @@ def conversations_for(source):
     if uses(source, "enable_thinking"):
         add("enable_thinking=False", _chat(1, False), True, kwargs={"enable_thinking": False})
         add("enable_thinking=True", _chat(1, True), True, kwargs={"enable_thinking": True})
+    if uses(source, "documents"):
+        for system in (False, True):
+            add(f"documents sys={system}", _chat(1, system), True, documents=DOCUMENTS)
+            add(f"documents+tools sys={system}", _chat(1, system), True, tools=tools, documents=DOCUMENTS)
     # Conversations many templates reject: they must fail the same way in both renderers.
     add("two-users-in-a-row", [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Hello again"}], True)
     add("system-not-first", [{"role": "user", "content": "Hi"}, {"role": "system", "content": SYSTEM}], True)
@@ -178,6 +190,7 @@ def features_of(case, source):
         "non-ascii": any(ord(c) > 127 for c in text),
         "tools": bool(case["inputs"].get("tools")),
         "tool-calls": any("tool_calls" in m for m in msgs),
+        "documents": bool(case["inputs"].get("documents")),
     }
 
 
@@ -187,6 +200,8 @@ def required_features(source):
         required.add("tools")
     if uses(source, "tool_calls"):
         required.add("tool-calls")
+    if uses(source, "documents"):
+        required.add("documents")
     return required
 
 
@@ -208,6 +223,7 @@ def render_reference(source, inputs):
         rendered, _ = ctu.render_jinja_template(
             conversations=[conversation],
             tools=inputs.get("tools"),
+            documents=inputs.get("documents"),
             chat_template=source,
             add_generation_prompt=inputs["add_generation_prompt"],
             **kwargs,
