@@ -1,5 +1,6 @@
 #include "core/chat/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -72,8 +73,19 @@ Value::Value(std::string s)
 Value Value::List(ValueList items, bool tuple) {
   return Sequence(std::move(items), tuple ? Seq::kTuple : Seq::kList);
 }
+namespace {
+
+uint16_t ChildDepth(const Value& child) {
+  return child.kind() == Value::Kind::kList || child.kind() == Value::Kind::kDict ? 1 : 0;
+}
+
+}  // namespace
+
 Value Value::Sequence(ValueList items, Seq seq) {
   Value v;
+  for (const auto& item : items)
+    v.depth_ = std::max<uint16_t>(v.depth_, item.depth_ + ChildDepth(item));
+  if (v.depth_ > kMaxDepth) ThrowType("list or dict nested too deeply");
   v.kind_ = Kind::kList;
   v.seq_ = seq;
   v.list_ = std::make_shared<const ValueList>(std::move(items));
@@ -88,6 +100,10 @@ Value Value::Markup(std::string s) {
 }
 Value Value::Dict(ValueDict dict) {
   Value v;
+  for (const auto& [k, item] : dict.items) {
+    v.depth_ = std::max<uint16_t>(v.depth_, item.depth_ + ChildDepth(item));
+  }
+  if (v.depth_ > kMaxDepth) ThrowType("list or dict nested too deeply");
   v.kind_ = Kind::kDict;
   v.dict_ = std::make_shared<ValueDict>(std::move(dict));
   return v;
@@ -106,7 +122,7 @@ Value Value::Func(std::string name, Function fn) {
 }
 
 Value Value::FromJson(const nlohmann::ordered_json& json, int depth) {
-  if (depth > 512) ThrowType("chat template context nested too deeply");
+  if (depth > kMaxDepth) ThrowType("chat template context nested too deeply");
   switch (json.type()) {
     case nlohmann::json::value_t::null:
       return None();

@@ -52,6 +52,7 @@ using Function = std::function<Value(CallArgs&)>;
 
 class Value {
  public:
+  static constexpr int kMaxDepth = 500;
   enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kFunction };
 
   Value() = default;  // Undefined
@@ -84,7 +85,7 @@ class Value {
   static Value Dict(ValueDict dict = {});
   static Value Namespace(ValueDict dict = {});
   static Value Func(std::string name, Function fn);
-  // TypeError past 512 levels of nesting (a request cannot exhaust the stack).
+  // TypeError past kMaxDepth levels of nesting (a request cannot exhaust the stack).
   static Value FromJson(const nlohmann::ordered_json& json, int depth = 0);
 
   Kind kind() const { return kind_; }
@@ -130,6 +131,9 @@ class Value {
   Kind kind_ = Kind::kUndefined;
   bool b_ = false;
   bool markup_ = false;
+  // Nesting of lists/dicts below this value; creation fails past kMaxDepth so Repr, tojson,
+  // == and destruction never recurse deeper (`{% set ns.x = [ns.x] %}` in a long loop).
+  uint16_t depth_ = 0;
   Seq seq_ = Seq::kList;
   std::shared_ptr<bool> consumed_;  // generators and iterators: iterated once already
   bool namespace_ = false;

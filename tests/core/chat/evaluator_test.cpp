@@ -152,6 +152,12 @@ TEST_CASE("strftime_now uses the pinned clock", "[chat][eval]") {
   CHECK(R("{{ strftime_now('%Y-%m-%d %H:%M') }}") == "2026-05-28 20:26");
 }
 
+TEST_CASE("nesting built by a template is bounded", "[chat][eval]") {
+  CHECK(R("{% set ns = namespace(x=[]) %}{% for i in range(2000) %}{% set ns.x = [ns.x] %}"
+          "{% endfor %}{{ ns.x|length }}") ==
+        "ERROR(INVALID_ARGUMENT): list or dict nested too deeply");
+}
+
 TEST_CASE("render limits stop runaway templates", "[chat][eval]") {
   auto t = ChatTemplate::Parse(
       "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}");
