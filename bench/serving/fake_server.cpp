@@ -8,6 +8,8 @@
 //                            [--vocab 512] [--max-seconds 600]
 // Listens on loopback only; exits after --max-seconds (so a forgotten one does not linger).
 #include <grpcpp/grpcpp.h>
+// Small SSE writes and requests must not wait on Nagle's algorithm.
+#define CPPHTTPLIB_TCP_NODELAY true
 #include <httplib.h>
 
 #include <chrono>

@@ -7,6 +7,8 @@
 // only while it ends in an incomplete UTF-8 character, so its count can fall short of its usage:
 // the mismatch is reported, not hidden). Usage: the "usage" object of the last chunk
 // (prompt_tokens, completion_tokens).
+// Small SSE writes and requests must not wait on Nagle's algorithm.
+#define CPPHTTPLIB_TCP_NODELAY true
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
