@@ -25,6 +25,7 @@ using Plain = beast::tcp_stream;
 using Tls = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr auto kHeaderTimeout = std::chrono::seconds(60);
+constexpr int kSendBufferBytes = 64 << 10;
 
 std::string ErrorJson(const std::string& message, const char* type) {
   return absl::StrCat(R"({"error":{"message":")", message, R"(","type":")", type,
@@ -292,6 +293,10 @@ class HttpServer::Impl {
         return;
       }
       socket.set_option(tcp::no_delay(true), ec);
+      // A fixed send buffer (the kernel otherwise grows it to megabytes): a client that stops
+      // reading then shows as pending output in its WriteQueue, where the slow-reader policy
+      // sees it, instead of vanishing into socket buffers.
+      socket.set_option(net::socket_base::send_buffer_size(kSendBufferBytes), ec);
       if (tls_) {
         std::make_shared<Connection<Tls>>(Tls(beast::tcp_stream(std::move(socket)), *tls_),
                                           handler_, options_.max_body_bytes)
