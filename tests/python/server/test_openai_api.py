@@ -191,3 +191,23 @@ def test_auth_applies_to_the_http_api(start_ribbond):
         openai.OpenAI(base_url=base, api_key="wrong", max_retries=0).models.list()
     good = openai.OpenAI(base_url=base, api_key="sesame", max_retries=0)
     assert good.completions.create(model=os.path.basename(h.STORIES), prompt="Once", max_tokens=3).choices
+
+
+def test_logit_bias_reaches_the_sampler_on_both_apis(client, module_ribbond):
+    case = CASES[2]
+    want_ids = golden(case, 64)[0]
+    banned = want_ids[0]  # the greedy first token, pushed out
+    favoured = 300
+    result = client.completions.create(model="stories", prompt=case["prompt_ids"], max_tokens=8, temperature=0,
+                                       logit_bias={str(banned): -100, str(favoured): 100},
+                                       extra_body={"ignore_eos": True})
+    grpc_result = module_ribbond.stub().Complete(
+        pb.GenerateRequest(token_ids=pb.TokenIds(ids=case["prompt_ids"]), max_new_tokens=8, ignore_eos=True,
+                           logit_bias={banned: -100.0, favoured: 100.0}), timeout=60)
+    assert list(grpc_result.token_ids) == [favoured] * 8
+    assert result.choices[0].text == grpc_result.text.decode()
+    # A bias that only removes the greedy token changes the first token and nothing is favoured.
+    only_ban = module_ribbond.stub().Complete(
+        pb.GenerateRequest(token_ids=pb.TokenIds(ids=case["prompt_ids"]), max_new_tokens=4, ignore_eos=True,
+                           logit_bias={banned: -100.0}), timeout=60)
+    assert only_ban.token_ids[0] != banned
