@@ -134,6 +134,11 @@ SHAPES = {
                                   num_attention_heads=4, num_key_value_heads=2, head_dim=128,
                                   vocab_size=320, max_position_embeddings=4096,
                                   tie_word_embeddings=True)),
+    # Llama-3.2-1B's shape (random weights): the GPU serving stage's capacity probe (gpu-check.sh).
+    "llama-1b": ("llama", dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                               num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
+                               max_position_embeddings=131072, rope_theta=500000.0,
+                               tie_word_embeddings=True)),
 }
 
 
