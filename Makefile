@@ -1,5 +1,6 @@
 # The two commands a newcomer needs (see README.md):
-#   make serve   set everything up, build, start ribbond on the built-in demo model (MODEL=<dir> for another)
+#   make serve   set everything up, build, start ribbond on the default model, SmolLM2-135M-Instruct
+#                (MODEL=demo for the random-weight demo model, MODEL=<dir> for another)
 #   make test    set everything up, build, run the whole test suite
 SHELL := /bin/bash
 MODEL ?=

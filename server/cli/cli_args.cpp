@@ -119,6 +119,23 @@ const std::vector<Flag>& GenerateFlags() {
          out.show_stats = true;
          return absl::OkStatus();
        }},
+      {"verbose", "print time to first token and tokens/s to stderr", false,
+       [](const std::string&, CliInvocation& out) {
+         out.verbose = true;
+         return absl::OkStatus();
+       }},
+  };
+  return *flags;
+}
+
+// Flags of `chat` beyond the generate flags (which it takes too, except --ids).
+const std::vector<Flag>& ChatFlags() {
+  static const auto* flags = new std::vector<Flag>{
+      {"system", "a system message before yours (else the template's default)", true,
+       [](const std::string& v, CliInvocation& out) {
+         out.system_prompt = v;
+         return absl::OkStatus();
+       }},
   };
   return *flags;
 }
@@ -160,11 +177,30 @@ const Flag* FindFlag(const std::string& name, const std::string& command) {
   for (const Flag& flag : GlobalFlags()) {
     if (name == flag.name) return &flag;
   }
-  if (command != "generate") return nullptr;
+  if (command == "chat") {
+    for (const Flag& flag : ChatFlags()) {
+      if (name == flag.name) return &flag;
+    }
+    if (name == "ids") return nullptr;  // a chat prompt is messages, not token ids
+  }
+  if (command != "generate" && command != "chat") return nullptr;
   for (const Flag& flag : GenerateFlags()) {
     if (name == flag.name) return &flag;
   }
   return nullptr;
+}
+
+// The chat request's messages: the optional system message, then the user's.
+void SetChatMessages(const std::string& user_message, CliInvocation& out) {
+  ribbon::v1::ChatPrompt* chat = out.generate.mutable_chat();
+  if (!out.system_prompt.empty()) {
+    ribbon::v1::ChatMessage* system = chat->add_messages();
+    system->set_role("system");
+    system->set_content(out.system_prompt);
+  }
+  ribbon::v1::ChatMessage* user = chat->add_messages();
+  user->set_role("user");
+  user->set_content(user_message);
 }
 
 absl::Status TakePositionals(const std::vector<std::string>& positionals, CliInvocation& out) {
@@ -189,6 +225,8 @@ absl::Status TakePositionals(const std::vector<std::string>& positionals, CliInv
   if (ids_prompt) return absl::OkStatus();
   if (command == "generate") {
     out.generate.set_text(positionals[0]);
+  } else if (command == "chat") {
+    SetChatMessages(positionals[0], out);
   } else {
     out.text = positionals[0];
   }
@@ -236,7 +274,8 @@ absl::StatusOr<CliInvocation> ParseCli(const std::vector<std::string>& args,
       return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
     RETURN_IF_ERROR(flag->set(value.value_or(""), out));
   }
-  static const char* kCommands[] = {"generate", "tokenize", "detokenize", "info", "health", "help"};
+  static const char* kCommands[] = {"generate", "chat",   "tokenize", "detokenize",
+                                    "info",     "health", "help"};
   if (out.command.empty()) return absl::InvalidArgumentError("no command given");
   if (std::find(std::begin(kCommands), std::end(kCommands), out.command) == std::end(kCommands)) {
     return absl::InvalidArgumentError(absl::StrCat("unknown command \"", out.command, "\""));
@@ -250,6 +289,8 @@ std::string CliUsage() {
       "ribbon: command-line client for ribbond.\n\n"
       "Usage: ribbon [global flags] COMMAND [flags]\n"
       "  generate \"prompt\"   stream generated text as it arrives (or --ids 1,2,3)\n"
+      "  chat \"message\"      stream the model's answer to a chat message (the server applies\n"
+      "                      the model's chat template); takes the generate flags and --system\n"
       "  tokenize \"text\"     print the token ids\n"
       "  detokenize ID...    print the text of token ids\n"
       "  info                model and server facts\n"
@@ -262,6 +303,11 @@ std::string CliUsage() {
   }
   absl::StrAppend(&text, "\ngenerate flags:\n");
   for (const Flag& flag : GenerateFlags()) {
+    absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help,
+                    "\n");
+  }
+  absl::StrAppend(&text, "\nchat flags (and the generate flags but --ids):\n");
+  for (const Flag& flag : ChatFlags()) {
     absl::StrAppend(&text, "  --", flag.name, flag.takes_value ? " VALUE" : "", "  ", flag.help,
                     "\n");
   }

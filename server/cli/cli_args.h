@@ -3,6 +3,8 @@
 //
 //   ribbon [--address HOST:PORT] [--token T] [--tls-ca FILE] [--timeout S] COMMAND ...
 //   ribbon generate "prompt" [sampling flags]   stream text as it arrives
+//   ribbon chat "message" [--system S] [flags]  the same for a chat message, rendered by the
+//                                               server with the model's chat template
 //   ribbon tokenize "text" [--no-special]       print token ids
 //   ribbon detokenize ID...                     print text
 //   ribbon info                                 model and server facts
@@ -34,12 +36,14 @@ struct ClientOptions {
 };
 
 struct CliInvocation {
-  std::string command;  // generate, tokenize, detokenize, info, health, help
+  std::string command;  // generate, chat, tokenize, detokenize, info, health, help
   ClientOptions client;
   ribbon::v1::GenerateRequest generate;
   bool use_complete = false;  // generate through Complete instead of the stream
   bool show_ids = false;      // print token ids after the text
   bool show_stats = false;    // print finish reason, usage and timings to stderr
+  bool verbose = false;       // print time to first token and tokens/s to stderr
+  std::string system_prompt;  // chat: a system message before the user's (empty = none)
   std::string text;           // tokenize
   bool add_special_tokens = true;
   std::vector<int32_t> ids;  // detokenize

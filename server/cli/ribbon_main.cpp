@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -70,10 +71,33 @@ void PrintStats(const CliInvocation& cli, ribbon::v1::FinishReason reason,
       timings.time_to_first_token_seconds(), timings.total_seconds());
 }
 
+// --verbose: what the user felt, measured here (request sent -> first token -> last message).
+// tokens/s counts the tokens after the first over the time after it: the decode rate.
+struct StreamClock {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point sent = Clock::now();
+  std::optional<Clock::time_point> first_token;
+
+  void Saw(const ribbon::v1::GenerateResponse& message) {
+    if (!first_token && message.token_ids_size() > 0) first_token = Clock::now();
+  }
+  void Print(size_t tokens) const {
+    const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const double total = seconds(Clock::now() - sent);
+    const double ttft = first_token ? seconds(*first_token - sent) : total;
+    const double rate = tokens > 1 && total > ttft ? (tokens - 1) / (total - ttft) : 0.0;
+    std::fprintf(stderr,
+                 "\ntime to first token %.3f s, %zu tokens in %.3f s, %.1f tokens/s after the "
+                 "first\n",
+                 ttft, tokens, total, rate);
+  }
+};
+
 int Generate(const CliInvocation& cli, Generation::Stub& stub) {
   grpc::ClientContext context;
   Prepare(cli.client, context);
   std::vector<int32_t> ids;
+  StreamClock clock;
   if (cli.use_complete) {
     ribbon::v1::GenerateResult result;
     const grpc::Status status = stub.Complete(&context, cli.generate, &result);
@@ -82,11 +106,14 @@ int Generate(const CliInvocation& cli, Generation::Stub& stub) {
     ids.assign(result.token_ids().begin(), result.token_ids().end());
     PrintStats(cli, result.finish_reason(), result.usage(), result.timings(), ids);
     std::printf("\n");
+    std::fflush(stdout);
+    if (cli.verbose) clock.Print(ids.size());  // one answer: the first token came with the last
     return kExitOk;
   }
   auto reader = stub.Generate(&context, cli.generate);
   ribbon::v1::GenerateResponse message, last;
   while (reader->Read(&message)) {
+    clock.Saw(message);
     std::fwrite(message.text().data(), 1, message.text().size(), stdout);
     std::fflush(stdout);
     ids.insert(ids.end(), message.token_ids().begin(), message.token_ids().end());
@@ -99,6 +126,8 @@ int Generate(const CliInvocation& cli, Generation::Stub& stub) {
   }
   PrintStats(cli, last.finish_reason(), last.usage(), last.timings(), ids);
   std::printf("\n");
+  std::fflush(stdout);
+  if (cli.verbose) clock.Print(ids.size());
   return kExitOk;
 }
 
@@ -216,7 +245,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<grpc::Channel> channel = MakeChannel(cli->client);
   if (cli->command == "health") return Health(*cli, channel);
   auto stub = ribbon::v1::Generation::NewStub(channel);
-  if (cli->command == "generate") return Generate(*cli, *stub);
+  if (cli->command == "generate" || cli->command == "chat") return Generate(*cli, *stub);
   if (cli->command == "tokenize") return Tokenize(*cli, *stub);
   if (cli->command == "detokenize") return Detokenize(*cli, *stub);
   return Info(*cli, *stub);

@@ -132,3 +132,27 @@ TEST_CASE("command-line mistakes are explained", "[cli]") {
   CHECK(Error({"generate", "a", "--ignore-eos=1"}) == "--ignore-eos takes no value");
   CHECK(Error({"detokenize", "1,x"}) == "--detokenize needs token ids, got \"x\"");
 }
+
+TEST_CASE("chat sends the message (after an optional system message) as a chat prompt", "[cli]") {
+  auto chat = ParseCli({"chat", "What is the capital of France?", "--verbose"}, kNoEnv);
+  REQUIRE(chat.ok());
+  CHECK(chat->command == "chat");
+  CHECK(chat->verbose);
+  REQUIRE(chat->generate.has_chat());
+  REQUIRE(chat->generate.chat().messages_size() == 1);
+  CHECK(chat->generate.chat().messages(0).role() == "user");
+  CHECK(chat->generate.chat().messages(0).content() == "What is the capital of France?");
+  CHECK(!chat->generate.chat().has_add_generation_prompt());  // unset = true: the answer's turn
+
+  auto system = ParseCli({"chat", "--system", "Be brief.", "Hi", "--max-new-tokens", "8"}, kNoEnv);
+  REQUIRE(system.ok());
+  REQUIRE(system->generate.chat().messages_size() == 2);
+  CHECK(system->generate.chat().messages(0).role() == "system");
+  CHECK(system->generate.chat().messages(0).content() == "Be brief.");
+  CHECK(system->generate.chat().messages(1).role() == "user");
+  CHECK(system->generate.max_new_tokens() == 8);
+
+  CHECK(Error({"chat"}) == "chat takes one quoted text argument");
+  CHECK(Error({"chat", "a", "--ids", "1,2"}) == "unknown flag --ids");
+  CHECK(Error({"generate", "a", "--system", "x"}) == "unknown flag --system");
+}

@@ -1,6 +1,7 @@
-"""`make serve` on a fresh clone starts the daemon on the demo model and answers a request (run
-here as scripts/serve.sh with a temporary port, as the Makefile runs it), and the `ribbon` CLI
-streams text, reports errors with meaningful exit codes, and checks health."""
+"""`make serve MODEL=demo` on a fresh clone starts the daemon on the demo model and answers a
+request (run here as scripts/serve.sh with a temporary port, as the Makefile runs it; the default
+model is tested in tests/python/smollm2/), and the `ribbon` CLI streams text, reports errors with
+meaningful exit codes, and checks health."""
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ def test_serve_script_runs_the_demo_model_and_answers(tmp_path):
     port_file = tmp_path / "ports.json"
     env = dict(os.environ, RIBBON_BUILD=h.BUILD)
     with open(tmp_path / "serve.log", "wb") as log:
-        proc = subprocess.Popen([os.path.join(h.SOURCE, "scripts", "serve.sh"), "", "--listen", "127.0.0.1:0",
+        proc = subprocess.Popen([os.path.join(h.SOURCE, "scripts", "serve.sh"), "demo", "--listen", "127.0.0.1:0",
                                  "--http-listen", "127.0.0.1:0", "--port-file", str(port_file)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
