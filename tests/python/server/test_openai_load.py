@@ -158,15 +158,22 @@ def test_a_stalled_client_does_not_slow_the_others_and_is_ended(start_ribbond):
                            "--stream.slow_reader_timeout_ms", "500", "--chat-template", template)
     port = daemon.openai_port
     asyncio.run(bystander_gaps(port, 2))  # warm up
-    baseline = asyncio.run(bystander_gaps(port))
+    # Alternating runs, the better of two each: one scheduling hiccup of a shared 2-core machine
+    # must not decide the comparison either way.
+    baseline, with_stall, sockets = [], [], []
     stalled_at = time.monotonic()
-    sock = stalled_client(port)
-    with_stall = asyncio.run(bystander_gaps(port))
-    line = h.wait_until(lambda: [a for a in daemon.access_log() if a["method"] == "chat.completions"], 10,
-                        what="the stalled stream's access line")[0]
+    for _ in range(2):
+        baseline.append(asyncio.run(bystander_gaps(port)))
+        sockets.append(stalled_client(port))
+        with_stall.append(asyncio.run(bystander_gaps(port)))
+    baseline, with_stall = min(baseline), min(with_stall)
+    lines = h.wait_until(lambda: [a for a in daemon.access_log() if a["method"] == "chat.completions"], 10,
+                         what="the stalled streams' access lines")
+    line = lines[0]
     print(f"ITL p99 {baseline * 1e3:.2f} ms alone, {with_stall * 1e3:.2f} ms beside a stalled client; "
-          f"stalled stream ended after {line['duration_seconds']} s")
-    sock.close()
+          f"stalled streams ended after {[a['duration_seconds'] for a in lines]} s")
+    for sock in sockets:
+        sock.close()
     assert line["status"] == "RESOURCE_EXHAUSTED" and "stream.max_pending_bytes" in line["message"]
     assert 0.5 <= line["duration_seconds"] < time.monotonic() - stalled_at
     assert line["generated_tokens"] < 3 * 480  # its sequences were cancelled
