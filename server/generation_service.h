@@ -9,8 +9,8 @@
 // and needs none.
 //
 // Ownership: the daemon owns the service and the backend; the backend must outlive the gRPC
-// server's shutdown. Threads: handlers run on gRPC threads; SetBackend, StopAdmitting and
-// active_calls from any thread.
+// server's shutdown. Threads: handlers run on gRPC threads; SetBackend and StopAdmitting from
+// any thread. Live responses are counted by the StreamWatchdog (stream_watchdog.h).
 #pragma once
 
 #include <atomic>
