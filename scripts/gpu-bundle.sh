@@ -21,13 +21,14 @@
 # Usage: scripts/gpu-bundle.sh [--from-build DIR]
 #   --from-build DIR  copy from an existing CUDA build (Release, sm_90a) instead of configuring
 #                     and building build-gpu-bundle/; DIR is only read
-#   env: RIBBON_BUNDLE_BUILD build dir, default build-gpu-bundle; RIBBON_JOBS parallel jobs
+#   env: RIBBON_BUNDLE_BUILD build dir, default build-gpu-bundle; RIBBON_JOBS parallel jobs;
+#        RIBBON_BUNDLE_DIR output directory, default .bundle
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 build="${RIBBON_BUNDLE_BUILD:-$here/build-gpu-bundle}"
-bundle="$here/.bundle"
+bundle="${RIBBON_BUNDLE_DIR:-$here/.bundle}"  # another directory: the dry-run test
 max_bytes=$((56 * 1024 * 1024))
 from_build=""
 if [[ "${1:-}" == "--from-build" ]]; then
