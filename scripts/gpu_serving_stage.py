@@ -47,8 +47,10 @@ def parse_args(argv):
     p.add_argument("--work", default=None, help="scratch directory (models, logs); default a temp dir")
     p.add_argument("--device", default="cuda")
     p.add_argument("--shape", default="llama-1b", help="make_models.py shape kind for the capacity part")
-    p.add_argument("--probe-cap", type=int, default=65536, help="engine.max_ribbon_tokens: the probe's cap")
-    p.add_argument("--probe-leave-gib", type=float, default=24.0,
+    p.add_argument("--probe-cap", type=int, default=131072, help="engine.max_ribbon_tokens: the probe's cap")
+    # With a co-tenant holding memory, memory.fraction is 1.0: the co-tenant stands in for the
+    # reserve (KV = fraction x total - in use - activations, and "in use" counts the co-tenant).
+    p.add_argument("--probe-leave-gib", type=float, default=16.0,
                    help="device memory left free during the probe (0 = all of it)")
     p.add_argument("--streams", type=int, default=64)
     p.add_argument("--oom-requests", type=int, default=128)
@@ -237,12 +239,15 @@ def capacity_part(a, result, work, grabber):
     model = os.path.join(work, a.shape)
     t0 = time.monotonic()
     if not os.path.exists(os.path.join(model, "config.json")):
+        env = dict(os.environ, RIBBON_MAKE_MODELS_THREADS=str(os.cpu_count() or 2))
         subprocess.run([sys.executable, a.make_models, "shape", a.shape, "--out", model], check=True,
-                       timeout=240)
+                       timeout=150, env=env)
     make_seconds = time.monotonic() - t0
     leave = int(a.probe_leave_gib * (1 << 30))
     free_for_ribbond = grabber.hold_all_but(leave) if leave and a.device.startswith("cuda") else None
     common = ["--model.device", a.device, "--engine.max_ribbon_tokens", str(a.probe_cap)]
+    if free_for_ribbond is not None:
+        common += ["--memory.fraction", "1.0"]
     t0 = time.monotonic()
     probe = subprocess.run([a.ribbond, "probe", "--model", model, *common], capture_output=True, text=True,
                            timeout=a.timeout)

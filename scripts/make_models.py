@@ -159,7 +159,8 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--tokenizer-from", help="copy tokenizer files from this directory (llama-100m)")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    # 2 by default (the shared CPU machine); the GPU serving stage gives it the machine's cores.
+    torch.set_num_threads(int(os.environ.get("RIBBON_MAKE_MODELS_THREADS", "2")))
     os.makedirs(args.out, exist_ok=True)
     if args.what == "demo":
         vocab = byte_level_tokenizer(args.out)

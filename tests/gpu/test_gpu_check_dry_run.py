@@ -81,3 +81,22 @@ def test_only_one_stage(bundle, tmp_path):
     run, _ = dry_run(bundle, tmp_path, "--only", "serving")
     assert run.returncode == 0, run.stdout[-3000:]
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".json")) == ["serving.json"]
+
+
+def test_serving_stage_logic_on_cpu(tmp_path):
+    """The serving stage's own logic against a CPU ribbond: capacity table, 64 concurrent golden
+    completions exact, the OOM workload's outputs identical to the reference (no OOM required)."""
+    ribbond = os.path.join(BUILD, "server", "ribbond")
+    stories = os.path.join(os.environ.get("RIBBON_SHARED_DATA", os.path.join(SOURCE, "../shared/data")), "stories260k")
+    out = tmp_path / "serving.json"
+    run = subprocess.run([sys.executable, os.path.join(SOURCE, "scripts/gpu_serving_stage.py"), "--device", "cpu",
+                          "--ribbond", ribbond, "--stories", stories, "--json", str(out), "--work", str(tmp_path / "w"),
+                          "--shape", "mistral-window", "--probe-cap", "512", "--oom-requests", "32", "--timeout", "60"],
+                         capture_output=True, text=True, timeout=240)
+    result = json.load(open(out))
+    assert run.returncode == 0 and result["status"] == "pass", json.dumps(result)[-3000:] + run.stderr[-2000:]
+    parts = result["parts"]
+    assert any("max ribbon tokens" in line for line in parts["capacity"]["probe_table"])
+    assert parts["capacity"]["serve_probe_seconds"] > 0
+    assert parts["goldens"]["exact"] == parts["goldens"]["streams"] == 64
+    assert parts["oom"]["completed"] == parts["oom"]["identical_to_reference"] == 32
