@@ -105,6 +105,9 @@ for name, part in ((load("serving.json") or {}).get("serving", {}).get("parts") 
     rows.append((f"  serving {name}", part["status"], json.dumps({k: v for k, v in part.items()
                  if k in ("serve_probe_seconds", "serve_load_seconds", "device_bytes_held", "exact", "streams",
                           "completed", "oom_recoveries", "identical_to_reference", "error")})[:90]))
+    for line in part.get("probe_table", []):  # the capacity table, as ribbond probe printed it
+        if not line.startswith("["):
+            rows.append(("", "  " + line.strip(), ""))
 hf = (load("hf.json") or {}).get("hf_agreement", {})
 for backend, r in hf.items():
     a = r["agreement"]
