@@ -165,8 +165,10 @@ class Daemon:
 
 
 def complete(port, prompt_ids, max_tokens, stop_ids=None, timeout=120):
-    """One /v1/completions call, greedy, answered whole: (text, finish_reason). (Whole answers,
-    not event streams: http.client waits at the end of ribbond's chunked event stream.)"""
+    """One /v1/completions call, greedy, answered whole: (text, finish_reason). Whole answers, not
+    event streams: on 2026-12-04 ribbond's event stream (stream: true) sent a chunk whose first
+    bytes were garbage and then stalled before [DONE] (seen on the CPU with a raw socket), a
+    server fault reported to the project; switch to streams once that is fixed."""
     body = {"model": "m", "prompt": prompt_ids, "max_tokens": max_tokens, "temperature": 0}
     if stop_ids:
         body["stop_token_ids"] = stop_ids
