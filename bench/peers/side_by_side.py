@@ -150,14 +150,14 @@ def free_port():
 
 def start_ribbond(a, hf_dir, work):
     ribbond = os.path.join(a.ribbon_build, "server", "ribbond")
-    port_file = os.path.join(work, "ribbond-ports.json")
+    port_file = os.path.join(work, f"ribbond-ports-{os.path.basename(os.path.normpath(hf_dir))}.json")
     cmd = [ribbond, "--model", hf_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
            "--port-file", port_file, "--model.num_threads", str(a.threads)]
     # The OpenAI listener (when this build has one) must not take a fixed port.
     if subprocess.run([ribbond, "--check-config", "--openai.listen", "127.0.0.1:0"],
                       capture_output=True).returncode == 0:
         cmd += ["--openai.listen", "127.0.0.1:0"]
-    server = Server(cmd, os.path.join(work, "ribbond.log"))
+    server = Server(cmd, os.path.join(work, f"ribbond-{os.path.basename(os.path.normpath(hf_dir))}.log"))
     ports = wait_for(lambda: json.load(open(port_file)), "ribbond", server.proc)
     # Ready once the model is loaded and the capacity probe has run (/readyz on the side port).
     ready = f"http://127.0.0.1:{ports['http_port']}/readyz"
@@ -171,7 +171,7 @@ def start_llama_server(a, gguf, work):
     cmd = [os.path.join(a.peer_bin, "llama-server"), "-m", gguf, "--host", "127.0.0.1", "--port",
            str(port), "-t", str(a.threads), "-tb", str(a.threads), "-c", str(ctx), "-np",
            str(max(CONCURRENCY)), "-b", "2048", "-ub", "512"]
-    server = Server(cmd, os.path.join(work, "llama-server.log"))
+    server = Server(cmd, os.path.join(work, f"llama-server-{os.path.basename(gguf)}.log"))
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: urllib.request.urlopen(url + "/health", timeout=2).status == 200,
              "llama-server", server.proc)
