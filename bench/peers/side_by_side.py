@@ -151,6 +151,8 @@ def free_port():
 def start_ribbond(a, hf_dir, work):
     ribbond = os.path.join(a.ribbon_build, "server", "ribbond")
     port_file = os.path.join(work, f"ribbond-ports-{os.path.basename(os.path.normpath(hf_dir))}.json")
+    if os.path.exists(port_file):
+        os.remove(port_file)  # a stale file would send the bench to a dead server
     cmd = [ribbond, "--model", hf_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
            "--port-file", port_file, "--model.num_threads", str(a.threads)]
     # The OpenAI listener (when this build has one) must not take a fixed port.
