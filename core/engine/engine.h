@@ -39,6 +39,9 @@ struct EngineOptions {
   bool pipeline = false;
   // After an out-of-memory the step budget halves, never below this.
   int32_t min_ribbon_tokens = 16;
+  // Prefix caching (core/kv/block_manager.h): full KV blocks are kept and reused by requests
+  // whose prompts start with the same tokens (and cache salt).
+  bool prefix_cache = true;
   // Test-only fault injection: called before each forward with the step number; true makes that
   // forward fail as if the device had run out of memory.
   std::function<bool(int64_t step)> debug_inject_oom;
@@ -53,7 +56,9 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t preemptions = 0;
   int64_t oom_recoveries = 0;
-  int32_t token_budget = 0;  // the step budget in force (lowered after out-of-memory)
+  int32_t token_budget = 0;          // the step budget in force (lowered after out-of-memory)
+  int32_t prefix_cached_blocks = 0;  // full blocks findable in the prefix cache
+  int64_t prefix_evictions = 0;      // cached blocks reused for other data
 };
 
 // What one step did, for metrics. Delivered on the engine thread after the step.
@@ -64,6 +69,8 @@ struct StepReport {
   int32_t prompt_tokens = 0;  // prefill tokens among real_tokens
   int32_t decode_tokens = 0;
   int32_t preempted = 0;
+  int32_t prefix_query_tokens = 0;  // prompt tokens looked up in the prefix cache this step
+  int32_t prefix_hit_tokens = 0;    // of those, found (their KV reused)
   bool oom_recovered = false;       // the forward ran out of memory; the step was retried smaller
   double schedule_seconds = 0;      // policy + plan building
   double host_exposed_seconds = 0;  // the forward engine idle: previous forward's end to this start
@@ -104,6 +111,9 @@ class Engine {
   // Ends a request at the next step boundary with `reason`; its KV blocks are freed then.
   // Unknown or finished ids are ignored.
   void Cancel(uint64_t id, FinishReason reason = FinishReason::kCancelled);
+
+  // Forgets every cached KV block no request is using (at the next step boundary).
+  void DropPrefixCache();
 
   void SetObserver(std::shared_ptr<EngineObserver> observer);  // before Start()
 

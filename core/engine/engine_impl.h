@@ -31,6 +31,7 @@ class Engine::Impl {
 
   absl::StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink);
   void Cancel(uint64_t id, FinishReason reason);
+  void DropPrefixCache();
   void Start();
   void Shutdown(absl::Duration grace);
   absl::StatusOr<bool> StepOnce();
@@ -43,7 +44,14 @@ class Engine::Impl {
  private:
   absl::Status Validate(const GenerationRequest& request) const;
   void DrainInbox();
-  std::vector<sched::SeqState> Snapshot() const;
+  // Prefix-cache matches found for idle sequences this step (not yet taken): the policy sees
+  // them as computed tokens; only the sequences it schedules take them (TakeScheduledMatches).
+  struct CacheMatch {
+    Sequence* seq = nullptr;
+    int32_t blocks = 0;
+    int32_t revived = 0;
+  };
+  std::vector<sched::SeqState> Snapshot(const std::vector<CacheMatch>& matches) const;
   bool EndsWithPendingToken(const Sequence& seq) const;
   void ApplyDecision(const sched::ScheduleDecision& decision);
   // Schedules the next step and builds its plan. With `speculative` (a step is in flight) the
@@ -62,6 +70,15 @@ class Engine::Impl {
   void Finish(Sequence& seq, FinishReason reason, absl::Status status);
   void RemoveFinished();
   void Preempt(Sequence& seq);
+  // Prefix cache: finds the cached blocks of the leading tokens of waiting and preempted
+  // sequences that hold no KV (always leaving one token to compute), without taking them.
+  std::vector<CacheMatch> PeekCachedPrefixes();
+  // The sequences the decision schedules take their matched blocks (pinned from now on); the
+  // others take nothing, so a waiting sequence never holds KV.
+  void TakeScheduledMatches(const std::vector<CacheMatch>& matches,
+                            const sched::ScheduleDecision& decision);
+  // Prefix cache: publishes the full blocks a landed step computed.
+  void PublishComputedBlocks(const Step& step);
   // The engine's one call of SequenceTable::Transition: an illegal move is a bug, logged.
   void Move(Sequence& seq, SeqState to);
   bool ShrinkBudget(int32_t failed_rows);  // false: the policy gives up
@@ -79,6 +96,7 @@ class Engine::Impl {
   bool accepting_ = true;
   bool stop_ = false;
   bool abort_all_ = false;
+  bool drop_prefix_cache_ = false;
 
   // Engine thread.
   SequenceTable table_;
@@ -86,6 +104,8 @@ class Engine::Impl {
   StepPipeline pipeline_;  // launched steps, oldest first; at most two (destroyed before table_)
   OomPolicy oom_policy_;
   TimeNs last_forward_done_ = 0;
+  int32_t prefix_query_tokens_ = 0;  // since the last step was prepared (for its report)
+  int32_t prefix_hit_tokens_ = 0;
   std::thread thread_;
 
   std::atomic<uint64_t> next_id_{1};
@@ -97,6 +117,7 @@ class Engine::Impl {
   std::atomic<int64_t> preemptions_{0};
   std::atomic<int64_t> oom_recoveries_{0};
   std::atomic<int32_t> token_budget_{0};
+  std::atomic<int64_t> prefix_evictions_{0};
 };
 
 }  // namespace ribbon

@@ -92,6 +92,8 @@ EngineStats Engine::Impl::Stats() const {
   s.preemptions = preemptions_.load();
   s.oom_recoveries = oom_recoveries_.load();
   s.token_budget = token_budget_.load();
+  s.prefix_cached_blocks = blocks_.cached_blocks();
+  s.prefix_evictions = prefix_evictions_.load();
   return s;
 }
 

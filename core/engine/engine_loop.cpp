@@ -56,6 +56,7 @@ absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request,
   seq->tokens = request.prompt;
   seq->info.prompt_tokens = seq->prompt_len;
   seq->info.arrival = SteadyNowNs();
+  seq->cache_root = BlockManager::RootHash(request.cache_salt);
   seq->request = std::move(request);
   seq->sink = std::move(sink);
   const uint64_t id = seq->id;
@@ -88,16 +89,26 @@ void Engine::Impl::Cancel(uint64_t id, FinishReason reason) {
   wake_.notify_one();
 }
 
+void Engine::Impl::DropPrefixCache() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drop_prefix_cache_ = true;
+  }
+  wake_.notify_one();
+}
+
 void Engine::Impl::DrainInbox() {
   std::deque<std::unique_ptr<Sequence>> arrived;
   std::vector<std::pair<uint64_t, FinishReason>> cancels;
-  bool abort_all = false;
+  bool abort_all = false, drop_cache = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     arrived.swap(inbox_);
     cancels.swap(cancels_);
     abort_all = abort_all_;
+    std::swap(drop_cache, drop_prefix_cache_);
   }
+  if (drop_cache) blocks_.DropCached();
   for (auto& seq : arrived) table_.Add(std::move(seq));
   for (const auto& [id, reason] : cancels) {
     Sequence* seq = table_.Find(id);
@@ -123,7 +134,7 @@ bool Engine::Impl::EndsWithPendingToken(const Sequence& seq) const {
          last_before >= model_->config().max_position_embeddings;
 }
 
-std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
+std::vector<sched::SeqState> Engine::Impl::Snapshot(const std::vector<CacheMatch>& matches) const {
   std::vector<sched::SeqState> states;
   states.reserve(table_.all().size());
   for (const auto& seq : table_.all()) {
@@ -138,6 +149,13 @@ std::vector<sched::SeqState> Engine::Impl::Snapshot() const {
         static_cast<int32_t>(std::min<int64_t>(seq->prompt_len + seq->request.stop.max_new_tokens,
                                                model_->config().max_position_embeddings));
     s.blocks_held = blocks_.BlocksHeld(seq->id);
+    s.blocks_exclusive = blocks_.ExclusiveBlocks(seq->id);
+    for (const CacheMatch& m : matches) {
+      if (m.seq != seq.get()) continue;
+      s.num_computed = m.blocks * blocks_.block_size();
+      s.blocks_held = m.blocks;
+      s.blocks_revived = m.revived;
+    }
     s.priority = seq->request.priority;
     s.arrival = seq->info.arrival;
     s.deadline = seq->request.deadline;
@@ -153,6 +171,55 @@ void Engine::Impl::Preempt(Sequence& seq) {
   Move(seq, SeqState::kPreempted);
   ++seq.info.preemptions;
   preemptions_.fetch_add(1);
+}
+
+std::vector<Engine::Impl::CacheMatch> Engine::Impl::PeekCachedPrefixes() {
+  std::vector<CacheMatch> matches;
+  const int32_t bs = blocks_.block_size();
+  for (const auto& ptr : table_.all()) {
+    Sequence& seq = *ptr;
+    const bool idle = seq.state == SeqState::kWaiting || seq.state == SeqState::kPreempted;
+    if (!idle || seq.in_flight > 0 || seq.num_computed > 0 || blocks_.BlocksHeld(seq.id) > 0 ||
+        seq.match_epoch == blocks_.epoch()) {
+      continue;  // a miss is tried again only once something new has been published
+    }
+    const int32_t known = static_cast<int32_t>(seq.tokens.size());
+    CacheMatch m{&seq};
+    m.blocks = blocks_.Peek(seq.tokens, seq.cache_root, (known - 1) / bs, &m.revived);
+    if (m.blocks == 0) {
+      seq.match_epoch = blocks_.epoch();
+      prefix_query_tokens_ += known;
+      continue;
+    }
+    matches.push_back(m);
+  }
+  return matches;
+}
+
+void Engine::Impl::TakeScheduledMatches(const std::vector<CacheMatch>& matches,
+                                        const sched::ScheduleDecision& decision) {
+  for (const CacheMatch& m : matches) {
+    Sequence& seq = *m.seq;
+    const bool scheduled =
+        std::any_of(decision.chunks.begin(), decision.chunks.end(),
+                    [&](const sched::ScheduledChunk& c) { return c.id == seq.id; });
+    if (!scheduled || seq.finished()) continue;
+    const int32_t known = static_cast<int32_t>(seq.tokens.size());
+    const int32_t blocks =
+        blocks_.Match(seq.id, seq.tokens, seq.cache_root, (known - 1) / blocks_.block_size());
+    seq.num_computed = blocks * blocks_.block_size();
+    prefix_query_tokens_ += known;
+    prefix_hit_tokens_ += seq.num_computed;
+    if (seq.state == SeqState::kWaiting)
+      seq.info.cached_prompt_tokens = std::min(seq.num_computed, seq.prompt_len);
+  }
+}
+
+void Engine::Impl::PublishComputedBlocks(const Step& step) {
+  for (size_t c = 0; c < step.chunks.size(); ++c) {
+    const Sequence& seq = table_.At(step.chunks[c].id);
+    if (!seq.finished()) blocks_.Publish(seq.id, seq.tokens, step.chunk_ends[c], seq.cache_root);
+  }
 }
 
 void Engine::Impl::ApplyDecision(const sched::ScheduleDecision& d) {

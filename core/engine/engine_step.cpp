@@ -2,6 +2,7 @@
 // forward and samples, on the pipeline's worker when steps overlap), land and deliver (Complete).
 #include <algorithm>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/engine/engine_impl.h"
@@ -42,7 +43,9 @@ absl::StatusOr<bool> Engine::Impl::StepOnce() {
 std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
   const TimeNs t0 = SteadyNowNs();
   if (token_budget_.load() == 0) token_budget_.store(options_.scheduler.max_ribbon_tokens);
-  const std::vector<sched::SeqState> states = Snapshot();
+  std::vector<CacheMatch> matches;
+  if (options_.prefix_cache) matches = PeekCachedPrefixes();
+  const std::vector<sched::SeqState> states = Snapshot(matches);
   sched::SchedulerInput input{t0,
                               states,
                               {blocks_.free_blocks(), blocks_.total_blocks(), blocks_.block_size()},
@@ -52,6 +55,7 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
       !decision.preempted.empty() || !decision.rejected.empty() || !decision.expired.empty();
   if (speculative && disruptive) return nullptr;
   ApplyDecision(decision);
+  TakeScheduledMatches(matches, decision);  // before any block is handed out below
   if (decision.chunks.empty()) return nullptr;
   auto step = std::make_unique<Step>();
   step->report.preempted = static_cast<int32_t>(decision.preempted.size());
@@ -85,6 +89,8 @@ std::unique_ptr<Step> Engine::Impl::Prepare(bool speculative) {
   }
   step->report.ribbon_rows = step->plan.num_rows;
   step->report.real_tokens = step->plan.real_tokens;
+  step->report.prefix_query_tokens = std::exchange(prefix_query_tokens_, 0);
+  step->report.prefix_hit_tokens = std::exchange(prefix_hit_tokens_, 0);
   step->report.schedule_seconds = NsToSeconds(SteadyNowNs() - t0);
   return step;
 }
@@ -100,6 +106,7 @@ void Engine::Impl::Launch(std::unique_ptr<Step> step) {
     step->report.prompt_tokens += prompt_part;
     step->report.decode_tokens += chunk.num_tokens - prompt_part;
     seq.num_computed += chunk.num_tokens;
+    step->chunk_ends.push_back(seq.num_computed);
     ++seq.in_flight;
     if (seq.state == SeqState::kWaiting) {
       seq.info.first_scheduled = now;
@@ -138,6 +145,7 @@ void Engine::Impl::Complete() {
     ReportTimes(*step);
     if (status.ok()) {
       oom_policy_.OnStepRan();
+      if (options_.prefix_cache) PublishComputedBlocks(*step);  // before Deliver ends any
       Deliver(*step);
     } else if (!absl::IsResourceExhausted(status) || !ShrinkBudget(step->plan.num_rows)) {
       spdlog::error("forward failed: {}", status.ToString());
@@ -208,6 +216,7 @@ void Engine::Impl::Deliver(Step& step) {
 void Engine::Impl::PublishStats() {
   running_.store(table_.count(SeqState::kRunning));
   live_count_.store(table_.size());
+  prefix_evictions_.store(blocks_.evictions());
 }
 
 // Out of memory: the policy halves the step budget (or gives up after too many in a row); the

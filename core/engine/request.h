@@ -22,6 +22,9 @@ struct GenerationRequest {
   StopConditions stop;
   int32_t priority = 0;
   TimeNs deadline = kNoDeadline;
+  // Prefix caching: requests share cached KV only with requests of the same salt (a tenant that
+  // must not learn others' prompts through timing sets its own).
+  std::string cache_salt;
 };
 
 enum class FinishReason { kStopToken, kLength, kStopString, kCancelled, kDeadline, kError };
@@ -34,6 +37,7 @@ struct FinishInfo {
   int32_t prompt_tokens = 0;
   int32_t generated_tokens = 0;
   int32_t prompt_tokens_computed = 0;  // prompt tokens that went through the model (0 if never ran)
+  int32_t cached_prompt_tokens = 0;    // prompt tokens whose KV came from the prefix cache
   int32_t preemptions = 0;
   TimeNs arrival = 0;
   TimeNs first_scheduled = 0;  // 0 if never scheduled

@@ -27,8 +27,10 @@ struct Sequence {
   // plan links its row for one to the step drawing it), and a sequence in a launched step is
   // kept in the table.
   int32_t pending_tokens = 0;
-  int32_t in_flight = 0;  // launched steps that still reference it
-  FinishInfo info;        // timestamps and counters, completed at finish
+  int32_t in_flight = 0;         // launched steps that still reference it
+  FinishInfo info;               // timestamps and counters, completed at finish
+  uint64_t cache_root = 0;       // prefix-cache hash chain start (the request's salt)
+  uint64_t match_epoch = ~0ull;  // the cache's epoch when a match was last tried
 
   bool finished() const { return state == SeqState::kFinished; }
   int32_t generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }

@@ -20,6 +20,9 @@ struct Step {
   std::vector<sched::ScheduledChunk> chunks;
   // Prompt tokens in each chunk, fixed at launch (num_computed may move on before it lands).
   std::vector<int32_t> prompt_parts;
+  // Each chunk's sequence's computed tokens once the step has run (published to the prefix
+  // cache when it lands).
+  std::vector<int32_t> chunk_ends;
   StepPlan plan;
   PlanSequences seqs;
   StepOutput output;  // one sampled token per sampler

@@ -85,7 +85,7 @@ void AdmissionPolicy::ReserveRunning(std::vector<const SeqState*>& running, int3
     if (need > kv.free) {
       int32_t reclaimable = kv.free;
       for (size_t j = i + 1; j < running.size(); ++j) {
-        if (!dropped[j]) reclaimable += running[j]->blocks_held;
+        if (!dropped[j]) reclaimable += running[j]->reclaimable_blocks();
       }
       if (need > reclaimable) continue;  // preempting would not be enough: wait, keep the KV
     }
@@ -93,7 +93,7 @@ void AdmissionPolicy::ReserveRunning(std::vector<const SeqState*>& running, int3
       if (dropped[j]) continue;
       dropped[j] = true;
       out.preempted.push_back(running[j]->id);
-      kv.free += running[j]->blocks_held;
+      kv.free += running[j]->reclaimable_blocks();
     }
     kv.free -= need;
     kv.reserved += need;
@@ -129,7 +129,7 @@ void AdmissionPolicy::AdmitWaiting(std::vector<Waiting>& waiting, int32_t runnin
   int32_t holders = running_count;
   int32_t available = kv.free - kv.promised;
   for (const auto& [aged, since, s] : waiting) {
-    const int32_t need = kv.Extra(*s, s->num_tokens);
+    const int32_t need = kv.Extra(*s, s->num_tokens) + s->blocks_revived;
     if (need + options_.kv_headroom_blocks_per_seq * holders > available) break;
     available -= need;
     kv.free -= need;

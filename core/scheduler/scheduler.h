@@ -30,10 +30,20 @@ struct SeqState {
   int32_t num_computed = 0;      // 0 for a waiting or preempted sequence
   int32_t max_total_tokens = 0;  // prompt + max_new_tokens: the most KV it can ever need
   int32_t blocks_held = 0;       // KV blocks currently allocated to it
-  int32_t priority = 0;          // higher runs first
+  // Of those, the blocks preempting it would give back to the pool: blocks shared with other
+  // sequences through the prefix cache stay held by them. -1 = all of blocks_held.
+  int32_t blocks_exclusive = -1;
+  // Waiting sequences: of blocks_held (cached blocks its prompt would reuse), those that are
+  // idle in the evictable pool now: admitting it takes them out of the pool.
+  int32_t blocks_revived = 0;
+  int32_t priority = 0;  // higher runs first
   TimeNs arrival = 0;
   TimeNs deadline = kNoDeadline;
-  bool running = false;  // admitted: holds KV (num_computed > 0 or blocks_held > 0)
+  bool running = false;  // admitted and scheduled since (a waiting sequence may hold cached KV)
+
+  int32_t reclaimable_blocks() const {
+    return blocks_exclusive >= 0 ? blocks_exclusive : blocks_held;
+  }
 };
 
 struct KvBudget {
