@@ -9,6 +9,10 @@ void MetricsObserver::OnStep(const StepReport& report) {
   m.steps->Inc();
   if (report.preempted > 0) m.preemptions->Inc(static_cast<uint64_t>(report.preempted));
   if (report.oom_recovered) m.oom_recoveries->Inc();
+  if (report.prefix_query_tokens > 0)
+    m.prefix_cache_queries->Inc(static_cast<uint64_t>(report.prefix_query_tokens));
+  if (report.prefix_hit_tokens > 0)
+    m.prefix_cache_hits->Inc(static_cast<uint64_t>(report.prefix_hit_tokens));
   m.ribbon_tokens->Observe(report.ribbon_rows);
   if (report.capacity > 0) {
     m.ribbon_fill_ratio->Observe(static_cast<double>(report.real_tokens) / report.capacity);

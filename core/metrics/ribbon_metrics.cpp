@@ -144,6 +144,15 @@ absl::Status RegisterCounters(Registry& registry, RibbonMetrics& m) {
           "Device out-of-memory errors the engine recovered from by shrinking the ribbon."));
   ASSIGN_OR_RETURN(m.steps, PlainCounter(registry, "ribbon_steps_total",
                                          "Engine steps run (one ribbon forward each)."));
+  ASSIGN_OR_RETURN(m.prefix_cache_queries,
+                   PlainCounter(registry, "ribbon_prefix_cache_queries_total",
+                                "Prompt tokens looked up in the prefix cache."));
+  ASSIGN_OR_RETURN(m.prefix_cache_hits,
+                   PlainCounter(registry, "ribbon_prefix_cache_hits_total",
+                                "Prompt tokens found in the prefix cache (their KV reused)."));
+  ASSIGN_OR_RETURN(m.prefix_cache_evictions,
+                   PlainCounter(registry, "ribbon_prefix_cache_evictions_total",
+                                "Cached KV blocks evicted to hold other data."));
   return absl::OkStatus();
 }
 
@@ -162,6 +171,9 @@ absl::Status RegisterGauges(Registry& registry, const RibbonMetricsOptions& opti
       registry.AddGauge({"ribbon_kv_blocks", "KV cache blocks by state (free, used).", {"state"}}));
   ASSIGN_OR_RETURN(m.kv_blocks_free, blocks->WithLabels({"free"}));
   ASSIGN_OR_RETURN(m.kv_blocks_used, blocks->WithLabels({"used"}));
+  ASSIGN_OR_RETURN(m.prefix_cache_blocks,
+                   PlainGauge(registry, "ribbon_prefix_cache_blocks",
+                              "Full KV blocks findable in the prefix cache (in use or idle)."));
   ASSIGN_OR_RETURN(
       m.probe_max_ribbon_tokens,
       PlainGauge(registry, "ribbon_probe_max_ribbon_tokens",
@@ -276,6 +288,11 @@ void RibbonMetrics::UpdateFromEngineStats(const EngineStats& stats) const {
   kv_blocks_used->Set(used);
   kv_cache_usage_ratio->Set(
       stats.kv_blocks_total > 0 ? static_cast<double>(used) / stats.kv_blocks_total : 0.0);
+  prefix_cache_blocks->Set(stats.prefix_cached_blocks);
+  // The engine counts evictions since it started; the counter follows it by the difference.
+  const int64_t seen = evictions_seen->exchange(stats.prefix_evictions);
+  if (stats.prefix_evictions > seen)
+    prefix_cache_evictions->Inc(static_cast<uint64_t>(stats.prefix_evictions - seen));
 }
 
 }  // namespace ribbon::metrics

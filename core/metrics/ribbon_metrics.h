@@ -16,8 +16,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -90,6 +92,9 @@ struct RibbonMetrics {
   Counter* preemptions = nullptr;
   Counter* oom_recoveries = nullptr;
   Counter* steps = nullptr;
+  Counter* prefix_cache_queries = nullptr;    // prompt tokens looked up in the prefix cache
+  Counter* prefix_cache_hits = nullptr;       // of those, found
+  Counter* prefix_cache_evictions = nullptr;  // cached blocks reused for other data
 
   // Gauges.
   Gauge* requests_running = nullptr;
@@ -98,11 +103,16 @@ struct RibbonMetrics {
   Gauge* kv_blocks_free = nullptr;  // {state="free"}
   Gauge* kv_blocks_used = nullptr;  // {state="used"}
   Gauge* probe_max_ribbon_tokens = nullptr;
+  Gauge* prefix_cache_blocks = nullptr;  // full blocks findable in the prefix cache
   std::array<Gauge*, kNumMemoryKinds> memory_bytes_by_kind{};  // {kind}
   Family<Gauge>* memory_bytes_family = nullptr;                // for kinds beyond MemoryKind
   Gauge* build_info = nullptr;  // always 1; the labels carry the information
 
   // Histograms.
+  // Engine eviction count already added to prefix_cache_evictions (UpdateFromEngineStats);
+  // shared by the copies of this handle set.
+  std::shared_ptr<std::atomic<int64_t>> evictions_seen = std::make_shared<std::atomic<int64_t>>(0);
+
   Histogram* time_to_first_token = nullptr;
   Histogram* inter_token_latency = nullptr;
   Histogram* e2e_request_latency = nullptr;
