@@ -94,6 +94,13 @@ int64_t CallGroup::generated_tokens() const {
   return total;
 }
 
+int64_t CallGroup::cached_prompt_tokens() const {
+  std::lock_guard lock(mu_);
+  for (const auto& info : infos_)
+    if (info) return info->cached_prompt_tokens;
+  return 0;
+}
+
 void CallGroup::OnCallOutput(int index, const OutputChunk& chunk) {
   std::lock_guard emit(emit_mu_);
   {

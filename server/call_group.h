@@ -83,6 +83,8 @@ class CallGroup : public CallListener, public std::enable_shared_from_this<CallG
   // Prompt tokens over distinct prompts, and generated tokens over all sequences.
   int64_t prompt_tokens() const { return prompt_tokens_; }
   int64_t generated_tokens() const;
+  // Prompt tokens the prefix cache supplied, for the first sequence that has finished.
+  int64_t cached_prompt_tokens() const;
 
  private:
   void CancelAll(FinishReason reason);

@@ -137,6 +137,12 @@ void AddEngineOptions(std::vector<ConfigOption>& o) {
                0,
                0,
                {}});
+  o.push_back({"engine.prefix_cache",
+               "Reuse the KV of shared prompt prefixes (core/kv/block_manager.h).",
+               Field(&C::engine, &EngineSection::prefix_cache),
+               0,
+               0,
+               {}});
   o.push_back(Num("engine.max_queued_requests", "Waiting requests; beyond this RESOURCE_EXHAUSTED.",
                   Field(&C::engine, &EngineSection::max_queued_requests), 1, 1 << 24));
   o.push_back(Num("engine.max_queued_prompt_tokens",

@@ -79,6 +79,7 @@ struct EngineSection {
   int64_t max_blocks_per_seq = 0;
   std::string batching_mode = "packed";
   bool pipeline = false;
+  bool prefix_cache = true;
   int64_t max_queued_requests = 1024;
   int64_t max_queued_prompt_tokens = 1 << 20;
 

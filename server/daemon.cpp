@@ -60,6 +60,7 @@ EngineOptions EngineOptionsFrom(const ServerConfig& config) {
   options.scheduler.mode =
       e.batching_mode == "padded" ? sched::BatchingMode::kPadded : sched::BatchingMode::kPacked;
   options.pipeline = e.pipeline;
+  options.prefix_cache = e.prefix_cache;
   options.max_queued_requests = static_cast<int32_t>(e.max_queued_requests);
   options.max_queued_prompt_tokens = e.max_queued_prompt_tokens;
   options.debug_step_delay_ms = static_cast<int32_t>(config.debug.step_delay_ms);

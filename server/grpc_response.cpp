@@ -119,6 +119,8 @@ void GrpcResponse::EmitSequenceEnd(int index, const FinishInfo& info) {
   message.set_finish_reason(ProtoFinishReason(info.reason));
   message.mutable_usage()->set_prompt_tokens(static_cast<uint32_t>(info.prompt_tokens));
   message.mutable_usage()->set_generated_tokens(static_cast<uint32_t>(info.generated_tokens));
+  message.mutable_usage()->set_cached_prompt_tokens(
+      static_cast<uint32_t>(info.cached_prompt_tokens));
   SetTimings(info, *message.mutable_timings());
   message.set_request_id(request_id());
   queue_.Push(std::move(message));

@@ -6,11 +6,7 @@ OutputProcessor::OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer,
                                  OutputProcessorOptions options)
     : decoder_(std::move(tokenizer), options.prompt, /*skip_special_tokens=*/false),
       matcher_(std::move(options.stop_strings)),
-      ending_tokens_(options.stop_token_ids.begin(), options.stop_token_ids.end()),
-      special_tokens_(std::move(options.special_tokens)) {
-  if (!options.ignore_eos)
-    ending_tokens_.insert(options.eos_token_ids.begin(), options.eos_token_ids.end());
-}
+      special_tokens_(std::move(options.special_tokens)) {}
 
 std::shared_ptr<const std::vector<bool>> FindSpecialTokens(const Tokenizer& tokenizer) {
   auto special = std::make_shared<std::vector<bool>>(tokenizer.vocab_size(), false);
@@ -39,24 +35,12 @@ void OutputProcessor::Emit(const SampledToken& token, OutputChunk& chunk) {
 
 OutputChunk OutputProcessor::OnTokens(std::span<const SampledToken> tokens) {
   OutputChunk chunk;
-  for (const SampledToken& token : tokens) {
-    if (held_token_) {
-      Emit(*held_token_, chunk);
-      held_token_.reset();
-    }
-    if (ending_tokens_.contains(token.token)) {
-      held_token_ = token;
-    } else {
-      Emit(token, chunk);
-    }
-  }
+  for (const SampledToken& token : tokens) Emit(token, chunk);
   return chunk;
 }
 
 OutputChunk OutputProcessor::OnFinish(FinishReason reason) {
   OutputChunk chunk;
-  if (held_token_ && reason != FinishReason::kStopToken) Emit(*held_token_, chunk);
-  held_token_.reset();
   if (!matcher_.matched()) {
     StopStringMatcher::Result result = matcher_.Push(decoder_.Flush());
     chunk.text += result.text;

@@ -106,12 +106,10 @@ absl::StatusOr<PreparedRequest> PrepareRequest(const GenerateRequest& proto,
     call.request = validated->request;
     call.request.request_id = n == 1 ? request_id : absl::StrCat(request_id, "/", i);
     call.request.deadline = deadline;
+    call.request.cache_salt = proto.cache_salt();
     call.request.sampling.seed = DeriveSeed(validated->request.sampling.seed, i);
     call.processing = {.prompt = call.request.prompt,
                        .stop_strings = validated->stop_strings,
-                       .stop_token_ids = call.request.stop.stop_token_ids,
-                       .eos_token_ids = backend.model_config.eos_token_ids,
-                       .ignore_eos = call.request.stop.ignore_eos,
                        .special_tokens = backend.special_tokens};
     out.calls.push_back(std::move(call));
   }

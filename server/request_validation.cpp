@@ -207,6 +207,10 @@ absl::StatusOr<ValidatedRequest> ValidateGenerateRequest(const GenerateRequest& 
         absl::StrCat("client_request_id: ", proto.client_request_id().size(), " bytes; at most ",
                      limits.max_client_request_id_bytes, " allowed"));
   }
+  if (proto.cache_salt().size() > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cache_salt: ", proto.cache_salt().size(), " bytes; at most 256 allowed"));
+  }
   ASSIGN_OR_RETURN(out.request.prompt, ResolvePrompt(proto, model, tokenizer));
   out.prompt_was_text = proto.prompt_case() == GenerateRequest::kText;
   ASSIGN_OR_RETURN(out.request.sampling, ValidateSampling(proto, limits));

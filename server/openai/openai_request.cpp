@@ -34,6 +34,7 @@ const std::set<std::string>& KnownFields() {
                                                        "top_logprobs",
                                                        "logit_bias",
                                                        "user",
+                                                       "cache_salt",
                                                        "top_k",
                                                        "min_p",
                                                        "repetition_penalty",
@@ -283,6 +284,10 @@ absl::Status ReadSampling(const json& body, GenerateRequest& p) {
   bool ignore_eos = false;
   RETURN_IF_ERROR(ReadBool(body, "ignore_eos", ignore_eos));
   p.set_ignore_eos(ignore_eos);
+  if (const json* salt = Get(body, "cache_salt")) {
+    if (!salt->is_string()) return WrongType("cache_salt", "a string", *salt);
+    p.set_cache_salt(salt->get<std::string>());
+  }
   return ReadLogitBias(body, p);
 }
 

@@ -236,7 +236,8 @@ json OpenAiResponse::Usage() const {
   const int64_t generated = generated_tokens();
   return json{{"prompt_tokens", prompt_tokens()},
               {"completion_tokens", generated},
-              {"total_tokens", prompt_tokens() + generated}};
+              {"total_tokens", prompt_tokens() + generated},
+              {"prompt_tokens_details", {{"cached_tokens", cached_prompt_tokens()}}}};
 }
 
 void OpenAiResponse::PushEvent(const json& object) {

@@ -65,7 +65,6 @@ struct Fixture {
   explicit Fixture(std::vector<std::string> stops = {}) {
     OutputProcessor processor(Stories(), {.prompt = {1},
                                           .stop_strings = std::move(stops),
-                                          .eos_token_ids = {2},
                                           .special_tokens = nullptr});
     call = std::make_shared<GenerationCall>(0, std::move(processor), &pool, cancels.fn(), listener);
   }

@@ -58,8 +58,6 @@ OutputProcessorOptions Options(const nlohmann::json& golden_case,
                                std::shared_ptr<const Tokenizer> tokenizer) {
   OutputProcessorOptions options;
   options.prompt = golden_case["prompt_ids"].get<std::vector<int32_t>>();
-  options.eos_token_ids = {2};
-  options.stop_token_ids = {1};
   options.special_tokens = FindSpecialTokens(*tokenizer);
   return options;
 }
@@ -75,48 +73,38 @@ TEST_CASE("special tokens of stories260k are found", "[output]") {
   CHECK(std::count(special->begin(), special->end(), true) == 3);
 }
 
-TEST_CASE("text deltas join to llama2.c's text; the stop token is not part of the output",
-          "[output]") {
+TEST_CASE("text deltas join to llama2.c's text (the engine withholds the stop token)", "[output]") {
   auto tokenizer = LoadTokenizer();
   for (const char* name : {"once_upon", "bos_only", "non_ascii_bytes", "quotes"}) {
     INFO(name);
     const nlohmann::json c = GoldenCase(name);
     const nlohmann::json& cont = c["continuations"][1];  // 200 tokens
     const auto until_stop = cont["ids_until_stop"].get<std::vector<int32_t>>();
-    std::vector<int32_t> with_stop_token = until_stop;
     const bool stopped = until_stop.size() < cont["ids"].size();
-    if (stopped) with_stop_token.push_back(cont["ids"][until_stop.size()].get<int32_t>());
     OutputProcessor processor(tokenizer, Options(c, tokenizer));
     const Streamed out =
-        Run(processor, with_stop_token, stopped ? FinishReason::kStopToken : FinishReason::kLength);
+        Run(processor, until_stop, stopped ? FinishReason::kStopToken : FinishReason::kLength);
     CHECK(out.ids == until_stop);
     CHECK(out.text == cont["text_until_stop"].get<std::string>());
     CHECK(processor.emitted_tokens() == static_cast<int32_t>(until_stop.size()));
   }
 }
 
-TEST_CASE("a held stop token is released when generation goes on", "[output]") {
+TEST_CASE("every token given is output, an EOS id included, at once", "[output]") {
   auto tokenizer = LoadTokenizer();
   const nlohmann::json c = GoldenCase("once_upon");
+  // With ignore_eos the engine delivers EOS (2) like any token: it is output, adds no text,
+  // and is not held back (the engine alone decides what ends a request).
+  OutputProcessor first(tokenizer, Options(c, tokenizer));
+  const SampledToken eos{.token = 2};
+  CHECK(first.OnTokens({&eos, 1}).tokens.size() == 1);
   OutputProcessor processor(tokenizer, Options(c, tokenizer));
-  // min_new_tokens kept EOS (2) from stopping: it is output, and adds no text.
   const Streamed out = Run(processor, {432, 2, 383}, FinishReason::kLength);
   CHECK(out.ids == std::vector<int32_t>{432, 2, 383});
   // With the prompt as context the first piece keeps its leading space, if it has one.
   CHECK(out.text ==
         tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378, 432, 383}, true)
             .substr(tokenizer->Decode(std::vector<int32_t>{1, 403, 407, 261, 378}, true).size()));
-}
-
-TEST_CASE("ignore_eos: EOS is output like any token", "[output]") {
-  auto tokenizer = LoadTokenizer();
-  const nlohmann::json c = GoldenCase("once_upon");
-  OutputProcessorOptions options = Options(c, tokenizer);
-  options.stop_token_ids.clear();
-  options.ignore_eos = true;
-  OutputProcessor processor(tokenizer, options);
-  const Streamed out = Run(processor, {432, 2}, FinishReason::kLength);
-  CHECK(out.ids == std::vector<int32_t>{432, 2});
 }
 
 TEST_CASE("a stop string cuts the text and drops later tokens", "[output]") {
