@@ -1,10 +1,8 @@
 #include "core/scheduler/ffd_scheduler.h"
 
-#include "core/scheduler/packer.h"
-
 namespace ribbon::sched {
 
-ScheduleDecision FfdScheduler::Schedule(const SchedulerInput& input) {
+ScheduleDecision AdmittingScheduler::Schedule(const SchedulerInput& input) {
   const int32_t budget = StepTokenBudget(input, options_);
   Admission admitted = admission_.Admit(input, budget);
   const PackInput pack{.decodes = admitted.decodes,
@@ -14,7 +12,7 @@ ScheduleDecision FfdScheduler::Schedule(const SchedulerInput& input) {
                        .kv_free_blocks = admitted.kv_free_blocks,
                        .block_size = input.kv.block_size,
                        .max_blocks_per_seq = options_.max_blocks_per_seq};
-  Packing packed = options_.mode == BatchingMode::kPadded ? PackPadded(pack) : PackFfd(pack);
+  Packing packed = pack_(pack);
   ScheduleDecision d;
   d.chunks = std::move(packed.chunks);
   d.preempted = std::move(admitted.preempted);

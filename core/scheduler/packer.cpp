@@ -41,16 +41,22 @@ class PaddedKv {
   const PackInput& in_;
 };
 
-}  // namespace
-
-Packing PackFfd(const PackInput& in) {
-  Packing p;
+// Decode tokens first, one each, while the budget lasts; returns the budget left.
+int32_t AddDecodes(const PackInput& in, Packing& p) {
   int32_t space = in.token_budget;
   for (const SeqState* d : in.decodes) {
     if (space == 0) break;
     Add(p, d->id, 1);
     --space;
   }
+  return space;
+}
+
+}  // namespace
+
+Packing PackFfd(const PackInput& in) {
+  Packing p;
+  int32_t space = AddDecodes(in, p);
   std::vector<size_t> loose;
   for (size_t i = 0; i < in.prefills.size(); ++i) {
     const Candidate& c = in.prefills[i];
@@ -90,12 +96,7 @@ Packing PackFfd(const PackInput& in) {
 
 Packing PackInOrder(const PackInput& in) {
   Packing p;
-  int32_t space = in.token_budget;
-  for (const SeqState* d : in.decodes) {
-    if (space == 0) break;
-    Add(p, d->id, 1);
-    --space;
-  }
+  int32_t space = AddDecodes(in, p);
   for (const Candidate& c : in.prefills) {
     const int32_t n = std::min(c.remaining, space);
     if (n <= 0) break;

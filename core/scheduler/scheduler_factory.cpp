@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/common/status_macros.h"
-#include "core/scheduler/fcfs_scheduler.h"
 #include "core/scheduler/ffd_scheduler.h"
 
 namespace ribbon::sched {
