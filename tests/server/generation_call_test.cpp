@@ -63,9 +63,8 @@ struct Cancels {
 
 struct Fixture {
   explicit Fixture(std::vector<std::string> stops = {}) {
-    OutputProcessor processor(Stories(), {.prompt = {1},
-                                          .stop_strings = std::move(stops),
-                                          .special_tokens = nullptr});
+    OutputProcessor processor(
+        Stories(), {.prompt = {1}, .stop_strings = std::move(stops), .special_tokens = nullptr});
     call = std::make_shared<GenerationCall>(0, std::move(processor), &pool, cancels.fn(), listener);
   }
   TaskPool pool{2};
