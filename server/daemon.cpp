@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -197,8 +198,10 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection&
 }
 
 absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& config,
-                                                         ModelRunner& model) {
+                                                         ModelRunner& model,
+                                                         std::function<bool()> cancelled = {}) {
   memory::MeasureOptions options;
+  options.cancelled = std::move(cancelled);
   options.device = config.model.device;
   options.block_size = static_cast<int32_t>(config.engine.block_size);
   options.align = static_cast<int32_t>(config.engine.align);
@@ -219,7 +222,11 @@ absl::StatusOr<std::string> RunCapacityProbe(const ServerConfig& config) {
 
 absl::Status Daemon::SizeEngine(ModelRunner& model, EngineOptions& options) {
   if (!config_.memory.probe) return absl::OkStatus();
-  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config_, model));
+  // A shutdown requested while the probe runs (SIGTERM during start-up) stops it between passes.
+  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config_, model, [this] {
+                     std::lock_guard lock(shutdown_mu_);
+                     return shutdown_requested_;
+                   }));
   options.scheduler.max_ribbon_tokens = report.max_ribbon_tokens;
   if (options.num_kv_blocks == 0) {
     // Blocks beyond max_running_seqs full contexts could never be used: do not hold them.

@@ -58,6 +58,10 @@ int Run(const ribbon::server::ServerConfig& config) {
     return 1;
   }
   if (absl::Status loaded = daemon.LoadModel(); !loaded.ok()) {
+    if (absl::IsCancelled(loaded)) {  // told to stop while loading: not a failure
+      spdlog::info("stopped during start-up: {}", std::string(loaded.message()));
+      return 0;
+    }
     spdlog::error("cannot load the model: {}", std::string(loaded.message()));
     return 1;
   }

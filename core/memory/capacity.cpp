@@ -147,7 +147,7 @@ absl::StatusOr<CapacityReport> Measure(ModelRunner& runner, const MeasureOptions
   report.device = runner.Describe();
   report.weight_bytes = runner.weight_bytes();
   report.block_size = options.block_size;
-  ProbePassRunner passes(runner, PlanOptions(runner, options));
+  ProbePassRunner passes(runner, PlanOptions(runner, options), options.cancelled);
   const absl::Status measured = memory == nullptr
                                     ? MeasureOnCpu(runner, options, passes, report)
                                     : MeasureOnDevice(runner, options, *memory, passes, report);

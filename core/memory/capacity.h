@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -33,6 +34,9 @@ struct MeasureOptions {
   double verify_tolerance = 0.10;     // CPU: the prediction must hold this well at the answer
   int32_t start_rows = 0;             // first pass; 0 = 16 on the CPU, 256 on CUDA
   int32_t tolerance_rows = 64;        // CUDA: bisection stops at this bracket width
+  // Checked before every pass: true stops the probe with CANCELLED (a daemon told to shut down
+  // while it measures). Empty = never.
+  std::function<bool()> cancelled;
 };
 
 struct CapacityReport {

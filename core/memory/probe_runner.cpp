@@ -5,8 +5,9 @@
 
 namespace ribbon::memory {
 
-ProbePassRunner::ProbePassRunner(ModelRunner& model, const ProbePlanOptions& plan_options)
-    : model_(model), plan_options_(plan_options) {}
+ProbePassRunner::ProbePassRunner(ModelRunner& model, const ProbePlanOptions& plan_options,
+                                 std::function<bool()> cancelled)
+    : model_(model), plan_options_(plan_options), cancelled_(std::move(cancelled)) {}
 
 absl::Status ProbePassRunner::PrepareKv(int32_t rows) {
   const int32_t blocks = ProbeKvBlocks(rows, plan_options_);
@@ -18,6 +19,7 @@ absl::Status ProbePassRunner::PrepareKv(int32_t rows) {
 }
 
 absl::Status ProbePassRunner::Run(int32_t rows) {
+  if (cancelled_ && cancelled_()) return absl::CancelledError("memory probe: shutdown requested");
   BlockManager blocks({.num_blocks = kv_blocks_, .block_size = plan_options_.block_size});
   StepPlan plan;
   RETURN_IF_ERROR(BuildProbePlan(rows, plan_options_, blocks, plan));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,7 +24,9 @@ namespace ribbon::memory {
 
 class ProbePassRunner {
  public:
-  ProbePassRunner(ModelRunner& model, const ProbePlanOptions& plan_options);
+  // `cancelled` (may be empty) is checked before every pass: true fails it with CANCELLED.
+  ProbePassRunner(ModelRunner& model, const ProbePlanOptions& plan_options,
+                  std::function<bool()> cancelled = {});
 
   // Makes the runner hold a KV cache of exactly ProbeKvBlocks(rows) blocks, freeing the previous
   // one first so that the two never coexist.
@@ -41,6 +44,7 @@ class ProbePassRunner {
  private:
   ModelRunner& model_;
   ProbePlanOptions plan_options_;
+  std::function<bool()> cancelled_;
   int32_t kv_blocks_ = 0;
   int32_t passes_ = 0;
 };

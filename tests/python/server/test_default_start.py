@@ -43,3 +43,20 @@ def test_starts_with_the_probe_on_and_answers(kind, start_ribbond):
     assert len(result.token_ids) == 8
     assert result.usage.generated_tokens == 8
     assert not any("probe failed" in line for line in daemon.stderr().splitlines())
+
+
+def test_sigterm_during_the_memory_probe_stops_it_promptly(start_ribbond):
+    """A daemon told to stop while it measures stops between two probe passes and exits 0, rather
+    than finishing the probe: with a 16384-token cap the llama-100m shape's climb runs passes of
+    up to 16384 rows, minutes on two cores; the early passes it is stopped in take a second."""
+    import signal
+    import time
+    daemon = start_ribbond("--memory.probe", "true", "--engine.max_ribbon_tokens", "16384",
+                           model=shape_model("llama-100m"), wait=False)
+    h.wait_until(lambda: os.path.exists(daemon.port_file), 120, what="ribbond listening")
+    time.sleep(3)  # the model is loading or the probe is running
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    code = daemon.proc.wait(timeout=60)
+    assert code == 0, daemon.stderr()
+    assert time.monotonic() - started < 15, "the probe ran on after SIGTERM"
