@@ -6,20 +6,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace ribbon {
-namespace {
-
-bool UsesPenalties(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-}
-
-}  // namespace
-
 RowSampling SamplingFor(const Sequence& seq, int32_t pending, std::span<const int32_t> eos_ids) {
   RowSampling rs;
   rs.params = seq.request.sampling;
   rs.output_index = static_cast<uint64_t>(seq.generated() + pending);
   rs.banned = BannedTokens(seq.request.stop, eos_ids, seq.generated() + pending);
-  if (UsesPenalties(rs.params)) {
+  if (rs.params.uses_penalties()) {
     rs.history = seq.tokens;
     rs.history_prompt_len = seq.prompt_len;
     rs.append_row_token = pending > 0;

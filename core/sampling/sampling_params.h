@@ -24,6 +24,10 @@ struct SamplingParams {
   std::vector<std::pair<int32_t, float>> logit_bias;
 
   bool greedy() const { return temperature <= 0.0f; }
+  // A penalty needs the request's token history (prompt and output).
+  bool uses_penalties() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+  }
 };
 
 }  // namespace ribbon

@@ -3,14 +3,6 @@
 #include <limits>
 
 namespace ribbon {
-namespace {
-
-bool UsesPenalties(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-}
-
-}  // namespace
-
 void SampleStep(const StepPlan& plan, std::span<float> logits, int64_t vocab,
                 std::span<const int32_t> row_tokens, std::vector<SampledToken>& out) {
   const size_t n = plan.sample_rows.size();
@@ -25,7 +17,7 @@ void SampleStep(const StepPlan& plan, std::span<float> logits, int64_t vocab,
       if (id >= 0 && id < vocab) row[id] += bias;
     SamplingContext context;
     context.output_index = rs.output_index;
-    if (UsesPenalties(rs.params)) {
+    if (rs.params.uses_penalties()) {
       std::span<const int32_t> all(rs.history);
       if (rs.append_row_token) {
         history.assign(rs.history.begin(), rs.history.end());
