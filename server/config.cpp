@@ -2,15 +2,14 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "core/common/files.h"
 #include "core/common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/http_side_port.h"
@@ -279,14 +278,6 @@ absl::StatusOr<bool> ParseBool(const std::string& text) {
   return absl::InvalidArgumentError("expected true or false");
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open config file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string EnvName(const std::string& key) {
   std::string name = "RIBBON_";
   for (char c : key) name += c == '.' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c));
@@ -460,7 +451,7 @@ absl::StatusOr<ServerConfig> ResolveConfig(const CommandLine& command_line,
       config_path = it->second;
   }
   if (!config_path.empty()) {
-    ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
+    ASSIGN_OR_RETURN(const std::string text, ReadTextFile(config_path, "config file"));
     RETURN_IF_ERROR(ApplyConfigJson(text, config_path, config));
   }
   for (const ConfigOption& option : ConfigOptions()) {

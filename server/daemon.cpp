@@ -5,7 +5,6 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -14,6 +13,7 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/common/files.h"
 #include "core/common/status_macros.h"
 #include "core/memory/capacity.h"
 #include "core/metrics/metrics_observer.h"
@@ -27,19 +27,11 @@
 namespace ribbon::server {
 namespace {
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const ServerSection& server) {
   if (server.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
-  ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(server.tls_cert_path, "server.tls_cert_path"));
-  ASSIGN_OR_RETURN(std::string key, ReadWholeFile(server.tls_key_path, "server.tls_key_path"));
+  ASSIGN_OR_RETURN(std::string cert, ReadTextFile(server.tls_cert_path, "server.tls_cert_path"));
+  ASSIGN_OR_RETURN(std::string key, ReadTextFile(server.tls_key_path, "server.tls_key_path"));
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
   return grpc::SslServerCredentials(options);
@@ -58,8 +50,9 @@ EngineOptions EngineOptionsFrom(const ServerConfig& config) {
   options.scheduler.max_running_seqs = static_cast<int32_t>(e.max_running_seqs);
   options.scheduler.align = static_cast<int32_t>(e.align);
   options.scheduler.max_blocks_per_seq = static_cast<int32_t>(e.max_blocks_per_seq);
+  // The config's validation admits only the names ParseBatchingMode knows.
   options.scheduler.mode =
-      e.batching_mode == "padded" ? sched::BatchingMode::kPadded : sched::BatchingMode::kPacked;
+      sched::ParseBatchingMode(e.batching_mode).value_or(sched::BatchingMode::kPacked);
   options.pipeline = e.pipeline;
   options.prefix_cache = e.prefix_cache;
   options.max_queued_requests = static_cast<int32_t>(e.max_queued_requests);
@@ -77,16 +70,6 @@ std::string ServedModelName(const ServerConfig& config) {
 }
 
 }  // namespace
-
-int64_t CountParameters(const ModelConfig& c) {
-  const int64_t h = c.hidden_size;
-  const int64_t attention = h * (c.q_size() + 2 * c.kv_size()) + c.q_size() * h +
-                            (c.qkv_bias ? c.q_size() + 2 * c.kv_size() : 0);
-  const int64_t mlp = 3 * h * c.intermediate_size;
-  const int64_t per_layer = attention + mlp + 2 * h;
-  const int64_t embeddings = c.vocab_size * h;
-  return embeddings + c.num_layers * per_layer + h + (c.tie_word_embeddings ? 0 : embeddings);
-}
 
 Daemon::Daemon(ServerConfig config)
     : config_(std::move(config)),
@@ -229,11 +212,8 @@ absl::Status Daemon::SizeEngine(ModelRunner& model, EngineOptions& options) {
                    }));
   options.scheduler.max_ribbon_tokens = report.max_ribbon_tokens;
   if (options.num_kv_blocks == 0) {
-    // Blocks beyond max_running_seqs full contexts could never be used: do not hold them.
-    const int64_t context = backend_.model_config.max_position_embeddings;
-    const int64_t useful =
-        config_.engine.max_running_seqs * ((context + options.block_size - 1) / options.block_size);
-    options.num_kv_blocks = static_cast<int32_t>(std::min<int64_t>(report.kv_blocks, useful));
+    options.num_kv_blocks =
+        KvBlocksToHold(options, backend_.model_config.max_position_embeddings, report.kv_blocks);
   }
   backend_.activation_bytes_per_token = report.activation_bytes_per_token;
   backend_.probe_seconds = report.seconds;
@@ -260,7 +240,7 @@ absl::Status Daemon::LoadModel() {
   backend_.model_config = model->config();
   backend_.device_description = model->Describe();
   backend_.weight_bytes = model->weight_bytes();
-  backend_.parameters = CountParameters(backend_.model_config);
+  backend_.parameters = backend_.model_config.parameter_count();
   backend_.model_path = config_.model.path;
   backend_.served_model_name = ServedModelName(config_);
   EngineOptions options = EngineOptionsFrom(config_);

@@ -1,18 +1,9 @@
 #include "core/chat/template_loader.h"
 
-#include <fstream>
-#include <sstream>
+#include "core/common/files.h"
 
 namespace ribbon::chat {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot read " + path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 absl::Status AddTemplate(ModelChatTemplates& out, const std::string& name,
                          const std::string& source, const std::string& where) {
@@ -73,7 +64,7 @@ absl::StatusOr<ModelChatTemplates> LoadChatTemplates(const std::filesystem::path
   std::filesystem::path config_path = model_dir / "tokenizer_config.json";
   nlohmann::ordered_json config;
   if (std::filesystem::exists(config_path)) {
-    auto text = ReadFile(config_path);
+    auto text = ReadTextFile(config_path.string());
     if (!text.ok()) return text.status();
     config = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (config.is_discarded() || !config.is_object()) {
@@ -84,7 +75,7 @@ absl::StatusOr<ModelChatTemplates> LoadChatTemplates(const std::filesystem::path
   std::filesystem::path jinja_path = model_dir / "chat_template.jinja";
   std::filesystem::path source_path = !override_file.empty() ? override_file : jinja_path;
   if (!override_file.empty() || std::filesystem::exists(jinja_path)) {
-    auto text = ReadFile(source_path);
+    auto text = ReadTextFile(source_path.string());
     if (!text.ok()) return text.status();
     out.origin = source_path.string();
     auto status = AddTemplate(out, "default", *text, out.origin);

@@ -1,7 +1,6 @@
 // ribbon: the command-line client. See cli_args.h for the commands and exit codes.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "core/common/files.h"
 #include "ribbon/v1/generation.grpc.pb.h"
 #include "server/cli/cli_args.h"
 
@@ -26,15 +26,16 @@ namespace {
 
 using ribbon::v1::Generation;
 
-std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
+// An unreadable CA file is an error, not an empty root set (which would fail every handshake
+// with a message that does not name the file).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options) {
   if (options.tls_ca_path.empty()) {
     return grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials());
   }
-  std::ifstream in(options.tls_ca_path);
-  std::ostringstream roots;
-  roots << in.rdbuf();
+  absl::StatusOr<std::string> roots = ReadTextFile(options.tls_ca_path, "--tls-ca");
+  if (!roots.ok()) return roots.status();
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = roots.str();
+  ssl.pem_root_certs = *std::move(roots);
   return grpc::CreateChannel(options.address, grpc::SslCredentials(ssl));
 }
 
@@ -242,7 +243,12 @@ int main(int argc, char** argv) {
     std::fputs(CliUsage().c_str(), stdout);
     return kExitOk;
   }
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(cli->client);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> made = MakeChannel(cli->client);
+  if (!made.ok()) {
+    std::fprintf(stderr, "ribbon: %s\n", std::string(made.status().message()).c_str());
+    return kExitUsage;
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(made);
   if (cli->command == "health") return Health(*cli, channel);
   auto stub = ribbon::v1::Generation::NewStub(channel);
   if (cli->command == "generate" || cli->command == "chat") return Generate(*cli, *stub);
