@@ -92,8 +92,4 @@ class Daemon {
 // `ribbond probe`: loads the model, measures capacity as start-up would, and returns the table.
 absl::StatusOr<std::string> RunCapacityProbe(const ServerConfig& config);
 
-// Total weights of a decoder-only transformer described by `config` (embeddings, attention,
-// MLP, norms, and the LM head unless tied).
-int64_t CountParameters(const ModelConfig& config);
-
 }  // namespace ribbon::server

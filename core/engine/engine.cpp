@@ -14,18 +14,25 @@ namespace {
 
 constexpr int64_t kDefaultKvCacheBytes = int64_t{1} << 30;
 
-// KV blocks when the options leave it to us: enough for max_running_seqs full contexts, capped
-// by a 1 GiB budget (the memory probe sizes it from measurement instead).
+// KV blocks when nothing measured them: what a 1 GiB budget holds, but always one full context
+// (the memory probe sizes the pool from measurement instead, in the daemon).
 int32_t DefaultBlocks(const EngineOptions& o, const ModelRunner& model) {
-  const int64_t per_seq =
-      sched::BlocksFor(static_cast<int32_t>(model.config().max_position_embeddings), o.block_size);
-  const int64_t wanted = per_seq * std::max(1, o.scheduler.max_running_seqs);
+  const int64_t context = model.config().max_position_embeddings;
+  const int64_t per_seq = sched::BlocksFor(static_cast<int32_t>(context), o.block_size);
   const int64_t affordable =
       kDefaultKvCacheBytes / std::max<int64_t>(1, model.KvBytesPerBlock(o.block_size));
-  return static_cast<int32_t>(std::max<int64_t>(per_seq, std::min(wanted, affordable)));
+  return KvBlocksToHold(o, context, std::max(per_seq, affordable));
 }
 
 }  // namespace
+
+int32_t KvBlocksToHold(const EngineOptions& options, int64_t context_tokens,
+                       int64_t blocks_that_fit) {
+  const int64_t per_seq =
+      sched::BlocksFor(static_cast<int32_t>(context_tokens), options.block_size);
+  const int64_t useful = per_seq * std::max(1, options.scheduler.max_running_seqs);
+  return static_cast<int32_t>(std::clamp<int64_t>(std::min(useful, blocks_that_fit), 0, INT32_MAX));
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options,
                                                        std::unique_ptr<ModelRunner> model) {

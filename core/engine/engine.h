@@ -47,6 +47,13 @@ struct EngineOptions {
   std::function<bool(int64_t step)> debug_inject_oom;
 };
 
+// The KV pool to hold when EngineOptions::num_kv_blocks is 0: the blocks max_running_seqs full
+// contexts of `context_tokens` could use (more could never be used, so holding them only takes
+// memory from the host or device), capped by `blocks_that_fit` (what memory allows: the probe
+// measures it; the engine alone assumes a fixed budget). The one place this rule lives.
+int32_t KvBlocksToHold(const EngineOptions& options, int64_t context_tokens,
+                       int64_t blocks_that_fit);
+
 // A point-in-time view for metrics and GetServerInfo. Any thread.
 struct EngineStats {
   int32_t running = 0;

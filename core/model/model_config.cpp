@@ -201,6 +201,16 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& config_json,
   return c;
 }
 
+int64_t ModelConfig::parameter_count() const {
+  const int64_t h = hidden_size;
+  const int64_t attention =
+      h * (q_size() + 2 * kv_size()) + q_size() * h + (qkv_bias ? q_size() + 2 * kv_size() : 0);
+  const int64_t mlp = 3 * h * intermediate_size;
+  const int64_t per_layer = attention + mlp + 2 * h;
+  const int64_t embeddings = vocab_size * h;
+  return embeddings + num_layers * per_layer + h + (tie_word_embeddings ? 0 : embeddings);
+}
+
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir) {
   const std::string path = dir + "/config.json";
   ASSIGN_OR_RETURN(std::string config, ReadTextFile(path));

@@ -41,6 +41,10 @@ struct ModelConfig {
 
   int64_t q_size() const { return num_heads * head_dim; }
   int64_t kv_size() const { return num_kv_heads * head_dim; }
+  // Weights of the decoder-only transformer this describes: embeddings, attention (with q/k/v
+  // biases when qkv_bias), MLP, norms, and the LM head unless tied. The one count GetServerInfo,
+  // the probe and the docs use.
+  int64_t parameter_count() const;
 };
 
 // Parses and validates the JSON texts. `source` names the file in error messages.

@@ -1,8 +1,10 @@
 // ParseModelConfig: which architecture a config.json names, through "architectures" or, as
 // transformers reads it, through "model_type" alone.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <string>
 
+#include "core/model/checkpoint.h"
 #include "core/model/model_config.h"
 
 namespace ribbon {
@@ -64,6 +66,34 @@ TEST_CASE("an unknown or missing architecture is a clear error", "[model][config
   REQUIRE(empty.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(empty.status().message()),
              Catch::Contains("\"architectures\" must be a non-empty list"));
+}
+
+TEST_CASE("parameter_count equals the elements a real checkpoint stores", "[model][config]") {
+  const char* env = std::getenv("RIBBON_SHARED_DATA");
+  const std::string path = std::string(env ? env : "../shared/data") + "/stories260k";
+  auto checkpoint = Checkpoint::Open(path);
+  REQUIRE(checkpoint.ok());
+  // stories260K is stored as float32: 4 bytes per parameter, every tensor a weight.
+  CHECK((*checkpoint)->config().parameter_count() * 4 == (*checkpoint)->total_bytes());
+}
+
+TEST_CASE("parameter_count adds q/k/v biases and an untied head", "[model][config]") {
+  ModelConfig c;
+  c.hidden_size = 8;
+  c.intermediate_size = 16;
+  c.num_layers = 2;
+  c.num_heads = 2;
+  c.num_kv_heads = 1;
+  c.head_dim = 4;
+  c.vocab_size = 10;
+  c.tie_word_embeddings = true;
+  // Per layer: q 8x8, k and v 8x4 each, o 8x8, MLP 3x8x16, two norms of 8.
+  const int64_t per_layer = 64 + 2 * 32 + 64 + 384 + 16;
+  CHECK(c.parameter_count() == 80 + 2 * per_layer + 8);
+  c.qkv_bias = true;
+  CHECK(c.parameter_count() == 80 + 2 * (per_layer + 16) + 8);
+  c.tie_word_embeddings = false;
+  CHECK(c.parameter_count() == 2 * 80 + 2 * (per_layer + 16) + 8);
 }
 
 }  // namespace
