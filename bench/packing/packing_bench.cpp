@@ -73,10 +73,6 @@ double LoadAverage() {
   return one_minute;
 }
 
-const char* ModeName(BatchingMode mode) {
-  return mode == BatchingMode::kPadded ? "padded" : "packed";
-}
-
 std::vector<int32_t> PromptLengths(const Mix& mix, uint32_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int32_t> uniform(mix.min_len, mix.max_len);
@@ -146,8 +142,8 @@ void PrintRun(const Mix& mix, const RunSetup& setup, int repeat, const Measured&
   std::printf(
       "  %-7s align %-2d #%d  %9.1f tok/s  %7.2f s  ribbons %5lld (lower bound %5lld)  rows %8lld  "
       "real %8lld  padding %5.1f %%  load %.1f -> %.1f\n",
-      ModeName(setup.mode), setup.align, repeat + 1, r.computed_tokens_per_second(), r.seconds,
-      static_cast<long long>(r.ribbons), static_cast<long long>(r.lower_bound),
+      sched::BatchingModeName(setup.mode), setup.align, repeat + 1, r.computed_tokens_per_second(),
+      r.seconds, static_cast<long long>(r.ribbons), static_cast<long long>(r.lower_bound),
       static_cast<long long>(r.rows), static_cast<long long>(r.computed_tokens),
       100.0 * r.padding_fraction(), m.load_before, m.load_after);
   std::fflush(stdout);

@@ -263,11 +263,13 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions& options) {
-  if (options.dtype != "auto" && options.dtype != "float32" && options.dtype != "bfloat16") {
+  // "auto" is float32 on the CPU: bfloat16 GEMMs need AMX or AVX512-BF16 to pay off.
+  const std::optional<ComputeDtype> dtype = ParseComputeDtype(options.dtype);
+  if (!dtype || *dtype == ComputeDtype::kFloat16) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dtype \"", options.dtype, "\" is not supported on the CPU (float32 or bfloat16)"));
   }
-  const at::ScalarType gemm_dtype = options.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  const at::ScalarType gemm_dtype = *dtype == ComputeDtype::kBFloat16 ? at::kBFloat16 : at::kFloat;
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   // Large buffers always come from mmap and go back to the system when freed; glibc's adaptive
   // threshold would otherwise keep loading's temporaries resident (and tensors are large).

@@ -19,8 +19,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,6 +31,17 @@
 #include "core/sampling/sampler.h"
 
 namespace ribbon {
+
+// A compute dtype and its names ("auto", "float32", "bfloat16", "float16"): the one place the
+// names are parsed. Each runner says which it supports and what "auto" means on its device.
+enum class ComputeDtype { kAuto, kFloat32, kBFloat16, kFloat16 };
+inline std::optional<ComputeDtype> ParseComputeDtype(std::string_view name) {
+  if (name == "auto") return ComputeDtype::kAuto;
+  if (name == "float32") return ComputeDtype::kFloat32;
+  if (name == "bfloat16") return ComputeDtype::kBFloat16;
+  if (name == "float16") return ComputeDtype::kFloat16;
+  return std::nullopt;
+}
 
 struct ModelLoadOptions {
   std::string path;            // Hugging Face checkpoint directory

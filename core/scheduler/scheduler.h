@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -98,6 +100,16 @@ class Scheduler {
 };
 
 enum class BatchingMode { kPacked, kPadded };
+
+// The names configuration, flags and reports use for a BatchingMode: the one place they live.
+inline const char* BatchingModeName(BatchingMode mode) {
+  return mode == BatchingMode::kPadded ? "padded" : "packed";
+}
+inline std::optional<BatchingMode> ParseBatchingMode(std::string_view name) {
+  if (name == "packed") return BatchingMode::kPacked;
+  if (name == "padded") return BatchingMode::kPadded;
+  return std::nullopt;
+}
 
 // Shared limits for every policy.
 struct SchedulerOptions {

@@ -20,14 +20,12 @@ absl::Status ParseInt(const std::string& flag, const std::string& value, int32_t
 }
 
 absl::Status ParseBatching(const std::string& value, sched::BatchingMode& out) {
-  if (value == "packed") {
-    out = sched::BatchingMode::kPacked;
-  } else if (value == "padded") {
-    out = sched::BatchingMode::kPadded;
-  } else {
+  const std::optional<sched::BatchingMode> mode = sched::ParseBatchingMode(value);
+  if (!mode) {
     return absl::InvalidArgumentError(
         absl::StrCat("--batching: expected packed or padded, got '", value, "'"));
   }
+  out = *mode;
   return absl::OkStatus();
 }
 

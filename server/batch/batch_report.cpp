@@ -3,13 +3,6 @@
 #include "absl/strings/str_format.h"
 
 namespace ribbon::batch {
-namespace {
-
-const char* ModeName(sched::BatchingMode mode) {
-  return mode == sched::BatchingMode::kPadded ? "padded" : "packed";
-}
-
-}  // namespace
 
 std::string FormatReport(const offline::OfflineReport& r, sched::BatchingMode mode) {
   const double over = r.lower_bound > 0
@@ -17,7 +10,7 @@ std::string FormatReport(const offline::OfflineReport& r, sched::BatchingMode mo
                           : 0;
   std::string text =
       absl::StrFormat("ribbon-batch: %d requests (%d failed) in %.2f s, %s batching\n", r.requests,
-                      r.failed, r.seconds, ModeName(mode));
+                      r.failed, r.seconds, sched::BatchingModeName(mode));
   const int64_t by_tokens = r.capacity > 0 ? (r.required_tokens + r.capacity - 1) / r.capacity : 0;
   const std::string bound =
       r.lower_bound > by_tokens
@@ -41,7 +34,7 @@ std::string FormatReport(const offline::OfflineReport& r, sched::BatchingMode mo
 }
 
 nlohmann::json ReportJson(const offline::OfflineReport& r, sched::BatchingMode mode) {
-  return {{"batching", ModeName(mode)},
+  return {{"batching", sched::BatchingModeName(mode)},
           {"requests", r.requests},
           {"failed", r.failed},
           {"prompt_tokens", r.prompt_tokens},

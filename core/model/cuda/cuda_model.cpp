@@ -49,12 +49,17 @@ absl::StatusOr<at::Device> ParseDevice(const std::string& device) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
+// "auto" is bfloat16 on a GPU: the weights' own width on current checkpoints, full tensor-core
+// rate.
 absl::StatusOr<at::ScalarType> ParseDtype(const std::string& dtype) {
-  if (dtype == "auto" || dtype == "bfloat16") return at::kBFloat16;
-  if (dtype == "float16") return at::kHalf;
-  if (dtype == "float32") return at::kFloat;
-  return absl::InvalidArgumentError(
-      absl::StrCat("dtype \"", dtype, "\" (auto, bfloat16, float16, float32)"));
+  const std::optional<ComputeDtype> parsed = ParseComputeDtype(dtype);
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype \"", dtype, "\" (auto, bfloat16, float16, float32)"));
+  }
+  if (*parsed == ComputeDtype::kFloat16) return at::kHalf;
+  if (*parsed == ComputeDtype::kFloat32) return at::kFloat;
+  return at::kBFloat16;
 }
 
 // Device, dtype and attention backend from the options, with the backend's self-check.
