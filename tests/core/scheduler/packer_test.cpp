@@ -1,7 +1,10 @@
 // PackFfd, PackPadded and PackInOrder on hand-made candidates.
 #include "core/scheduler/packer.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <numeric>
+#include <random>
 #include <vector>
 
 namespace ribbon::sched {
@@ -51,6 +54,45 @@ TEST_CASE("decodes come first, then pinned prompts before FFD", "[sched][packer]
   CHECK(Of(p) == Chunks{{1, 1}, {2, 1}, {3, 30}});
   const Packing tight = PackFfd({.decodes = decodes, .prefills = prefills, .token_budget = 1});
   CHECK(Of(tight) == Chunks{{1, 1}});
+}
+
+// A prefill-only batch packed step after step as the engine does (a cut prompt continues pinned
+// at the front of the next ribbon), with every prompt admitted: the ribbons used.
+int32_t RibbonsForBatch(const std::vector<int32_t>& lens, int32_t budget) {
+  std::vector<SeqState> seqs;
+  std::vector<int32_t> left = lens;
+  for (size_t i = 0; i < lens.size(); ++i) seqs.push_back(Seq(static_cast<SeqId>(i), lens[i]));
+  int32_t ribbons = 0;
+  while (std::accumulate(left.begin(), left.end(), 0) > 0) {
+    std::vector<Candidate> prefills;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (left[i] > 0) prefills.push_back({&seqs[i], left[i], left[i] < lens[i]});
+    }
+    std::stable_partition(prefills.begin(), prefills.end(),
+                          [](const Candidate& c) { return c.pinned; });
+    const Packing p = PackFfd({.prefills = prefills, .token_budget = budget, .align = 1});
+    REQUIRE(p.real_tokens > 0);
+    for (const ScheduledChunk& c : p.chunks) left[c.id] -= c.num_tokens;
+    ++ribbons;
+  }
+  return ribbons;
+}
+
+TEST_CASE("a prefill-only batch packed step by step needs exactly ceil(tokens / budget) ribbons",
+          "[sched][packer]") {
+  // FFD alone can need up to 11/9 OPT + 6/9 ribbons; cutting the first prompt that does not fit
+  // into the space left fills every ribbon but the last, which no plan can beat.
+  std::mt19937 rng(20240611);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int32_t budget = std::uniform_int_distribution<int32_t>(8, 100)(rng);
+    const size_t n = std::uniform_int_distribution<size_t>(1, 40)(rng);
+    std::uniform_int_distribution<int32_t> size(1, trial % 2 ? 3 * budget : budget / 2 + 1);
+    std::vector<int32_t> lens(n);
+    for (auto& len : lens) len = size(rng);
+    const int32_t total = std::accumulate(lens.begin(), lens.end(), 0);
+    INFO("trial " << trial << " budget " << budget);
+    CHECK(RibbonsForBatch(lens, budget) == (total + budget - 1) / budget);
+  }
 }
 
 TEST_CASE("the rows are the real tokens aligned up", "[sched][packer]") {
