@@ -3,8 +3,9 @@
 // result; tools; special tokens) under small step and output limits. Besides the sanitizers'
 // own checks it requires that Parse and Render return a Status (never throw or crash) and that
 // a successful render respects the output limit.
-// Built and run by tests/fuzz/run_chat_template_fuzz.sh (clang-14, -fsanitize=fuzzer,address);
-// seeds: the shared chat templates. See docs/chat_templates.md.
+// Built and run by tests/fuzz/run_fuzz.sh chat_template (clang-14, -fsanitize=fuzzer,address);
+// seeds: the shared chat templates and tests/fuzz/corpus/chat_template/. See
+// docs/chat_templates.md.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

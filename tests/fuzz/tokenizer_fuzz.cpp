@@ -5,9 +5,9 @@
 //   * every decode and every streamed delta is valid UTF-8;
 //   * byte-level tokenizers without a normalizer give valid UTF-8 input back exactly;
 //   * the streamed deltas of encoded text add up to its decode.
-// Built and run by tests/fuzz/run_tokenizer_fuzz.sh (clang-14, -fsanitize=fuzzer,address); see
-// docs/tokenizer.md. Tokenizers: ../shared/data's by default, or the model directories listed
-// in RIBBON_FUZZ_TOKENIZERS (colon-separated).
+// Built and run by tests/fuzz/run_fuzz.sh tokenizer (clang-14, -fsanitize=fuzzer,address); see
+// docs/tokenizer.md. Tokenizers: $RIBBON_SHARED_DATA's by default, or the model directories
+// listed in RIBBON_FUZZ_TOKENIZERS (colon-separated).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +20,7 @@
 
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/unicode.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
 
@@ -46,8 +47,7 @@ std::vector<Loaded> LoadAll() {
       start = end + 1;
     }
   } else {
-    const char* env = std::getenv("RIBBON_SHARED_DATA");
-    const std::string shared = env != nullptr ? env : "/work/shared/data";
+    const std::string shared = ribbon::fuzz::SharedData();
     dirs = {shared + "/tokenizers/gpt2", shared + "/tokenizers/llama-spm", shared + "/stories260k"};
   }
   std::vector<Loaded> loaded;
