@@ -13,7 +13,7 @@ ForwardWorker::~ForwardWorker() {
   thread_.join();
 }
 
-void ForwardWorker::Launch(std::function<absl::Status()> job) {
+void ForwardWorker::Launch(Job job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queued_.push_back(std::move(job));
@@ -30,7 +30,8 @@ absl::Status ForwardWorker::Wait() {
 }
 
 void ForwardWorker::Run() {
-  std::function<absl::Status()> job;
+  Job job;
+  absl::Status before;  // of the job run last
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -40,7 +41,8 @@ void ForwardWorker::Run() {
       queued_.pop_front();
     }
     for (;;) {
-      absl::Status status = job();
+      absl::Status status = job(before);
+      before = status;
       bool more;
       {
         // Publish the result and take the next job in one critical section, and wake the engine

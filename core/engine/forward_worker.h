@@ -23,15 +23,19 @@ class ForwardWorker {
   ForwardWorker(const ForwardWorker&) = delete;
   ForwardWorker& operator=(const ForwardWorker&) = delete;
 
-  void Launch(std::function<absl::Status()> job);  // queued behind the jobs not yet run
-  absl::Status Wait();  // the status of the oldest job not yet waited for
+  // A job is handed the status of the job the worker ran before it (OK for the first): the
+  // caller may already have waited for that one and freed what it ran on.
+  using Job = std::function<absl::Status(const absl::Status& before)>;
+
+  void Launch(Job job);  // queued behind the jobs not yet run
+  absl::Status Wait();   // the status of the oldest job not yet waited for
 
  private:
   void Run();
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<absl::Status()>> queued_;
+  std::deque<Job> queued_;
   std::deque<absl::Status> results_;
   bool stop_ = false;
   std::thread thread_;

@@ -11,15 +11,18 @@ StepPipeline::~StepPipeline() {
 }
 
 void StepPipeline::Launch(std::unique_ptr<Step> step, std::function<void(Step&)> run) {
-  Step* previous = newest();
+  // Queued behind a step in flight, this one assumed that step's tokens. Whether that step
+  // failed comes from the worker, not from the step: by the time this one starts, the engine
+  // thread may have landed and freed it (ThreadSanitizer caught the read of a freed step).
+  const bool behind = !launched_.empty();
   launched_.push_back(std::move(step));
   Step* s = launched_.back().get();
   if (!worker_) {
     run(*s);
     return;
   }
-  worker_->Launch([s, previous, run = std::move(run)] {
-    if (previous && !previous->forward_status.ok()) {
+  worker_->Launch([s, behind, run = std::move(run)](const absl::Status& before) {
+    if (behind && !before.ok()) {
       s->aborted = true;
       s->forward_status = absl::AbortedError("the step before it failed");
     } else {
