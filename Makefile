@@ -7,7 +7,7 @@ MODEL ?=
 ARGS ?=
 SECONDS ?= 300
 
-.PHONY: serve test setup build test-asan fuzz bench clean
+.PHONY: serve test setup build test-asan test-tsan fuzz bench clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,11 @@ test-asan:
 	@RIBBON_BUILD="$(CURDIR)/build-asan" RIBBON_BUILD_TYPE=RelWithDebInfo \
 	  RIBBON_CMAKE_ARGS="-DRIBBON_SANITIZE=ON -DRIBBON_ENABLE_CUDA=OFF" scripts/test.sh --asan
 
+# ThreadSanitizer: engine and server tests, black-box daemon tests against an instrumented
+# ribbond, and the planted-race check (scripts/test_tsan.sh; build-tsan/).
+test-tsan:
+	@scripts/test_tsan.sh
+
 # Every libFuzzer target (tests/fuzz/run_*_fuzz.sh), SECONDS each; not part of `make test`.
 fuzz:
 	@for script in tests/fuzz/run_*_fuzz.sh; do echo "== $$script ($(SECONDS) s)"; \
@@ -33,4 +38,4 @@ bench: setup
 	@scripts/bench.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

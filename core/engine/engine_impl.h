@@ -118,6 +118,14 @@ class Engine::Impl {
   std::atomic<int64_t> oom_recoveries_{0};
   std::atomic<int32_t> token_budget_{0};
   std::atomic<int64_t> prefix_evictions_{0};
+
+#ifdef RIBBON_TSAN_PLANTED_RACE
+  // Test-only (tests/tsan/): Submit's caller and the engine thread both bump this with no lock,
+  // a data race ThreadSanitizer must report, which shows that `make test-tsan` can see one.
+  // Never defined outside the tsan_planted_race target.
+  __attribute__((noinline)) void PlantedRaceTouch() { ++planted_race_; }
+  int64_t planted_race_ = 0;
+#endif
 };
 
 }  // namespace ribbon

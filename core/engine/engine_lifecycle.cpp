@@ -39,6 +39,9 @@ void Engine::Impl::Loop() {
         return stop_ || !inbox_.empty() || !cancels_.empty() || live_count_.load() > 0;
       });
     }
+#ifdef RIBBON_TSAN_PLANTED_RACE
+    PlantedRaceTouch();  // unlocked, on the engine thread (see engine_impl.h)
+#endif
     if (options_.debug_step_delay_ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.debug_step_delay_ms));
     absl::StatusOr<bool> stepped = StepOnce();

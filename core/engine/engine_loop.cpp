@@ -60,6 +60,9 @@ absl::StatusOr<uint64_t> Engine::Impl::Submit(GenerationRequest request,
   seq->request = std::move(request);
   seq->sink = std::move(sink);
   const uint64_t id = seq->id;
+#ifdef RIBBON_TSAN_PLANTED_RACE
+  PlantedRaceTouch();  // unlocked, on the caller's thread (see engine_impl.h)
+#endif
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!accepting_) return absl::UnavailableError("server is shutting down");
