@@ -25,6 +25,7 @@ using Plain = beast::tcp_stream;
 using Tls = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr auto kHeaderTimeout = std::chrono::seconds(60);
+constexpr auto kShutdownTimeout = std::chrono::seconds(5);
 constexpr int kSendBufferBytes = 64 << 10;
 
 std::string ErrorJson(const std::string& message, const char* type) {
@@ -75,10 +76,10 @@ class Connection final : public HttpConnection,
     });
   }
 
-  void StreamEnd(int status, std::string tail) override {
-    Post([status, tail = std::move(tail)](Connection& self) mutable {
+  void StreamEnd(int status, std::string tail, std::string body) override {
+    Post([status, tail = std::move(tail), body = std::move(body)](Connection& self) mutable {
       if (self.closed_) return;
-      if (!self.header_sent_) return self.WriteWhole(status, "application/json", std::move(tail));
+      if (!self.header_sent_) return self.WriteWhole(status, "application/json", std::move(body));
       // Ended while a write is stuck (a reader that stopped reading): nothing more can go out.
       if (self.writing_) return self.Close();
       self.tail_ = std::move(tail);
@@ -154,6 +155,7 @@ class Connection final : public HttpConnection,
     response->set(http::field::server, "ribbond");
     response->set(http::field::content_type, content_type);
     response->keep_alive(keep_alive_);
+    if (status == 429) response->set(http::field::retry_after, "1");
     response->body() = std::move(body);
     response->prepare_payload();
     header_sent_ = true;
@@ -186,16 +188,28 @@ class Connection final : public HttpConnection,
         });
   }
 
-  // The answer is out: read the next request (after the disconnect watch, if any, ends).
+  // The answer is out: the next request, or the end of the connection (after the disconnect
+  // watch, if any, ends).
   void AfterAnswer(beast::error_code ec) {
     answered_ = true;
     gone_ = nullptr;
-    if (ec || !keep_alive_) return Close();
+    if (ec) return Close();
     if (watching_) {
-      beast::get_lowest_layer(stream_).socket().cancel();  // the watch's handler reads on
+      beast::get_lowest_layer(stream_).socket().cancel();  // the watch's handler goes on
       return;
     }
-    Read();
+    Next();
+  }
+
+  void Next() {
+    if (keep_alive_) return Read();
+    // TLS ends with close_notify, so that the client can tell the end from a truncation.
+    if constexpr (std::is_same_v<Stream, Tls>) {
+      beast::get_lowest_layer(stream_).expires_after(kShutdownTimeout);
+      return stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->Close(); });
+    }
+    Close();
   }
 
   // Reads while an answer is being made: EOF or an error means the client has gone. Bytes that
@@ -208,7 +222,7 @@ class Connection final : public HttpConnection,
                               self->watching_ = false;
                               self->buffer_.commit(n);
                               if (self->answered_) {
-                                if (!self->closed_) self->Read();
+                                if (!self->closed_) self->Next();
                                 return;
                               }
                               if (ec) {
@@ -265,10 +279,15 @@ class HttpServer::Impl {
           absl::StrCat("openai.listen: cannot listen on ", options_.listen, ": ", ec.message()));
     }
     if (!options_.tls_cert_path.empty()) {
+      // TLS 1.2 and later, as the gRPC port, whatever the system's OpenSSL defaults allow.
       tls_.emplace(net::ssl::context::tls_server);
+      tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                        net::ssl::context::no_tlsv1_1);
       tls_->use_certificate_chain_file(options_.tls_cert_path, ec);
-      if (!ec) tls_->use_private_key_file(options_.tls_key_path, net::ssl::context::pem, ec);
-      if (ec) return absl::InvalidArgumentError("server.tls_*: " + ec.message());
+      if (ec) return absl::InvalidArgumentError("server.tls_cert_path: " + ec.message());
+      tls_->use_private_key_file(options_.tls_key_path, net::ssl::context::pem, ec);
+      if (ec) return absl::InvalidArgumentError("server.tls_key_path: " + ec.message());
     }
     Accept();
     for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { io_.run(); });

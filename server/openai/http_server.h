@@ -6,7 +6,8 @@
 // Each request is parsed (header and body limits: 413 past max_body_bytes), then handed to the
 // HttpHandler with an HttpConnection, which the handler answers exactly once: Respond (a whole
 // response), or StreamWrite... then StreamEnd (server-sent events over chunked encoding).
-// Keep-alive connections then read the next request.
+// Keep-alive connections then read the next request. A 429 carries `Retry-After: 1` (the
+// queue was full; OpenAI's clients wait that long before they retry).
 //
 // Threads: every HttpConnection method may be called from any thread (each posts to the
 // connection's strand). Ownership: the server owns the io_context and its threads; a connection
@@ -39,9 +40,10 @@ class HttpConnection {
   // Streaming (text/event-stream): the first write sends the 200 header. `data` stays valid
   // until `done(ok)` runs; ok false means the client is gone.
   virtual void StreamWrite(const std::string* data, std::function<void(bool ok)> done) = 0;
-  // Ends a stream with `tail` (may be empty); before any StreamWrite, a whole response with
-  // `status` and `tail` as the body is sent instead.
-  virtual void StreamEnd(int status, std::string tail) = 0;
+  // Ends a stream with `tail` (more events, may be empty). Before any StreamWrite no event
+  // stream has begun: a whole application/json response with `status` and `body` goes instead
+  // (an error refused before the first token reaches the client as JSON, not as events).
+  virtual void StreamEnd(int status, std::string tail, std::string body) = 0;
   // Calls `gone` once if the client closes the connection before the answer is complete.
   virtual void WatchDisconnect(std::function<void()> gone) = 0;
 };

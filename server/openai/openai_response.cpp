@@ -162,12 +162,12 @@ void OpenAiResponse::Finish(const absl::Status& status, std::vector<std::string>
   if (std::shared_ptr<HttpConnection> connection = connection_.lock()) {
     if (!status.ok()) {
       // Streaming: an error event then [DONE] (or, before the first byte, a plain error).
-      connection->StreamEnd(HttpStatusFor(status),
-                            options_.stream
-                                ? absl::StrCat("data: ", ErrorBody(status), "\n\ndata: [DONE]\n\n")
-                                : ErrorBody(status));
+      std::string body = ErrorBody(status);
+      std::string tail =
+          options_.stream ? absl::StrCat("data: ", body, "\n\ndata: [DONE]\n\n") : std::string();
+      connection->StreamEnd(HttpStatusFor(status), std::move(tail), std::move(body));
     } else if (options_.stream) {
-      connection->StreamEnd(200, "");
+      connection->StreamEnd(200, "", "");
     } else {
       std::string body;
       for (const std::string& part : rest) body += part;
