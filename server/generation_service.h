@@ -52,6 +52,10 @@ class GenerationService final : public ribbon::v1::Generation::CallbackService {
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
                                           const ribbon::v1::GetServerInfoRequest* request,
                                           ribbon::v1::ServerInfo* response) override;
+  // Answers from the engine thread once the drop is done (server/prefix_cache_admin.cpp).
+  grpc::ServerUnaryReactor* DropPrefixCache(grpc::CallbackServerContext* context,
+                                            const ribbon::v1::DropPrefixCacheRequest* request,
+                                            ribbon::v1::DropPrefixCacheResponse* response) override;
 
  private:
   // OK, or why the call may not proceed (auth, loading, draining).

@@ -64,7 +64,9 @@ absl::StatusOr<uint64_t> Engine::Submit(GenerationRequest request,
   return impl_->Submit(std::move(request), std::move(sink));
 }
 void Engine::Cancel(uint64_t id, FinishReason reason) { impl_->Cancel(id, reason); }
-void Engine::DropPrefixCache() { impl_->DropPrefixCache(); }
+void Engine::DropPrefixCache(std::function<void(int32_t)> done) {
+  impl_->DropPrefixCache(std::move(done));
+}
 void Engine::SetObserver(std::shared_ptr<EngineObserver> observer) {
   impl_->observer_ = std::move(observer);
 }

@@ -119,8 +119,10 @@ class Engine {
   // Unknown or finished ids are ignored.
   void Cancel(uint64_t id, FinishReason reason = FinishReason::kCancelled);
 
-  // Forgets every cached KV block no request is using (at the next step boundary).
-  void DropPrefixCache();
+  // Forgets every cached KV block no request is using, at the next step boundary (an idle
+  // engine thread wakes for it), then calls `done` (if any) once with how many blocks it forgot,
+  // on the engine thread (it must not block). After Shutdown, `done` gets 0 at once.
+  void DropPrefixCache(std::function<void(int32_t dropped)> done = nullptr);
 
   void SetObserver(std::shared_ptr<EngineObserver> observer);  // before Start()
 

@@ -31,7 +31,7 @@ class Engine::Impl {
 
   absl::StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink);
   void Cancel(uint64_t id, FinishReason reason);
-  void DropPrefixCache();
+  void DropPrefixCache(std::function<void(int32_t)> done);
   void Start();
   void Shutdown(absl::Duration grace);
   absl::StatusOr<bool> StepOnce();
@@ -97,6 +97,7 @@ class Engine::Impl {
   bool stop_ = false;
   bool abort_all_ = false;
   bool drop_prefix_cache_ = false;
+  std::vector<std::function<void(int32_t)>> drop_done_;  // told how many blocks the drop forgot
 
   // Engine thread.
   SequenceTable table_;

@@ -36,7 +36,8 @@ void Engine::Impl::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] {
-        return stop_ || !inbox_.empty() || !cancels_.empty() || live_count_.load() > 0;
+        return stop_ || !inbox_.empty() || !cancels_.empty() || drop_prefix_cache_ ||
+               live_count_.load() > 0;
       });
     }
 #ifdef RIBBON_TSAN_PLANTED_RACE
@@ -47,7 +48,7 @@ void Engine::Impl::Loop() {
     absl::StatusOr<bool> stepped = StepOnce();
     if (!stepped.ok()) spdlog::error("engine step failed: {}", stepped.status().ToString());
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ && inbox_.empty() && live_count_.load() == 0) break;
+    if (stop_ && inbox_.empty() && !drop_prefix_cache_ && live_count_.load() == 0) break;
   }
 }
 

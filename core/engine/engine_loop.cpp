@@ -92,17 +92,24 @@ void Engine::Impl::Cancel(uint64_t id, FinishReason reason) {
   wake_.notify_one();
 }
 
-void Engine::Impl::DropPrefixCache() {
+void Engine::Impl::DropPrefixCache(std::function<void(int32_t)> done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    drop_prefix_cache_ = true;
+    // A stopped engine runs no more steps: nobody would ever answer.
+    if (!stop_) {
+      drop_prefix_cache_ = true;
+      if (done) drop_done_.push_back(std::move(done));
+      done = nullptr;
+    }
   }
+  if (done) done(0);
   wake_.notify_one();
 }
 
 void Engine::Impl::DrainInbox() {
   std::deque<std::unique_ptr<Sequence>> arrived;
   std::vector<std::pair<uint64_t, FinishReason>> cancels;
+  std::vector<std::function<void(int32_t)>> drop_done;
   bool abort_all = false, drop_cache = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -110,8 +117,12 @@ void Engine::Impl::DrainInbox() {
     cancels.swap(cancels_);
     abort_all = abort_all_;
     std::swap(drop_cache, drop_prefix_cache_);
+    drop_done.swap(drop_done_);
   }
-  if (drop_cache) blocks_.DropCached();
+  if (drop_cache) {
+    const int32_t dropped = blocks_.DropCached();
+    for (const auto& done : drop_done) done(dropped);
+  }
   for (auto& seq : arrived) table_.Add(std::move(seq));
   for (const auto& [id, reason] : cancels) {
     Sequence* seq = table_.Find(id);

@@ -183,7 +183,8 @@ void BlockManager::Publish(uint64_t seq_id, std::span<const int32_t> tokens,
   UpdateCounts();
 }
 
-void BlockManager::DropCached() {
+int32_t BlockManager::DropCached() {
+  const auto dropped = static_cast<int32_t>(lru_.size());
   while (!lru_.empty()) {
     const int32_t b = lru_.front();
     lru_.pop_front();
@@ -191,6 +192,7 @@ void BlockManager::DropCached() {
     free_list_.push_back(b);
   }
   UpdateCounts();
+  return dropped;
 }
 
 std::span<const int32_t> BlockManager::BlockTable(uint64_t seq_id) const {

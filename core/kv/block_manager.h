@@ -64,8 +64,9 @@ class BlockManager {
   // been written by steps that landed) findable; `tokens` holds at least that many tokens.
   void Publish(uint64_t seq_id, std::span<const int32_t> tokens, int32_t computed_tokens,
                uint64_t root_hash);
-  // Forgets every cached block no sequence references (the admin "drop the cache").
-  void DropCached();
+  // Forgets every cached block no sequence references (the admin "drop the cache"); returns
+  // how many it forgot.
+  int32_t DropCached();
 
   std::span<const int32_t> BlockTable(uint64_t seq_id) const;
   int32_t BlocksHeld(uint64_t seq_id) const;

@@ -4,6 +4,8 @@
 // KV back through the block tables, so a wrongly shared block changes the output). At the end
 // every block is free or cached and no block is referenced.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <future>
 #include <random>
 
 #include "core/engine/engine.h"
@@ -115,12 +117,40 @@ TEST_CASE("dropping the cache forgets every idle block") {
   auto second = SubmitAndRun(**engine, {r});
   CHECK(second[0]->info.cached_prompt_tokens == 32);
   CHECK(second[0]->ids == first[0]->ids);
-  (*engine)->DropPrefixCache();
+  int32_t dropped = -1;
+  (*engine)->DropPrefixCache([&dropped](int32_t n) { dropped = n; });
   REQUIRE((*engine)->StepOnce().ok());
+  CHECK(dropped == 2);
   CHECK((*engine)->Stats().prefix_cached_blocks == 0);
   auto third = SubmitAndRun(**engine, {r});
   CHECK(third[0]->info.cached_prompt_tokens == 0);
   CHECK(third[0]->ids == first[0]->ids);
+}
+
+// The admin drop on a running daemon: its engine thread sleeps until there is work, and the drop
+// alone must wake it (the RPC waits for the count).
+TEST_CASE("a started idle engine drops the cache at once; a stopped one answers 0") {
+  FakeDeviceMemory memory(64 << 20);
+  EngineOptions o;
+  o.num_kv_blocks = 64;
+  auto engine = Engine::Create(o, std::make_unique<FakeRunner>(FakeRunnerOptions{}, memory));
+  REQUIRE(engine.ok());
+  GenerationRequest r;
+  for (int i = 0; i < 40; ++i) r.prompt.push_back(2 + i);
+  r.stop.max_new_tokens = 4;
+  SubmitAndRun(**engine, {r});
+  REQUIRE((*engine)->Stats().prefix_cached_blocks == 2);
+  (*engine)->Start();
+  std::promise<int32_t> dropped;
+  (*engine)->DropPrefixCache([&dropped](int32_t n) { dropped.set_value(n); });
+  auto answer = dropped.get_future();
+  REQUIRE(answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(answer.get() == 2);
+  CHECK((*engine)->Stats().prefix_cached_blocks == 0);
+  (*engine)->Shutdown(absl::ZeroDuration());
+  int32_t after = -1;
+  (*engine)->DropPrefixCache([&after](int32_t n) { after = n; });
+  CHECK(after == 0);
 }
 
 }  // namespace ribbon::testing

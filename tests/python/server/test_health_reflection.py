@@ -58,7 +58,8 @@ def test_reflection_lists_and_describes_the_services(module_ribbond):
     generation_file = next(f for f in files if f.package == "ribbon.v1")
     service = next(s for s in generation_file.service if s.name == "Generation")
     methods = {m.name: m for m in service.method}
-    assert set(methods) == {"Generate", "Complete", "Tokenize", "Detokenize", "GetModelInfo", "GetServerInfo"}
+    assert set(methods) == {"Generate", "Complete", "Tokenize", "Detokenize", "GetModelInfo", "GetServerInfo",
+                            "DropPrefixCache"}
     assert methods["Generate"].server_streaming and not methods["Complete"].server_streaming
     request = next(m for m in generation_file.message_type if m.name == "GenerateRequest")
     assert {f.name for f in request.field} >= {"text", "token_ids", "max_new_tokens", "stop", "top_logprobs"}
