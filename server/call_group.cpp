@@ -60,7 +60,11 @@ void CallGroup::Start(Engine* engine, TaskPool* pool, std::shared_ptr<const Toke
       ended = status_;
     }
     if (ended) {  // the response already ended (or a sibling was refused): never submit
-      calls[i]->FailBeforeEngine(ended->ok() ? absl::CancelledError("cancelled") : *ended);
+      const absl::Status status = ended->ok() ? absl::CancelledError("cancelled") : *ended;
+      // Counted as the engine counts what it ends: ribbon_requests_total covers every request
+      // the access log reports, this one too (a client gone before its request was submitted).
+      if (options_.count_refused) options_.count_refused(status.code());
+      calls[i]->FailBeforeEngine(status);
       continue;
     }
     absl::StatusOr<uint64_t> id = engine->Submit(std::move(prepared[i].request), calls[i]);

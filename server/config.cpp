@@ -188,6 +188,10 @@ void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
   o.push_back(Num("debug.step_delay_ms",
                   "TEST ONLY: sleep this long before each engine step; 0 = off.",
                   Field(&C::debug, &DebugSection::step_delay_ms), 0, 60000));
+  o.push_back(Num("debug.oom_every_steps",
+                  "TEST ONLY: every Nth engine step fails as out of memory (the engine recovers by "
+                  "shrinking its step budget); 0 = off.",
+                  Field(&C::debug, &DebugSection::oom_every_steps), 0, 1000000));
 }
 
 std::vector<ConfigOption> BuildOptions() {

@@ -120,6 +120,7 @@ struct LogSection {
 
 struct DebugSection {
   int64_t step_delay_ms = 0;
+  int64_t oom_every_steps = 0;  // test only: every Nth engine step fails as out of memory
 
   bool operator==(const DebugSection&) const = default;
 };

@@ -58,6 +58,8 @@ EngineOptions EngineOptionsFrom(const ServerConfig& config) {
   options.max_queued_requests = static_cast<int32_t>(e.max_queued_requests);
   options.max_queued_prompt_tokens = e.max_queued_prompt_tokens;
   options.debug_step_delay_ms = static_cast<int32_t>(config.debug.step_delay_ms);
+  if (const int64_t every = config.debug.oom_every_steps; every > 0)
+    options.debug_inject_oom = [every](int64_t step) { return step % every == every - 1; };
   return options;
 }
 

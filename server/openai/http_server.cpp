@@ -272,6 +272,9 @@ class HttpServer::Impl {
     if (ec) return absl::InvalidArgumentError("openai.listen: bad address " + options_.listen);
     const tcp::endpoint endpoint(address, static_cast<uint16_t>(host_port->second));
     acceptor_.open(endpoint.protocol(), ec);
+    // Like gRPC's listener: a restart (after a crash above all) must not wait a minute for the
+    // old connections' TIME_WAIT to clear before it can bind its port again.
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {

@@ -1,5 +1,6 @@
 // GenerationCall states and transitions: every legal move, the illegal ones refused, a cancel
-// before and after the engine id, a stop string, a refusal, and a cancel racing a finish.
+// before and after the engine id, a stop string, a refusal, and a cancel racing a finish; and the
+// call group's count of calls it never submitted.
 #include "server/generation_call.h"
 
 #include <catch2/catch.hpp>
@@ -7,6 +8,8 @@
 #include <cstdlib>
 #include <set>
 #include <thread>
+
+#include "server/call_group.h"
 
 using namespace ribbon;
 using namespace ribbon::server;
@@ -196,4 +199,44 @@ TEST_CASE("generation call: a cancel racing a finish ends in exactly one finish"
   }
   // The race was real: in some rounds the cancel reached the engine before the finish landed.
   CHECK(cancelled_first > 0);
+}
+
+namespace {
+
+// A front end that formats nothing: the group's bookkeeping alone.
+class SilentGroup final : public CallGroup {
+ public:
+  using CallGroup::CallGroup;
+  bool CheckSlowReader(TimeNs) override { return !done(); }
+
+ protected:
+  void EmitChunk(int, const OutputChunk&) override {}
+  void EmitSequenceEnd(int, const FinishInfo&) override {}
+  void EndOutput(const absl::Status&) override {}
+};
+
+}  // namespace
+
+// The soak (tests/soak) found one CANCELLED access line more than ribbon_requests_total counted:
+// a client gone before its request was submitted was logged but never counted.
+TEST_CASE("call group: calls never submitted because the response ended are counted once each") {
+  TaskPool pool{2};
+  std::mutex mu;
+  std::vector<absl::StatusCode> counted;
+  auto group = std::make_shared<SilentGroup>(CallGroupOptions{
+      .request_id = "r1", .access_log = false, .count_refused = [&](absl::StatusCode code) {
+        std::lock_guard lock(mu);
+        counted.push_back(code);
+      }});
+  group->TransportEnded(absl::CancelledError("the client closed the connection"));
+  std::vector<PreparedCall> calls(2);
+  for (PreparedCall& call : calls) call.request.prompt = {1, 5};
+  group->Start(/*engine=*/nullptr, &pool, Stories(), std::move(calls), /*logprobs=*/false);
+  group->OutputFinished(absl::CancelledError("the client closed the connection"));
+  for (int i = 0; i < 1000 && !group->done(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(group->done());
+  std::lock_guard lock(mu);
+  CHECK(counted ==
+        std::vector<absl::StatusCode>{absl::StatusCode::kCancelled, absl::StatusCode::kCancelled});
 }
