@@ -7,7 +7,7 @@ MODEL ?=
 ARGS ?=
 SECONDS ?= 300
 
-.PHONY: serve test setup build test-asan test-tsan fuzz bench clean
+.PHONY: serve test setup build test-asan test-tsan fuzz bench soak clean
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,14 @@ fuzz:
 
 bench: setup
 	@scripts/bench.sh
+
+# The soak (tests/soak/soak.py): a real ribbond (stories260K, CPU) under a mixed, seeded load of
+# 256 streams for DURATION seconds, every answer checked against a reference run alone, then a
+# kill -9 crash drill; report in $RIBBON_BUILD/soak/report.json (exit 1 on any failed check).
+DURATION ?= 600
+soak: setup
+	@source scripts/env.sh && nice -n 10 "$$RIBBON_VENV/bin/python" tests/soak/soak.py \
+	  --seconds "$(DURATION)" --out "$$RIBBON_BUILD/soak"
 
 clean:
 	rm -rf build build-asan build-tsan
