@@ -5,8 +5,8 @@
            --out-dir DIR
 
 Writes, for what it is given:
-  throughput_vs_concurrency.png  serving output tok/s vs concurrency, ribbond and llama-server
-  latency_percentiles.png        TTFT and ITL p50 / p90 / p99 per concurrency, both servers
+  throughput_vs_concurrency.png  serving output tok/s vs concurrency, ribbond and its peers
+  latency_percentiles.png        TTFT and ITL p50 / p90 / p99 per concurrency, every server
   engine.png                     engine prefill and decode tok/s per batch, with the decode
                                  memory-bandwidth roofline
   chain_ordering.png             offline ribbons per seed, input order vs longest chain first,
@@ -23,7 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SIDES = [("ribbon", "tab:blue"), ("llama.cpp", "tab:orange")]
+SIDES = [("ribbon", "tab:blue"), ("llama.cpp", "tab:orange"), ("llama.cpp Q4_1", "tab:green"),
+         ("vLLM", "tab:red")]
 
 
 def models_of(rows):
@@ -57,10 +58,11 @@ def latency(serving, out):
     for row_axes, model in zip(axes, models):
         rows = [r for r in serving if r["model"] == model]
         for ax, metric, title in ((row_axes[0], "ttft_ms", "TTFT"), (row_axes[1], "itl_ms", "ITL")):
-            width = 0.12
-            for s, (side, color) in enumerate(SIDES):
+            sides = [(side, color) for side, color in SIDES if any(side in r for r in rows)]
+            width = 0.8 / (3 * len(sides))
+            for s, (side, color) in enumerate(sides):
                 for q, (quant, alpha) in enumerate((("p50", 1.0), ("p90", 0.65), ("p99", 0.35))):
-                    xs = [i + (s * 3 + q - 2.5) * width for i in range(len(rows))]
+                    xs = [i + (s * 3 + q - (3 * len(sides) - 1) / 2) * width for i in range(len(rows))]
                     ys = [r[side][metric][quant] if side in r else 0 for r in rows]
                     ax.bar(xs, ys, width, color=color, alpha=alpha, label=f"{side} {quant}")
             ax.set_xticks(range(len(rows)), [f"c={r['concurrency']}" for r in rows])

