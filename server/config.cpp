@@ -119,8 +119,12 @@ void AddEngineOptions(std::vector<ConfigOption>& o) {
                   Field(&C::engine, &EngineSection::block_size), 1, 64));
   o.push_back(Str("engine.scheduler_policy", "Batch packing policy.",
                   Field(&C::engine, &EngineSection::scheduler_policy), {"ffd", "fcfs"}));
-  o.push_back(Num("engine.max_ribbon_tokens", "Token budget of one step.",
-                  Field(&C::engine, &EngineSection::max_ribbon_tokens), 1, 1 << 24));
+  ConfigOption budget = Num("engine.max_ribbon_tokens",
+                            "Token budget of one step; \"auto\" = the smallest step within 5% of "
+                            "the best tokens/s, timed at start-up (needs memory.probe).",
+                            Field(&C::engine, &EngineSection::max_ribbon_tokens), 1, 1 << 24);
+  budget.auto_value = kAutoMaxRibbonTokens;
+  o.push_back(std::move(budget));
   o.push_back(Num("engine.max_running_seqs", "Most sequences running at once.",
                   Field(&C::engine, &EngineSection::max_running_seqs), 1, 1 << 20));
   o.push_back(Num("engine.align", "Step rows are rounded up to a multiple of this; 1 = off.",
@@ -245,7 +249,12 @@ absl::Status SetFromJson(const ConfigOption& option, const json& value, const st
     if (!value.is_string()) return wrong_type("a string");
     **s = value.get<std::string>();
   } else if (auto* i = std::get_if<int64_t*>(&field)) {
-    if (!value.is_number_integer()) return wrong_type("an integer");
+    if (option.auto_value && value == "auto") {
+      **i = *option.auto_value;
+      return absl::OkStatus();
+    }
+    if (!value.is_number_integer())
+      return wrong_type(option.auto_value ? "an integer or \"auto\"" : "an integer");
     **i = value.get<int64_t>();
   } else if (auto* d = std::get_if<double*>(&field)) {
     if (!value.is_number()) return wrong_type("a number");
@@ -294,7 +303,10 @@ json OptionValueJson(const ConfigOption& option, ServerConfig& config) {
     if (option.secret && !(*s)->empty()) return "<redacted>";
     return **s;
   }
-  if (auto* i = std::get_if<int64_t*>(&field)) return **i;
+  if (auto* i = std::get_if<int64_t*>(&field)) {
+    if (option.auto_value && **i == *option.auto_value) return "auto";
+    return **i;
+  }
   if (auto* d = std::get_if<double*>(&field)) return **d;
   return *std::get<bool*>(field);
 }
@@ -395,7 +407,11 @@ absl::Status ApplyOptionText(const std::string& key, const std::string& value,
   if (auto* s = std::get_if<std::string*>(&field)) {
     **s = value;
   } else if (auto* i = std::get_if<int64_t*>(&field)) {
-    if (!absl::SimpleAtoi(value, *i)) return bad("an integer");
+    if (option->auto_value && value == "auto") {
+      **i = *option->auto_value;
+    } else if (!absl::SimpleAtoi(value, *i)) {
+      return bad(option->auto_value ? "an integer or \"auto\"" : "an integer");
+    }
   } else if (auto* d = std::get_if<double*>(&field)) {
     if (!absl::SimpleAtod(value, *d)) return bad("a number");
   } else if (auto* b = std::get_if<bool*>(&field)) {
@@ -414,7 +430,8 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     if (auto* s = std::get_if<std::string*>(&field)) {
       RETURN_IF_ERROR(CheckChoice(option, **s, source));
     } else if (auto* i = std::get_if<int64_t*>(&field)) {
-      if (**i < option.min || **i > option.max)
+      const bool is_auto = option.auto_value && **i == *option.auto_value;
+      if (!is_auto && (**i < option.min || **i > option.max))
         return OutOfRange(option, absl::StrCat(**i), source);
     } else if (auto* d = std::get_if<double*>(&field)) {
       if (!std::isfinite(**d) || **d < option.min || **d > option.max) {
@@ -429,6 +446,11 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.server.tls_cert_path.empty() != config.server.tls_key_path.empty()) {
     return absl::InvalidArgumentError(
         "config: server.tls_cert_path and server.tls_key_path must be set together");
+  }
+  if (config.engine.max_ribbon_tokens == kAutoMaxRibbonTokens && !config.memory.probe) {
+    return absl::InvalidArgumentError(
+        "config: engine.max_ribbon_tokens = auto times steps during the memory probe; it needs "
+        "memory.probe = true (or set a number)");
   }
   const double age = config.server.max_connection_age_seconds;
   if (age > 0 && age < 1) {
@@ -478,7 +500,10 @@ std::string ConfigToJson(const ServerConfig& config) {
     document[nlohmann::ordered_json::json_pointer(
         "/" + absl::StrReplaceAll(option.key, {{".", "/"}}))] = OptionValueJson(option, copy);
   }
-  return document.dump(2);
+  // Paths and other strings may hold bytes that are not UTF-8 (the shell passes them through);
+  // they are replaced with U+FFFD rather than letting dump() throw out of --check-config or
+  // GetServerInfo.
+  return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string HelpText() {

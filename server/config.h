@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -69,11 +70,14 @@ struct StreamSection {
   bool operator==(const StreamSection&) const = default;
 };
 
+// engine.max_ribbon_tokens = "auto": the daemon times steps and picks the budget (step_budget.h).
+inline constexpr int64_t kAutoMaxRibbonTokens = 0;
+
 struct EngineSection {
   int64_t num_kv_blocks = 0;
   int64_t block_size = 16;
   std::string scheduler_policy = "ffd";
-  int64_t max_ribbon_tokens = 2048;
+  int64_t max_ribbon_tokens = 2048;  // kAutoMaxRibbonTokens = "auto"
   int64_t max_running_seqs = 256;
   int64_t align = 16;
   int64_t max_blocks_per_seq = 0;
@@ -152,6 +156,9 @@ struct ConfigOption {
   double max = 0;
   std::vector<std::string> choices;
   bool secret = false;  // redacted when the config is printed
+  // Integer options that also take the word "auto" (the daemon then chooses): stored as this
+  // value, which lies outside [min, max], and printed back as "auto".
+  std::optional<int64_t> auto_value;
 };
 
 const std::vector<ConfigOption>& ConfigOptions();

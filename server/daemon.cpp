@@ -16,6 +16,7 @@
 #include "core/common/files.h"
 #include "core/common/status_macros.h"
 #include "core/memory/capacity.h"
+#include "core/memory/step_budget.h"
 #include "core/metrics/metrics_observer.h"
 #include "core/model/model_runner.h"
 #include "core/tokenizer/tokenizer.h"
@@ -182,6 +183,14 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection&
   return ribbon::LoadModel(load);
 }
 
+bool AutoBudget(const ServerConfig& config) {
+  return config.engine.max_ribbon_tokens == kAutoMaxRibbonTokens;
+}
+
+// With engine.max_ribbon_tokens = auto the memory probe looks this far: a CPU pass past a few
+// thousand tokens costs seconds at start-up and its knee lies far below; a GPU's can lie higher.
+int32_t AutoMemoryCap(const std::string& device) { return device == "cpu" ? 4096 : 16384; }
+
 absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& config,
                                                          ModelRunner& model,
                                                          std::function<bool()> cancelled = {}) {
@@ -190,11 +199,27 @@ absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& con
   options.device = config.model.device;
   options.block_size = static_cast<int32_t>(config.engine.block_size);
   options.align = static_cast<int32_t>(config.engine.align);
-  options.max_ribbon_tokens = static_cast<int32_t>(config.engine.max_ribbon_tokens);
+  options.max_ribbon_tokens = AutoBudget(config)
+                                  ? AutoMemoryCap(config.model.device)
+                                  : static_cast<int32_t>(config.engine.max_ribbon_tokens);
   options.max_sample_rows = static_cast<int32_t>(config.engine.max_running_seqs);
   options.budget_bytes = config.memory.budget_bytes;
   options.memory_fraction = config.memory.fraction;
   return memory::MeasureCapacity(model, options);
+}
+
+// engine.max_ribbon_tokens = auto: steps timed up to what memory allows (step_budget.h).
+absl::StatusOr<memory::StepBudgetReport> TimeStepBudget(const ServerConfig& config,
+                                                        ModelRunner& model, int32_t memory_limit,
+                                                        std::function<bool()> cancelled = {}) {
+  memory::StepBudgetOptions options;
+  options.max_tokens = memory_limit;
+  options.min_tokens = std::min<int32_t>(64, memory_limit);
+  options.align = static_cast<int32_t>(config.engine.align);
+  options.block_size = static_cast<int32_t>(config.engine.block_size);
+  options.max_sample_rows = static_cast<int32_t>(config.engine.max_running_seqs);
+  options.cancelled = std::move(cancelled);
+  return memory::MeasureStepBudget(model, options);
 }
 
 }  // namespace
@@ -202,17 +227,36 @@ absl::StatusOr<memory::CapacityReport> MeasureWithConfig(const ServerConfig& con
 absl::StatusOr<std::string> RunCapacityProbe(const ServerConfig& config) {
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> model, LoadModelRunner(config.model));
   ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config, *model));
-  return memory::FormatCapacityTable(report);
+  std::string table = memory::FormatCapacityTable(report);
+  if (AutoBudget(config)) {
+    ASSIGN_OR_RETURN(const memory::StepBudgetReport budget,
+                     TimeStepBudget(config, *model, report.max_ribbon_tokens));
+    absl::StrAppend(&table, "step budget (engine.max_ribbon_tokens: auto): ",
+                    memory::FormatStepBudget(budget, memory::StepBudgetOptions().tolerance), "\n");
+  }
+  return table;
 }
 
 absl::Status Daemon::SizeEngine(ModelRunner& model, EngineOptions& options) {
   if (!config_.memory.probe) return absl::OkStatus();
   // A shutdown requested while the probe runs (SIGTERM during start-up) stops it between passes.
-  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config_, model, [this] {
-                     std::lock_guard lock(shutdown_mu_);
-                     return shutdown_requested_;
-                   }));
+  const auto cancelled = [this] {
+    std::lock_guard lock(shutdown_mu_);
+    return shutdown_requested_;
+  };
+  ASSIGN_OR_RETURN(memory::CapacityReport report, MeasureWithConfig(config_, model, cancelled));
   options.scheduler.max_ribbon_tokens = report.max_ribbon_tokens;
+  if (AutoBudget(config_)) {
+    ASSIGN_OR_RETURN(const memory::StepBudgetReport budget,
+                     TimeStepBudget(config_, model, report.max_ribbon_tokens, cancelled));
+    options.scheduler.max_ribbon_tokens = budget.chosen_tokens;
+    backend_.step_curve = budget.curve;
+    LogEvent(spdlog::level::info, "step_budget",
+             {{"max_ribbon_tokens", budget.chosen_tokens},
+              {"memory_limit_tokens", report.max_ribbon_tokens},
+              {"curve", memory::FormatStepBudget(budget, memory::StepBudgetOptions().tolerance)},
+              {"seconds", RoundedSeconds(budget.seconds)}});
+  }
   if (options.num_kv_blocks == 0) {
     options.num_kv_blocks =
         KvBlocksToHold(options, backend_.model_config.max_position_embeddings, report.kv_blocks);

@@ -203,6 +203,11 @@ grpc::ServerUnaryReactor* GenerationService::GetServerInfo(grpc::CallbackServerC
   response->set_activation_bytes_per_token(
       static_cast<uint64_t>(backend.activation_bytes_per_token));
   response->set_probe_seconds(backend.probe_seconds);
+  for (const memory::StepTiming& timing : backend.step_curve) {
+    ribbon::v1::StepTiming* point = response->add_step_curve();
+    point->set_tokens(static_cast<uint32_t>(timing.tokens));
+    point->set_tokens_per_second(timing.tokens_per_second());
+  }
   response->set_device(backend.device_description);
   response->set_weight_bytes(static_cast<uint64_t>(backend.weight_bytes));
   response->set_requests_running(static_cast<uint32_t>(stats.running));

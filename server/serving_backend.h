@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/engine/engine.h"
+#include "core/memory/step_budget.h"
 #include "core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -37,6 +38,8 @@ struct ServingBackend {
   // From the memory probe (zero when it did not run).
   double activation_bytes_per_token = 0;
   double probe_seconds = 0;
+  // engine.max_ribbon_tokens = auto: the step sizes timed at start-up (empty otherwise).
+  std::vector<memory::StepTiming> step_curve;
   // Empty when the model has no chat template (chat prompts then answer FAILED_PRECONDITION).
   ChatRenderer render_chat;
   // Counts a Generate/Complete the engine never took (refused, invalid, queue full); may be

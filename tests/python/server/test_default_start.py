@@ -60,3 +60,26 @@ def test_sigterm_during_the_memory_probe_stops_it_promptly(start_ribbond):
     code = daemon.proc.wait(timeout=60)
     assert code == 0, daemon.stderr()
     assert time.monotonic() - started < 15, "the probe ran on after SIGTERM"
+
+
+def test_auto_step_budget_is_the_knee_of_the_curve_it_timed(start_ribbond):
+    """engine.max_ribbon_tokens = auto: after the memory probe the daemon times doubling step
+    sizes and runs with the smallest one within 5% of the best tokens/s it measured; the curve is
+    in GetServerInfo and the log, and the resolved configuration still says "auto"."""
+    import json
+    daemon = start_ribbond("--memory.probe", "true", "--engine.max_ribbon_tokens", "auto",
+                           wait=False).start(timeout=600)
+    info = daemon.server_info()
+    curve = [(point.tokens, point.tokens_per_second) for point in info.step_curve]
+    assert len(curve) >= 2, curve
+    sizes = [tokens for tokens, _ in curve]
+    assert sizes[0] == 64 and sizes == sorted(set(sizes)), sizes
+    assert all(rate > 0 for _, rate in curve), curve
+    best = max(rate for _, rate in curve)
+    assert info.max_ribbon_tokens == min(t for t, rate in curve if rate >= 0.95 * best), curve
+    assert json.loads(info.config_json)["engine"]["max_ribbon_tokens"] == "auto"
+    logged = daemon.log_events("step_budget")
+    assert logged and logged[0]["max_ribbon_tokens"] == info.max_ribbon_tokens, logged
+    result = daemon.stub().Complete(
+        pb.GenerateRequest(text=b"Once upon a time", max_new_tokens=8, ignore_eos=True), timeout=60)
+    assert len(result.token_ids) == 8

@@ -56,6 +56,10 @@ def test_check_config_resolves_file_environment_and_flags(tmp_path):
      'log.level = "loud" is not one of'),
     (["--check-config", "--model", h.STORIES, "--listen", "nowhere"], {}, 'server.listen = "nowhere" is not host:port'),
     (["--model", h.STORIES, "--no-such-flag", "1"], {}, "unknown flag --no_such_flag"),
+    (["--check-config", "--model", h.STORIES, "--engine.max_ribbon_tokens", "soon"], {},
+     'engine.max_ribbon_tokens must be an integer or "auto", got "soon"'),
+    (["--check-config", "--model", h.STORIES, "--engine.max_ribbon_tokens", "auto",
+      "--memory.probe", "false"], {}, "engine.max_ribbon_tokens = auto times steps during the memory probe"),
 ])
 def test_configuration_errors_exit_2_with_the_exact_error(args, env, message):
     done = ribbond(*args, env=env)
