@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/common/status_macros.h"
 #include "core/model/cuda/torch_status.h"
 #include "kernels/cuda/kv_gather.h"
 #include "kernels/cuda/paged_attention.h"
@@ -44,6 +45,19 @@ float Scale(const AttentionShape& shape) {
   return 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
 }
 
+kernels::FlashInferShape FlashInferShapeOf(const AttentionShape& shape, int32_t block_size) {
+  return {shape.num_heads, shape.num_kv_heads,   shape.head_dim,
+          block_size,      shape.sliding_window, ElementOf(shape.dtype)};
+}
+
+// At least `bytes` of uint8 in `tensor` (grown to twice what it was, so steps settle).
+void Reserve(at::Tensor& tensor, size_t bytes, const at::TensorOptions& options) {
+  const int64_t want = static_cast<int64_t>(std::max<size_t>(bytes, 1));
+  if (tensor.defined() && tensor.numel() >= want) return;
+  const int64_t capacity = std::max<int64_t>(want, tensor.defined() ? 2 * tensor.numel() : 0);
+  tensor = at::empty({capacity}, options.dtype(at::kByte));
+}
+
 }  // namespace
 
 const char* AttentionBackendName(AttentionBackend backend) {
@@ -54,6 +68,8 @@ const char* AttentionBackendName(AttentionBackend backend) {
       return "flash";
     case AttentionBackend::kCudnn:
       return "cudnn";
+    case AttentionBackend::kFlashInfer:
+      return "flashinfer";
   }
   return "?";
 }
@@ -61,12 +77,19 @@ const char* AttentionBackendName(AttentionBackend backend) {
 absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name,
                                                          const AttentionShape& shape) {
   const std::string rejects = FusedRejects(shape);
+  // "auto" stays flash until a GPU measurement shows flashinfer's gain (docs/gpu.md).
   if (name == "auto")
     return rejects.empty() ? AttentionBackend::kFlash : AttentionBackend::kReference;
   if (name == "reference") return AttentionBackend::kReference;
+  if (name == "flashinfer") {
+    const std::string why = kernels::FlashInferRejects(FlashInferShapeOf(shape, 1));
+    if (why.empty()) return AttentionBackend::kFlashInfer;
+    return absl::InvalidArgumentError(absl::StrCat("attention_backend \"flashinfer\": ", why,
+                                                   "; use \"flash\" or \"reference\""));
+  }
   if (name != "flash" && name != "cudnn") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown attention_backend \"", name, "\" (auto, reference, flash, cudnn)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown attention_backend \"", name, "\" (auto, reference, flash, cudnn, flashinfer)"));
   }
   if (!rejects.empty()) {
     return absl::InvalidArgumentError(
@@ -91,6 +114,7 @@ void CudaAttention::BeginStep(const DevicePlan& plan) {
   ++steps_;
   if (chosen != backend_) ++fallback_steps_;
   step_backend_ = chosen;
+  planned_ = false;
 }
 
 std::string CudaAttention::Describe() const {
@@ -107,6 +131,9 @@ std::string CudaAttention::Describe() const {
           &text,
           " (libtorch cuDNN packed attention for prefills from position 0, flash for other steps)");
       break;
+    case AttentionBackend::kFlashInfer:
+      absl::StrAppend(&text, " (FlashInfer FA2 paged prefill over the cache, planned per step)");
+      break;
   }
   if (fallback_steps_ > 0)
     absl::StrAppend(&text, ", ", fallback_steps_, " of ", steps_, " steps on another kernel");
@@ -115,8 +142,64 @@ std::string CudaAttention::Describe() const {
 
 absl::Status CudaAttention::Run(const DevicePlan& plan, const AttentionIo& io,
                                 c10::cuda::CUDAStream stream) {
+  if (step_backend_ == AttentionBackend::kFlashInfer) {
+    if (!planned_) {
+      const absl::Status status = PlanFlashInfer(plan, stream);
+      if (absl::IsFailedPrecondition(status)) {  // rows FlashInfer cannot align: reference
+        step_backend_ = AttentionBackend::kReference;
+        ++fallback_steps_;
+      } else if (!status.ok()) {
+        return status;
+      }
+      planned_ = true;
+    }
+    if (step_backend_ == AttentionBackend::kFlashInfer) return RunFlashInfer(plan, io, stream);
+  }
   if (step_backend_ == AttentionBackend::kReference) return RunReference(plan, io, stream.stream());
   return RunFused(plan, io, stream);
+}
+
+void CudaAttention::EnsureFlashInferWorkspace(const kernels::FlashInferWorkspaceBytes& needs,
+                                              at::Device device) {
+  const auto on_device = at::TensorOptions().device(device);
+  Reserve(fi_float_, needs.float_bytes, on_device);
+  Reserve(fi_int_, needs.int_bytes, on_device);
+  Reserve(fi_pinned_, needs.int_bytes, at::TensorOptions().pinned_memory(true));
+}
+
+absl::Status CudaAttention::PlanFlashInfer(const DevicePlan& plan, c10::cuda::CUDAStream stream) {
+  if (plan.host == nullptr) {
+    return absl::InternalError("the flashinfer attention backend needs the step's host plan");
+  }
+  const StepPlan& host = *plan.host;
+  const kernels::FlashInferShape shape = FlashInferShapeOf(shape_, plan.block_size);
+  RETURN_IF_ERROR(kernels::BuildFlashInferIndices(
+      shape, {host.cu_seqlens, host.positions, host.block_tables, host.max_blocks_per_seq},
+      fi_indices_));
+  ASSIGN_OR_RETURN(const kernels::FlashInferWorkspaceBytes needs,
+                   kernels::FlashInferWorkspaceNeeds(shape, fi_indices_));
+  fi_copied_.synchronize();  // the last step's staging copy out of fi_pinned_ has finished
+  EnsureFlashInferWorkspace(needs, stream.device());
+  const kernels::FlashInferWorkspace workspace{
+      fi_float_.data_ptr(), static_cast<size_t>(fi_float_.numel()), fi_int_.data_ptr(),
+      fi_pinned_.data_ptr(), static_cast<size_t>(std::min(fi_int_.numel(), fi_pinned_.numel()))};
+  ASSIGN_OR_RETURN(fi_plan_,
+                   kernels::PlanFlashInferStep(shape, fi_indices_, workspace, stream.stream()));
+  fi_copied_.record(stream);
+  return absl::OkStatus();
+}
+
+absl::Status CudaAttention::RunFlashInfer(const DevicePlan& plan, const AttentionIo& io,
+                                          c10::cuda::CUDAStream stream) {
+  kernels::FlashInferRunArgs a;
+  a.q = io.qkv.data_ptr();
+  a.q_row_stride = io.qkv.stride(0);
+  a.k_cache = io.k_cache.data_ptr();
+  a.v_cache = io.v_cache.data_ptr();
+  a.out = io.out.data_ptr();
+  a.num_rows = plan.num_rows;
+  a.scale = Scale(shape_);
+  return kernels::RunFlashInfer(fi_plan_, a, stream.stream());
 }
 
 absl::Status CudaAttention::RunReference(const DevicePlan& plan, const AttentionIo& io,

@@ -5,17 +5,23 @@
 //              over K/V gathered from the paged cache by one kernel (kernels/cuda/kv_gather.h).
 //   cudnn      libtorch's cuDNN fused attention on packed (ragged) inputs
 //              (at::_cudnn_attention_forward with cu_seqlens), same gather.
+//   flashinfer FlashInfer's FA2 paged batch prefill (kernels/cuda/flashinfer_attention.h) reading
+//              the cache in place, no gather: a host plan built once per step (on the first
+//              layer's Run) and reused by every layer. float16/bfloat16, head_dim 64 or 128.
 // The fused kernels align the causal mask bottom-right (a segment's queries end where its keys
 // end). A step whose plan breaks that (positions clamped at the context limit) runs on the
 // reference kernel; cuDNN's packed path is used only for plain packed prefills (each segment
 // starts at position 0) and flash takes its other steps. Both count as fallback steps.
+// "auto" does not pick flashinfer yet: it stays flash until a GPU measurement shows the gain
+// (docs/gpu.md).
 // Private to core/model/cuda (includes ATen).
 //
-// Ownership: owns its gather workspaces. Threads: the runner's thread. Run() may throw
-// c10::Error (the caller converts it).
+// Ownership: owns its gather workspaces and FlashInfer's plan workspaces. Threads: the runner's
+// thread. Run() may throw c10::Error (the caller converts it).
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstdint>
@@ -24,10 +30,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/model/cuda/device_plan.h"
+#include "kernels/cuda/flashinfer_attention.h"
 
 namespace ribbon::gpu {
 
-enum class AttentionBackend { kReference, kFlash, kCudnn };
+enum class AttentionBackend { kReference, kFlash, kCudnn, kFlashInfer };
 
 const char* AttentionBackendName(AttentionBackend backend);
 
@@ -39,8 +46,9 @@ struct AttentionShape {
   at::ScalarType dtype = at::kFloat;
 };
 
-// Resolves a ModelLoadOptions::attention_backend name ("auto", "reference", "flash", "cudnn")
-// for this shape: "auto" is flash where flash accepts the dtype and head_dim, else reference.
+// Resolves a ModelLoadOptions::attention_backend name ("auto", "reference", "flash", "cudnn",
+// "flashinfer") for this shape: "auto" is flash where flash accepts the dtype and head_dim, else
+// reference.
 // INVALID_ARGUMENT for unknown names or a fused backend that cannot take the shape, with why.
 absl::StatusOr<AttentionBackend> ResolveAttentionBackend(const std::string& name,
                                                          const AttentionShape& shape);
@@ -57,7 +65,9 @@ class CudaAttention {
  public:
   CudaAttention(AttentionBackend backend, const AttentionShape& shape);
 
-  // Picks the kernel for this plan; call once per step before the layers.
+  // Picks the kernel for this plan; call once per step before the layers. flashinfer plans on
+  // the step's first Run (it needs the stream); a plan FlashInfer refuses (misaligned rows)
+  // moves the step to the reference kernel there.
   void BeginStep(const DevicePlan& plan);
   absl::Status Run(const DevicePlan& plan, const AttentionIo& io, c10::cuda::CUDAStream stream);
 
@@ -73,6 +83,10 @@ class CudaAttention {
   absl::Status RunFused(const DevicePlan& plan, const AttentionIo& io,
                         c10::cuda::CUDAStream stream);
   absl::Status GatherKv(const DevicePlan& plan, const AttentionIo& io, cudaStream_t stream);
+  absl::Status PlanFlashInfer(const DevicePlan& plan, c10::cuda::CUDAStream stream);
+  void EnsureFlashInferWorkspace(const kernels::FlashInferWorkspaceBytes& needs, at::Device device);
+  absl::Status RunFlashInfer(const DevicePlan& plan, const AttentionIo& io,
+                             c10::cuda::CUDAStream stream);
 
   AttentionBackend backend_;
   AttentionShape shape_;
@@ -80,6 +94,13 @@ class CudaAttention {
   int64_t steps_ = 0;
   int64_t fallback_steps_ = 0;
   at::Tensor k_gathered_, v_gathered_;  // [capacity, kv] workspaces for the fused kernels
+  // flashinfer: this step's plan (planned_ once per step), its host page lists, and the
+  // workspaces it lives in; copied_ marks the end of the last staging copy from fi_pinned_.
+  bool planned_ = false;
+  kernels::FlashInferIndices fi_indices_;
+  kernels::FlashInferPlan fi_plan_;
+  at::Tensor fi_float_, fi_int_, fi_pinned_;  // uint8
+  at::cuda::CUDAEvent fi_copied_;
 };
 
 // Runs `backend` and the reference kernel on the same random packed ribbon (prefills, a chunk

@@ -84,6 +84,7 @@ absl::StatusOr<DevicePlan> PlanUploader::Upload(const StepPlan& plan,
   const int64_t cu_offset = where[3] - dev, kv_offset = where[4] - dev;
   d.cu_seqlens_tensor = device_.narrow(0, cu_offset, plan.num_seqs + 1);
   d.cu_kv_tensor = device_.narrow(0, kv_offset, plan.num_seqs + 1);
+  d.host = &plan;
   return d;
 }
 

@@ -60,6 +60,9 @@ struct DevicePlan {
   const int32_t* sample_rows = nullptr;   // [num_samples]
   at::Tensor cu_seqlens_tensor;  // int32 [num_seqs + 1] views of the above, for ATen kernels
   at::Tensor cu_kv_tensor;
+  // The host plan this was uploaded from (the flashinfer backend plans from its arrays); valid
+  // for the step, null where a DevicePlan is made by hand.
+  const StepPlan* host = nullptr;
 };
 
 class PlanUploader {
