@@ -25,12 +25,41 @@
 #include "core/model/rope.h"
 #include "core/model/torch_guard.h"
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/small_gemm.h"
 
 namespace ribbon {
 namespace {
 
 at::Tensor View(float* data, int64_t rows, int64_t cols) {
   return at::from_blob(data, {rows, cols}, at::TensorOptions().dtype(at::kFloat));
+}
+
+// Steps of up to this many rows (decode, small chunks) go through the small-M kernel, which
+// reads each weight once per step; larger ones through BLAS. Below it the kernel beat MKL's
+// sgemm at every m measured (k = 768 and 2048, 1 thread).
+constexpr int64_t kSmallGemmMaxRows = 32;
+
+// Columns in units of 24 (a whole number of the kernel's 8-, 4- and 3-column tiles); a task gets
+// at least ~256K multiply-adds, so the tiny GEMMs of a small model stay on one thread instead of
+// paying a fork and a barrier each.
+void SmallGemm(float* out, const float* in, const float* w, int64_t rows, int64_t n, int64_t k,
+               bool accumulate) {
+  const kernels::SmallGemmArgs args{.a = in,
+                                    .lda = k,
+                                    .w = w,
+                                    .ldw = k,
+                                    .out = out,
+                                    .ldo = n,
+                                    .m = rows,
+                                    .n = n,
+                                    .k = k,
+                                    .accumulate = accumulate};
+  constexpr int64_t kUnit = 24;
+  const int64_t units = (n + kUnit - 1) / kUnit;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / (rows * k * kUnit));
+  at::parallel_for(0, units, grain, [&](int64_t begin, int64_t end) {
+    kernels::SmallGemmCpu(args, begin * kUnit, end * kUnit);
+  });
 }
 
 class LlamaCpuRunner final : public HostSamplingRunner {
@@ -41,7 +70,7 @@ class LlamaCpuRunner final : public HostSamplingRunner {
         w_(std::move(weights)),
         gemm_dtype_(gemm_dtype),
         rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {
-    TransposeForGemm();
+    PrepareGemmWeights();
   }
 
   const ModelConfig& config() const override { return c_; }
@@ -92,8 +121,8 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   }
 
  private:
-  void TransposeForGemm();
-  // out[rows, n] = in[rows, k] @ w[k, n] (or += when `accumulate`), in the weights' dtype.
+  void PrepareGemmWeights();
+  // out[rows, n] = in[rows, k] @ w[n, k]^T (or += when `accumulate`), in the weights' dtype.
   void Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate);
   absl::Status Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
                        std::span<float> logits);
@@ -105,7 +134,7 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   LlamaWeights w_;
   at::ScalarType gemm_dtype_;
   RopeTables rope_;
-  at::Tensor lm_head_t_;          // [hidden, vocab]
+  at::Tensor lm_head_;            // [vocab, hidden]; the embedding itself when tied
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
   int32_t num_blocks_ = 0;
   int32_t block_size_ = 16;
@@ -116,25 +145,25 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   int64_t rows_ = 0;               // rows of the step in flight
 };
 
-// Presents every GEMM weight as an [in, out] tensor made once here, so a step calls mm/addmm
-// with no per-step view ops. float32: stored [in, out] contiguous. bfloat16: kept [out, in] and
-// presented as a transposed view: torch's bf16 mm on a contiguous [in, out] operand falls back to
-// a path 30-40x slower than on the transposed view (bench on AVX2, m = 1..512).
-void LlamaCpuRunner::TransposeForGemm() {
+// Every GEMM weight stays [out, in] ([n, k]) as the checkpoint stores it: the small-M kernel
+// streams its rows, and BLAS takes it as a transposed operand for larger steps, so one copy
+// serves both. bfloat16 weights are converted once here (torch's bf16 mm is fast on the
+// transposed view of a contiguous [out, in] tensor; on a contiguous [in, out] one it falls back
+// to a path 30-40x slower, bench on AVX2, m = 1..512).
+void LlamaCpuRunner::PrepareGemmWeights() {
   c10::InferenceMode guard;
   const at::ScalarType dtype = gemm_dtype_;
-  auto transpose = [dtype](at::Tensor& w) {
-    w = dtype == at::kFloat ? w.t().contiguous() : w.to(dtype).t();
-  };
+  auto convert = [dtype](at::Tensor& w) { w = w.to(dtype).contiguous(); };
   for (LlamaLayerWeights& layer : w_.layers) {
-    transpose(layer.qkv);
-    transpose(layer.o);
-    transpose(layer.gate_up);
-    transpose(layer.down);
+    convert(layer.qkv);
+    convert(layer.o);
+    convert(layer.gate_up);
+    convert(layer.down);
   }
-  lm_head_t_ = std::move(w_.lm_head);
-  transpose(lm_head_t_);
-  w_.bytes = w_.embed.nbytes() + lm_head_t_.nbytes() + w_.final_norm.nbytes();
+  lm_head_ = std::move(w_.lm_head);
+  convert(lm_head_);
+  const bool tied = lm_head_.data_ptr() == w_.embed.data_ptr();
+  w_.bytes = w_.embed.nbytes() + (tied ? 0 : lm_head_.nbytes()) + w_.final_norm.nbytes();
   for (const LlamaLayerWeights& layer : w_.layers) {
     for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o,
                                 &layer.mlp_norm, &layer.gate_up, &layer.down}) {
@@ -145,14 +174,18 @@ void LlamaCpuRunner::TransposeForGemm() {
 
 void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows,
                           bool accumulate) {
-  const int64_t k = w.size(0), n = w.size(1);
+  const int64_t n = w.size(0), k = w.size(1);
+  if (w.scalar_type() == at::kFloat && rows <= kSmallGemmMaxRows) {
+    SmallGemm(out, in, w.data_ptr<float>(), rows, n, k, accumulate);
+    return;
+  }
   at::Tensor a = View(const_cast<float*>(in), rows, k);
   at::Tensor o = View(out, rows, n);
   if (w.scalar_type() == at::kFloat) {
     if (accumulate) {
-      o.addmm_(a, w);
+      o.addmm_(a, w.t());
     } else {
-      at::mm_out(o, a, w);
+      at::mm_out(o, a, w.t());
     }
     return;
   }
@@ -160,7 +193,8 @@ void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int6
   uint16_t* o16 = static_cast<uint16_t*>(bf16_out_.data_ptr());
   cpu::FloatToBf16(in, a16, rows * k);
   at::Tensor o16_view = at::from_blob(o16, {rows, n}, at::TensorOptions().dtype(at::kBFloat16));
-  at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)), w);
+  at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)),
+             w.t());
   cpu::Bf16ToFloat(o16, out, rows * n, accumulate);
 }
 
@@ -256,7 +290,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32
   cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
   cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d,
                static_cast<float>(c_.rms_norm_eps));
-  Gemm(logits.data(), h, lm_head_t_, s, /*accumulate=*/false);
+  Gemm(logits.data(), h, lm_head_, s, /*accumulate=*/false);
   return absl::OkStatus();
 }
 

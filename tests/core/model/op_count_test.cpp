@@ -42,7 +42,10 @@ StepCounts CountOps(int num_seqs) {
   std::vector<std::shared_ptr<CollectingSink>> sinks;
   for (int i = 0; i < num_seqs; ++i) {
     GenerationRequest r;
+    // 40 tokens: even one sequence's prefill is over the runner's small-M GEMM limit (32 rows),
+    // so both counts go through the BLAS path and see the same GEMM calls.
     r.prompt = {1, 403 + i % 50, 407, 261 + i};
+    for (int j = 0; j < 36; ++j) r.prompt.push_back(300 + j);
     r.stop.max_new_tokens = 4;
     r.stop.ignore_eos = true;
     sinks.push_back(std::make_shared<CollectingSink>());
