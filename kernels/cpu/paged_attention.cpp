@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "kernels/cpu/fast_exp.h"
 
@@ -192,6 +193,64 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
   }
 }
 
+// One query row (a decode step): the row's scores against every visible key are computed first,
+// for all query heads of the group in one walk of the keys, then one softmax per head over the
+// whole context, then one walk of the values. No per-block rescaling, masks or tile bookkeeping:
+// those are what a one-row run spent most of its time on in the blocked path.
+void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv_head,
+                  std::vector<float>& scores, std::vector<float>& acc) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
+  const int32_t pos = a.positions[row];
+  const int32_t first = a.sliding_window > 0 ? std::max(0, pos - a.sliding_window + 1) : 0;
+  const int32_t len = pos - first + 1;
+  const float* q = a.q + row * a.q_row_stride + static_cast<int64_t>(kv_head) * group * hd;
+  if (static_cast<int64_t>(scores.size()) < static_cast<int64_t>(group) * len)
+    scores.resize(static_cast<size_t>(group) * len);
+  acc.assign(static_cast<size_t>(group) * hd, 0.0f);
+  const int32_t* table = a.block_tables + static_cast<int64_t>(seq) * a.max_blocks_per_seq;
+  const int64_t head_offset = static_cast<int64_t>(kv_head) * hd;
+  // Calls fn(t, offset) for each visible key t = position - first, block by block.
+  auto for_each_key = [&](auto&& fn) {
+    for (int32_t start = first - first % a.block_size; start <= pos; start += a.block_size) {
+      const int64_t base =
+          static_cast<int64_t>(table[start / a.block_size]) * a.block_size * token_stride +
+          head_offset;
+      const int32_t lo = std::max(first, start), hi = std::min(pos, start + a.block_size - 1);
+      for (int32_t p = lo; p <= hi; ++p) fn(p - first, base + (p - start) * token_stride);
+    }
+  };
+  for_each_key([&](int32_t t, int64_t offset) {
+    const float* k = a.k_cache + offset;
+    for (int32_t g = 0; g < group; ++g)
+      scores[static_cast<size_t>(g) * len + t] = Dot(q + g * hd, k, hd) * a.scale;
+  });
+  float denom[kMaxQueryGroup];
+  for (int32_t g = 0; g < group; ++g) {
+    float* s = scores.data() + static_cast<size_t>(g) * len;
+    float max = -std::numeric_limits<float>::infinity();
+    for (int32_t t = 0; t < len; ++t) max = std::max(max, s[t]);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int32_t t = 0; t < len; ++t) {
+      s[t] = ExpNonPositive(s[t] - max);
+      sum += s[t];
+    }
+    denom[g] = sum;
+  }
+  for_each_key([&](int32_t t, int64_t offset) {
+    const float* v = a.v_cache + offset;
+    for (int32_t g = 0; g < group; ++g)
+      Axpy(acc.data() + g * hd, scores[static_cast<size_t>(g) * len + t], v, hd);
+  });
+  float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd + head_offset * group;
+  for (int32_t g = 0; g < group; ++g) {
+    const float inv = 1.0f / denom[g];
+    for (int32_t d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
+  }
+}
+
 void AttendRun(const PagedAttentionArgs& a, Run& run, RunState& st) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
@@ -245,6 +304,7 @@ int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args) {
 
 void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t end) {
   thread_local std::unique_ptr<RunState> state = std::make_unique<RunState>();
+  thread_local std::vector<float> scores, acc;
   const int32_t real_rows = args.cu_seqlens[args.num_seqs];
   for (int64_t item = begin; item < end; ++item) {
     const int32_t tile_begin = static_cast<int32_t>(item / args.num_kv_heads) * kRowTile;
@@ -256,7 +316,11 @@ void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t en
       run.row0 = row;
       run.rows = std::min(tile_end, args.cu_seqlens[run.seq + 1]) - row;
       run.kv_head = static_cast<int32_t>(item % args.num_kv_heads);
-      AttendRun(args, run, *state);
+      if (run.rows == 1) {
+        AttendOneRow(args, run.seq, row, run.kv_head, scores, acc);
+      } else {
+        AttendRun(args, run, *state);
+      }
       row += run.rows;
     }
   }
