@@ -8,6 +8,11 @@
 
 #include "kernels/cpu/fast_exp.h"
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define RIBBON_ATTENTION_AVX2 1
+#endif
+
 namespace ribbon::kernels {
 namespace {
 
@@ -193,6 +198,38 @@ void AttendBlock(const PagedAttentionArgs& a, const Run& run, int32_t block_star
   }
 }
 
+#ifdef RIBBON_ATTENTION_AVX2
+// Scores of the eight keys k + j * stride (j < 8) against q, over hd (a multiple of 8): eight
+// product vectors reduced across lanes together (two rounds of hadd and one of 128-bit halves),
+// rather than eight separate horizontal sums.
+inline __m256 EightScores(const float* q, const float* k, int64_t stride, int32_t hd) {
+  __m256 p[8];
+  const __m256 q0 = _mm256_loadu_ps(q);
+  for (int j = 0; j < 8; ++j) p[j] = _mm256_mul_ps(q0, _mm256_loadu_ps(k + j * stride));
+  for (int32_t c = 8; c < hd; c += 8) {
+    const __m256 qc = _mm256_loadu_ps(q + c);
+    for (int j = 0; j < 8; ++j)
+      p[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k + j * stride + c), p[j]);
+  }
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(p[4], p[5]), _mm256_hadd_ps(p[6], p[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// out[g][c, c + 8) = sum over keys of probs[g][t] * v_t[c, c + 8) for G heads, the G sums kept in
+// registers over the whole walk of the values.
+template <int G, typename Walk>
+void EightValueLanes(const float* const* probs, float* const* outs, int32_t c, Walk&& walk) {
+  __m256 r[G];
+  for (int g = 0; g < G; ++g) r[g] = _mm256_setzero_ps();
+  walk([&](int32_t t, const float* v) {
+    const __m256 vv = _mm256_loadu_ps(v + c);
+    for (int g = 0; g < G; ++g) r[g] = _mm256_fmadd_ps(_mm256_set1_ps(probs[g][t]), vv, r[g]);
+  });
+  for (int g = 0; g < G; ++g) _mm256_storeu_ps(outs[g] + c, r[g]);
+}
+#endif
+
 // One query row (a decode step): the row's scores against every visible key are computed first,
 // for all query heads of the group in one walk of the keys, then one softmax per head over the
 // whole context, then one walk of the values. No per-block rescaling, masks or tile bookkeeping:
@@ -221,10 +258,38 @@ void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t
       for (int32_t p = lo; p <= hi; ++p) fn(p - first, base + (p - start) * token_stride);
     }
   };
-  for_each_key([&](int32_t t, int64_t offset) {
+  // Calls fn(t0, n, offset): keys t0 .. t0 + n - 1 lie `token_stride` apart from `offset`.
+  auto for_each_run = [&](auto&& fn) {
+    for (int32_t start = first - first % a.block_size; start <= pos; start += a.block_size) {
+      const int64_t base =
+          static_cast<int64_t>(table[start / a.block_size]) * a.block_size * token_stride +
+          head_offset;
+      const int32_t lo = std::max(first, start), hi = std::min(pos, start + a.block_size - 1);
+      fn(lo - first, hi - lo + 1, base + (lo - start) * token_stride);
+    }
+  };
+  for_each_run([&](int32_t t0, int32_t n, int64_t offset) {
     const float* k = a.k_cache + offset;
-    for (int32_t g = 0; g < group; ++g)
-      scores[static_cast<size_t>(g) * len + t] = Dot(q + g * hd, k, hd) * a.scale;
+    int32_t j = 0;
+#ifdef RIBBON_ATTENTION_AVX2
+    if (hd % 8 == 0) {
+      const __m256 scale = _mm256_set1_ps(a.scale);
+      for (; j + 8 <= n; j += 8) {
+        for (int32_t g = 0; g < group; ++g) {
+          _mm256_storeu_ps(
+              scores.data() + static_cast<size_t>(g) * len + t0 + j,
+              _mm256_mul_ps(EightScores(q + g * hd, k + j * token_stride, token_stride, hd),
+                            scale));
+        }
+      }
+    }
+#endif
+    for (; j < n; ++j) {
+      for (int32_t g = 0; g < group; ++g) {
+        scores[static_cast<size_t>(g) * len + t0 + j] =
+            Dot(q + g * hd, k + j * token_stride, hd) * a.scale;
+      }
+    }
   });
   float denom[kMaxQueryGroup];
   for (int32_t g = 0; g < group; ++g) {
@@ -239,12 +304,49 @@ void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t
     }
     denom[g] = sum;
   }
+  float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd + head_offset * group;
+#ifdef RIBBON_ATTENTION_AVX2
+  if (hd % 8 == 0) {
+    auto walk = [&](auto&& fn) {
+      for_each_key([&](int32_t t, int64_t offset) { fn(t, a.v_cache + offset); });
+    };
+    for (int32_t g0 = 0; g0 < group; g0 += 4) {
+      const float* probs[4];
+      float* outs[4];
+      const int32_t heads = std::min(4, group - g0);
+      for (int32_t g = 0; g < heads; ++g) {
+        probs[g] = scores.data() + static_cast<size_t>(g0 + g) * len;
+        outs[g] = out + (g0 + g) * hd;
+      }
+      for (int32_t c = 0; c < hd; c += 8) {
+        switch (heads) {
+          case 1:
+            EightValueLanes<1>(probs, outs, c, walk);
+            break;
+          case 2:
+            EightValueLanes<2>(probs, outs, c, walk);
+            break;
+          case 3:
+            EightValueLanes<3>(probs, outs, c, walk);
+            break;
+          default:
+            EightValueLanes<4>(probs, outs, c, walk);
+            break;
+        }
+      }
+    }
+    for (int32_t g = 0; g < group; ++g) {
+      const float inv = 1.0f / denom[g];
+      for (int32_t d = 0; d < hd; ++d) out[g * hd + d] *= inv;
+    }
+    return;
+  }
+#endif
   for_each_key([&](int32_t t, int64_t offset) {
     const float* v = a.v_cache + offset;
     for (int32_t g = 0; g < group; ++g)
       Axpy(acc.data() + g * hd, scores[static_cast<size_t>(g) * len + t], v, hd);
   });
-  float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd + head_offset * group;
   for (int32_t g = 0; g < group; ++g) {
     const float inv = 1.0f / denom[g];
     for (int32_t d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
