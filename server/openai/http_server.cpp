@@ -27,6 +27,11 @@ using Tls = beast::ssl_stream<beast::tcp_stream>;
 constexpr auto kHeaderTimeout = std::chrono::seconds(60);
 constexpr auto kShutdownTimeout = std::chrono::seconds(5);
 constexpr int kSendBufferBytes = 64 << 10;
+// An event stream's socket gets less (the kernel doubles it, to 32 KiB): a stream is small events
+// at a few KiB/s, and every byte the kernel holds for a reader that has stopped is output its
+// sequences went on decoding for before the slow-reader policy could see it pending
+// (docs/perf/openai-stall-2026-12-04.md: ~120 KB, about 2 s of an n=3 stream, at 64 KiB).
+constexpr int kStreamSendBufferBytes = 16 << 10;
 
 std::string ErrorJson(const std::string& message, const char* type) {
   return absl::StrCat(R"({"error":{"message":")", message, R"(","type":")", type,
@@ -169,6 +174,9 @@ class Connection final : public HttpConnection,
   void SendHeaderThen(Then then) {
     if (header_sent_) return then(*this);
     header_sent_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().set_option(
+        net::socket_base::send_buffer_size(kStreamSendBufferBytes), ignored);
     auto response = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
     response->set(http::field::server, "ribbond");
     response->set(http::field::content_type, "text/event-stream");
