@@ -13,6 +13,14 @@ namespace {
 
 using nlohmann::json;
 
+// Upper bounds of the sizes in config.json: far above any real model (hidden 16384, 126 layers,
+// 128 heads, a 256k vocabulary), and low enough that products such as parameter_count() stay
+// within int64 (under 2^57).
+constexpr int64_t kMaxWidth = int64_t{1} << 20;        // hidden and intermediate size
+constexpr int64_t kMaxCount = int64_t{1} << 12;        // layers and heads
+constexpr int64_t kMaxVocab = (int64_t{1} << 31) - 1;  // token ids are int32
+constexpr int64_t kMaxPositions = int64_t{1} << 30;
+
 const char* const kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralForCausalLM",
                                                "Qwen2ForCausalLM"};
 
@@ -37,6 +45,29 @@ absl::StatusOr<int64_t> IntField(const json& j, const char* key, int64_t fallbac
     return absl::InvalidArgumentError(absl::StrCat(source, ": \"", key, "\" must be an integer"));
   }
   return it->get<int64_t>();
+}
+
+// Optional string and bool fields: `fallback` when absent or null, INVALID_ARGUMENT naming the
+// key for another type (json::value would throw, and a config.json must not end the process).
+absl::StatusOr<std::string> StringField(const json& j, const char* key, std::string fallback,
+                                        const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": \"", key, "\" must be a string"));
+  }
+  return it->get<std::string>();
+}
+
+absl::StatusOr<bool> BoolField(const json& j, const char* key, bool fallback,
+                               const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": \"", key, "\" must be true or false"));
+  }
+  return it->get<bool>();
 }
 
 double NumberField(const json& j, const char* key, double fallback) {
@@ -108,7 +139,8 @@ absl::Status ParseRopeScaling(const json& j, const std::string& source, ModelCon
   if (it == j.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_object())
     return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling must be an object"));
-  std::string type = it->value("rope_type", it->value("type", std::string()));
+  ASSIGN_OR_RETURN(std::string type, StringField(*it, "type", "", source));
+  ASSIGN_OR_RETURN(type, StringField(*it, "rope_type", type, source));
   if (type.empty() || type == "default") return absl::OkStatus();
   if (type != "llama3" && type != "linear") {
     return absl::UnimplementedError(
@@ -118,8 +150,13 @@ absl::Status ParseRopeScaling(const json& j, const std::string& source, ModelCon
   c.rope_scaling.factor = NumberField(*it, "factor", 1.0);
   c.rope_scaling.low_freq_factor = NumberField(*it, "low_freq_factor", 1.0);
   c.rope_scaling.high_freq_factor = NumberField(*it, "high_freq_factor", 4.0);
-  c.rope_scaling.original_max_position_embeddings =
-      static_cast<int64_t>(NumberField(*it, "original_max_position_embeddings", 8192));
+  const double original = NumberField(*it, "original_max_position_embeddings", 8192);
+  if (!(original >= 1 && original <= kMaxPositions)) {  // the cast below must not overflow
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": rope_scaling.original_max_position_embeddings = ", original,
+                     " is outside [1, ", kMaxPositions, "]"));
+  }
+  c.rope_scaling.original_max_position_embeddings = static_cast<int64_t>(original);
   return absl::OkStatus();
 }
 
@@ -131,15 +168,23 @@ absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c
   ASSIGN_OR_RETURN(c.num_kv_heads, IntField(j, "num_key_value_heads", c.num_heads, source));
   ASSIGN_OR_RETURN(c.vocab_size, IntField(j, "vocab_size", -1, source));
   ASSIGN_OR_RETURN(c.max_position_embeddings, IntField(j, "max_position_embeddings", 2048, source));
-  for (auto [name, value] : {std::pair{"hidden_size", c.hidden_size},
-                             {"intermediate_size", c.intermediate_size},
-                             {"num_hidden_layers", c.num_layers},
-                             {"num_attention_heads", c.num_heads},
-                             {"num_key_value_heads", c.num_kv_heads},
-                             {"vocab_size", c.vocab_size},
-                             {"max_position_embeddings", c.max_position_embeddings}}) {
-    if (value <= 0)
-      return absl::InvalidArgumentError(absl::StrCat(source, ": \"", name, "\" must be positive"));
+  struct Bounded {
+    const char* name;
+    int64_t value;
+    int64_t max;
+  };
+  for (const Bounded& size :
+       {Bounded{"hidden_size", c.hidden_size, kMaxWidth},
+        {"intermediate_size", c.intermediate_size, kMaxWidth},
+        {"num_hidden_layers", c.num_layers, kMaxCount},
+        {"num_attention_heads", c.num_heads, kMaxCount},
+        {"num_key_value_heads", c.num_kv_heads, kMaxCount},
+        {"vocab_size", c.vocab_size, kMaxVocab},
+        {"max_position_embeddings", c.max_position_embeddings, kMaxPositions}}) {
+    if (size.value <= 0 || size.value > size.max) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": \"", size.name, "\" = ", size.value,
+                                                     " is outside [1, ", size.max, "]"));
+    }
   }
   if (c.num_heads % c.num_kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": num_attention_heads (", c.num_heads,
@@ -156,18 +201,21 @@ absl::Status ParseShape(const json& j, const std::string& source, ModelConfig& c
 }
 
 absl::Status ParseAttentionVariant(const json& j, const std::string& source, ModelConfig& c) {
-  c.qkv_bias = c.architecture == "Qwen2ForCausalLM" || j.value("attention_bias", false);
+  ASSIGN_OR_RETURN(const bool attention_bias, BoolField(j, "attention_bias", false, source));
+  c.qkv_bias = c.architecture == "Qwen2ForCausalLM" || attention_bias;
   auto window = j.find("sliding_window");
-  const bool window_used =
-      c.architecture == "MistralForCausalLM" || j.value("use_sliding_window", false);
+  ASSIGN_OR_RETURN(const bool use_window, BoolField(j, "use_sliding_window", false, source));
+  const bool window_used = c.architecture == "MistralForCausalLM" || use_window;
   if (window_used && window != j.end() && window->is_number_integer()) {
     c.sliding_window = window->get<int64_t>();
   }
-  if (j.value("hidden_act", std::string("silu")) != "silu") {
-    return absl::UnimplementedError(absl::StrCat(source, ": unsupported hidden_act \"",
-                                                 j.value("hidden_act", std::string()), "\""));
+  ASSIGN_OR_RETURN(const std::string activation, StringField(j, "hidden_act", "silu", source));
+  if (activation != "silu") {
+    return absl::UnimplementedError(
+        absl::StrCat(source, ": unsupported hidden_act \"", activation, "\""));
   }
-  if (j.value("mlp_bias", false))
+  ASSIGN_OR_RETURN(const bool mlp_bias, BoolField(j, "mlp_bias", false, source));
+  if (mlp_bias)
     return absl::UnimplementedError(absl::StrCat(source, ": mlp_bias is not supported"));
   return absl::OkStatus();
 }
@@ -180,12 +228,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& config_json,
   ASSIGN_OR_RETURN(json j, ParseJson(config_json, source));
   ModelConfig c;
   RETURN_IF_ERROR(ParseArchitecture(j, source, c));
-  c.model_type = j.value("model_type", std::string());
+  ASSIGN_OR_RETURN(c.model_type, StringField(j, "model_type", "", source));
   RETURN_IF_ERROR(ParseShape(j, source, c));
   RETURN_IF_ERROR(ParseRopeScaling(j, source, c));
   RETURN_IF_ERROR(ParseAttentionVariant(j, source, c));
   c.rms_norm_eps = NumberField(j, "rms_norm_eps", 1e-6);
-  c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+  ASSIGN_OR_RETURN(c.tie_word_embeddings, BoolField(j, "tie_word_embeddings", false, source));
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
   if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())

@@ -96,5 +96,38 @@ TEST_CASE("parameter_count adds q/k/v biases and an untied head", "[model][confi
   CHECK(c.parameter_count() == 2 * 80 + 2 * (per_layer + 16) + 8);
 }
 
+// Found by tests/fuzz/checkpoint_fuzz.cpp: json::value() threw for a field of another type
+// (ending ribbond), and sizes whose products overflow int64 were accepted.
+TEST_CASE("a field of the wrong type or size is an error naming it, not an exception",
+          "[model][config]") {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"("model_type": 5, "architectures": ["LlamaForCausalLM"], )",
+       "\"model_type\" must be a string"},
+      {R"("model_type": "llama", "attention_bias": "yes", )",
+       "\"attention_bias\" must be true or false"},
+      {R"("model_type": "llama", "tie_word_embeddings": 1, )",
+       "\"tie_word_embeddings\" must be true or false"},
+      {R"("model_type": "llama", "hidden_act": 3, )", "\"hidden_act\" must be a string"},
+      {R"("model_type": "llama", "rope_scaling": {"rope_type": 1}, )",
+       "\"rope_type\" must be a string"},
+      {R"("model_type": "llama", "rope_scaling": {"type": "llama3",
+          "original_max_position_embeddings": 1e300}, )",
+       "original_max_position_embeddings = 1e+300 is outside"},
+      {R"("model_type": "llama", "max_position_embeddings": 4611686018427387904, )",
+       "\"max_position_embeddings\" = 4611686018427387904 is outside [1, 1073741824]"},
+  };
+  for (const auto& [fields, message] : cases) {
+    const auto config = Parse(fields);
+    REQUIRE(config.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(config.status().message()), Catch::Contains(message));
+  }
+  const auto wide = ParseModelConfig(
+      R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 4294967296,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100})",
+      "", "config.json");
+  CHECK_THAT(std::string(wide.status().message()),
+             Catch::Contains("\"intermediate_size\" = 4294967296 is outside [1, 1048576]"));
+}
+
 }  // namespace
 }  // namespace ribbon
