@@ -38,9 +38,18 @@ absl::StatusOr<TensorView> ParseEntry(const std::string& name, const nlohmann::j
   auto dtype = ParseDType(entry["dtype"].get<std::string>());
   if (!dtype.ok()) return fail(std::string(dtype.status().message()));
   view.dtype = *dtype;
+  // Every partial product of the shape must fit int64 (numel() recomputes it): a header with
+  // dimensions such as [2^32, 2^32] would otherwise overflow, and could wrap to a size that
+  // matches its data_offsets.
+  int64_t numel = 1;
   for (const auto& dim : entry["shape"]) {
     if (!dim.is_number_unsigned()) return fail("shape entries must be non-negative integers");
-    view.shape.push_back(dim.get<int64_t>());
+    const uint64_t size = dim.get<uint64_t>();
+    if (size > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_mul_overflow(numel, static_cast<int64_t>(size), &numel)) {
+      return fail("the shape has more elements than fit in 64 bits");
+    }
+    view.shape.push_back(static_cast<int64_t>(size));
   }
   const auto& offsets = entry["data_offsets"];
   if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
@@ -52,7 +61,9 @@ absl::StatusOr<TensorView> ParseEntry(const std::string& name, const nlohmann::j
                              data_size, " bytes): truncated file?"));
   }
   view.nbytes = end - begin;
-  if (static_cast<uint64_t>(view.numel()) * DTypeSize(view.dtype) != view.nbytes) {
+  const uint64_t dtype_size = DTypeSize(view.dtype);
+  if (static_cast<uint64_t>(numel) > view.nbytes / dtype_size ||
+      static_cast<uint64_t>(numel) * dtype_size != view.nbytes) {
     return fail(absl::StrCat("shape [", absl::StrJoin(view.shape, ", "), "] of ",
                              DTypeName(view.dtype), " needs ", view.numel() * DTypeSize(view.dtype),
                              " bytes but data_offsets span ", view.nbytes));

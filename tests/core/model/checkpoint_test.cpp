@@ -100,6 +100,17 @@ TEST_CASE("bad checkpoints are rejected with a message naming the problem", "[mo
     m.Write("model.safetensors", "abc");
     CHECK_THAT(LoadError(m.path()), Catch::Contains("too short"));
   }
+  SECTION("shape whose element count overflows (found by tests/fuzz/safetensors_fuzz.cpp)") {
+    ScratchModel m("overflow");
+    const std::string header =
+        R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+    const uint64_t length = header.size();
+    std::string bytes(8, '\0');
+    std::memcpy(bytes.data(), &length, 8);
+    m.Write("model.safetensors", bytes + header);
+    CHECK_THAT(LoadError(m.path()), Catch::Contains("tensor \"w\"") &&
+                                        Catch::Contains("more elements than fit in 64 bits"));
+  }
   SECTION("unknown dtype") {
     ScratchModel m("dtype");
     m.Patch("model.safetensors", "\"dtype\":\"F32\"", "\"dtype\":\"Q4K\"");
