@@ -24,6 +24,22 @@ absl::Status InField(const char* field, const absl::Status& status) {
                       absl::StrCat("tokenizer.json ", field, ": ", status.message()));
 }
 
+// Every id the post-processor adds must be a token of this vocabulary: the model looks each id
+// up, and a template naming id 8 in an 8-token vocabulary would read past the embeddings. The
+// ids it adds are what it makes of an empty sequence.
+absl::Status CheckPostProcessorIds(const tok::PostProcessor& post_processor, int32_t vocab_size) {
+  std::vector<int32_t> ids;
+  post_processor.Process(ids);
+  for (const int32_t id : ids) {
+    if (id < 0 || id >= vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer.json post_processor: special token id ", id,
+                       " is outside the vocabulary [0, ", vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::vector<tok::AddedToken> ParseAddedTokens(const nlohmann::json& root) {
   std::vector<tok::AddedToken> tokens;
   if (!Present(root, "added_tokens")) return tokens;
@@ -78,6 +94,9 @@ absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::FromJson(std::string_v
                                              tokenizer->normalizer_.get());
     if (!added.ok()) return InField("added_tokens", added.status());
     tokenizer->added_ = std::move(*added);
+    if (tokenizer->post_processor_) {
+      RETURN_IF_ERROR(CheckPostProcessorIds(*tokenizer->post_processor_, tokenizer->vocab_size()));
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer.json is malformed: ", e.what()));
   }

@@ -193,6 +193,20 @@ TEST_CASE("unsupported components are refused with their names", "[tokenizer]") 
   CHECK(malformed.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/tokenizer_json_fuzz.cpp: the template's ids went out unchecked, past the
+// vocabulary (and the model's embeddings).
+TEST_CASE("a post-processor id outside the vocabulary is refused at load", "[tokenizer]") {
+  json file = ReadJson(SharedData() / "stories260k/tokenizer.json");
+  file["post_processor"]["special_tokens"]["<s>"]["ids"] = {512};
+  TempDir dir("post_processor");
+  dir.Write("tokenizer.json", file.dump());
+  const auto tokenizer = Tokenizer::Load(dir.path.string());
+  CHECK(tokenizer.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(tokenizer.status().message()),
+             Catch::Contains("post_processor: special token id 512 is outside the vocabulary "
+                             "[0, 512)"));
+}
+
 TEST_CASE("streaming deltas never split a character and add up to the decode", "[tokenizer]") {
   for (const char* name : {"tokenizers/gpt2", "tokenizers/llama-spm", "stories260k"}) {
     const auto tokenizer = LoadOrFail(SharedData() / name);
