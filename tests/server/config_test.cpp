@@ -165,6 +165,17 @@ TEST_CASE("the printed config redacts the token and reads back", "[config]") {
   CHECK(read_back == config);
 }
 
+// Found by tests/fuzz/server_config_fuzz.cpp: dump() threw on a path that is not UTF-8, which
+// ended ribbond --check-config and a GetServerInfo call.
+TEST_CASE("the printed config survives strings that are not UTF-8", "[config]") {
+  ServerConfig config;
+  config.model.path = "/models/caf\xe9";  // Latin-1, as a shell may pass it
+  const std::string printed = ConfigToJson(config);
+  CHECK(printed.find("/models/caf\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+  ServerConfig read_back;
+  CHECK(ApplyConfigJson(printed, "printed", read_back).ok());
+}
+
 TEST_CASE("--help lists every option", "[config]") {
   const std::string help = HelpText();
   for (const ConfigOption& option : ConfigOptions()) {
