@@ -29,10 +29,11 @@ test-asan:
 test-tsan:
 	@scripts/test_tsan.sh
 
-# Every libFuzzer target (tests/fuzz/run_*_fuzz.sh), SECONDS each; not part of `make test`.
+# Every libFuzzer target (tests/fuzz/fuzz_targets.sh), SECONDS each, one after another; not
+# part of `make test`, which replays every corpus once instead (ctest -L fuzz_replay).
 fuzz:
-	@for script in tests/fuzz/run_*_fuzz.sh; do echo "== $$script ($(SECONDS) s)"; \
-	  "$$script" "$(SECONDS)" || exit 1; done
+	@for target in $$(tests/fuzz/run_fuzz.sh --list); do echo "== fuzz $$target ($(SECONDS) s)"; \
+	  tests/fuzz/run_fuzz.sh "$$target" "$(SECONDS)" || exit 1; done
 
 bench: setup
 	@scripts/bench.sh

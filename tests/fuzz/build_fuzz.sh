@@ -66,7 +66,9 @@ ninja_file="$out/build.ninja.new"
     done
     main="$out/obj/tests/fuzz/${target}_fuzz.cpp.o"
     echo "build $out/${target}_fuzz: link $main $(printf '%s\n' "${objects[@]}" | sort -u | tr '\n' ' ')"
-    echo "  libs = ${FUZZ_LIBS[$target]:-} $(pkg-config --libs $packages) -lpthread"
+    # libprotobuf before libsentencepiece, which carries a copy of protobuf-lite: the dynamic
+    # linker must bind the shared protobuf symbols to the full library.
+    echo "  libs = $(pkg-config --libs $packages) ${FUZZ_LIBS[$target]:-} -lpthread"
   done
 } > "$ninja_file"
 mv "$ninja_file" "$out/build.ninja"
