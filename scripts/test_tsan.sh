@@ -26,7 +26,7 @@ fi
 scripts/configure.sh
 targets=(ribbond ribbon engine_threads_test tsan_planted_race_test)
 while read -r name; do targets+=("$name"); done < <(
-  cd "$RIBBON_BUILD" && ctest -N | sed -n 's/^ *Test *#[0-9]*: \(\(engine\|server\)_[a-z_]*_test\|cli_args_test\)$/\1/p')
+  cd "$RIBBON_BUILD" && ctest -N | sed -n 's/^ *Test *#[0-9]*: \(\(engine\|server\)_[a-z0-9_]*_test\|cli_args_test\)$/\1/p')
 echo "[test-tsan] building ${#targets[@]} targets ($RIBBON_JOBS jobs)"
 cmake --build "$RIBBON_BUILD" --target "${targets[@]}" -j "$RIBBON_JOBS"
 demo="$RIBBON_BUILD/models/demo"  # for the serve-script test, as scripts/setup.sh makes it
