@@ -8,8 +8,9 @@ import collections
 ALLOWED = {"plain": {"RESOURCE_EXHAUSTED"}, "slow": {"RESOURCE_EXHAUSTED"},
            "cancel": {"CANCELLED", "RESOURCE_EXHAUSTED"},
            "deadline": {"DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}}
-# Outcomes a client-side timer (cancel, deadline) can race with the server's own end.
-RACY = ("OK", "CANCELLED", "DEADLINE_EXCEEDED")
+# Outcomes a client-side timer (cancel, deadline) can race with the server's own end (a finish,
+# or a queue-full refusal).
+RACY = ("OK", "CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED")
 
 
 def compare(rec, ref):
@@ -53,8 +54,11 @@ def check_records(records, refs, drill=False):
         if verdict:
             out["mismatch"][verdict] += 1
             if len(out["examples"]) < 10:
+                ref = refs[rec["index"]]
                 out["examples"].append({"rid": rec["rid"], "verdict": verdict, "api": rec["api"],
-                                        "code": rec["code"], "index": rec["index"]})
+                                        "code": rec["code"], "index": rec["index"],
+                                        "got": [rec["ids"], rec["text"], rec["finish"], rec["tokens"]],
+                                        "want": [ref["ids"], ref["text"], ref["finish"], ref["tokens"]]})
     return out
 
 
@@ -111,9 +115,9 @@ def join_access(records, access):
 
 def check_metrics(records, access, metrics):
     """The daemon's ribbon_requests_total by code against its access log and against the driver's
-    counts: exactly for codes no client timer races with; OK, CANCELLED and DEADLINE_EXCEEDED
-    may trade requests (an engine that finished just as its client went away), no more of them
-    than the driver cancelled or gave a deadline."""
+    counts: exactly for codes no client timer races with; OK, CANCELLED, DEADLINE_EXCEEDED and
+    RESOURCE_EXHAUSTED may trade requests (an engine that finished, or a queue that refused, just
+    as the client went away), no more of them than the driver cancelled or gave a deadline."""
     server = {k.split('code="')[1].rstrip('"}'): int(v) for k, v in metrics.items()
               if k.startswith("ribbon_requests_total{")}
     server = {k: v for k, v in server.items() if v}

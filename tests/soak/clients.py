@@ -86,7 +86,10 @@ async def _chunks(reader, headers):
     """The body's pieces as they arrive (chunked or Content-Length)."""
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while True:
-            size = int((await reader.readline()).strip() or b"0", 16)
+            line = await reader.readline()
+            if not line:  # the connection closed without the last chunk (a killed server)
+                raise ConnectionResetError("the connection closed in the middle of the body")
+            size = int(line.strip() or b"0", 16)
             if size == 0:
                 return
             piece = await reader.readexactly(size)
@@ -123,7 +126,7 @@ async def _read_response(reader, rec, chat, stream, behaviour, param):
     while (line := await reader.readline()) not in (b"\r\n", b""):
         key, _, value = line.decode().partition(":")
         headers[key.strip().lower()] = value.strip()
-    buffered = b""
+    buffered, done = b"", False
     async for piece in _chunks(reader, headers):
         if status != 200 or not stream:
             buffered += piece
@@ -132,6 +135,7 @@ async def _read_response(reader, rec, chat, stream, behaviour, param):
         while b"\n\n" in buffered:
             event, buffered = buffered.split(b"\n\n", 1)
             payload = event[len(b"data: "):]
+            done = done or payload == b"[DONE]"
             if payload != b"[DONE]":
                 _take_choice(rec, json.loads(payload), chat, True)
         if behaviour == "slow":
@@ -141,6 +145,8 @@ async def _read_response(reader, rec, chat, stream, behaviour, param):
         return
     if not stream:
         _take_choice(rec, json.loads(buffered), chat, False)
+    elif not done:
+        raise ConnectionResetError("the event stream ended without data: [DONE]")
     rec["code"] = rec["code"] or "OK"
 
 

@@ -4,7 +4,8 @@ run of the same request alone, then a crash drill (kill -9 under load, restart, 
 
   python tests/soak/soak.py --seconds 600 --streams 256 --out DIR
 
-Prints a JSON report (also DIR/report.json) and exits 1 when any check fails. See
+Writes DIR/report.json (everything) and DIR/report.md (printed too), and exits 1 when any
+check fails. See
 docs/perf/reliability-2026-12-04.md ("Soak") for what each figure means and the recorded run.
 """
 import argparse
@@ -19,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "../python/server")]
 
 import checks  # noqa: E402
+import summary  # noqa: E402
 import workload  # noqa: E402
 from daemon import SoakDaemon, wait_drained  # noqa: E402
 from load import Load, references  # noqa: E402
@@ -171,7 +173,9 @@ def main(argv=None):
     report["failures"] = verdicts(report, args)
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=1, default=str)
-    print(json.dumps(report, indent=1, default=str))
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(summary.markdown(report))
+    print(summary.markdown(report))
     print(f"soak report: {os.path.join(out, 'report.json')}; "
           f"{'PASS' if not report['failures'] else 'FAIL'}", file=sys.stderr)
     return 0 if not report["failures"] else 1
