@@ -19,7 +19,7 @@ trap 'rm -rf "$merged"' EXIT
   "$out/corpus/$target" > "$out/save_corpus_$target.log" 2>&1
 mkdir -p "$root/tests/fuzz/corpus/$target"
 find "$merged" -type f -size -"$((max_bytes + 1))"c -printf '%s %p\n' | sort -n |
-  head -n "$max_files" | while read -r _ path; do
+  awk -v n="$max_files" 'NR <= n' | while read -r _ path; do
     cp "$path" "$root/tests/fuzz/corpus/$target/$(basename "$path")"
   done
 echo "$target: $(ls "$root/tests/fuzz/corpus/$target" | wc -l) files in tests/fuzz/corpus/$target"
