@@ -72,7 +72,7 @@ def start_ribbond(a, hf_dir, work):
            "--port-file", port_file, "--model.num_threads", str(a.threads), "--memory.probe=false",
            "--engine.num_kv_blocks", str(KV_TOKENS // 16), "--engine.block_size", "16"]
     # The OpenAI listener (when this build has one) must not take a fixed port.
-    if subprocess.run([ribbond, "--check-config", "--openai.listen", "127.0.0.1:0"],
+    if subprocess.run([ribbond, "--check-config", "--model", hf_dir, "--openai.listen", "127.0.0.1:0"],
                       capture_output=True).returncode == 0:
         cmd += ["--openai.listen", "127.0.0.1:0"]
     server = Server(cmd, os.path.join(work, f"ribbond-{os.path.basename(os.path.normpath(hf_dir))}.log"))
