@@ -106,7 +106,9 @@ is_provided_there() {  # torch wheel, its nvidia-* wheels, the CUDA runtime/driv
   [[ "$1" == "$RIBBON_VENV"* ]]
 }
 for bin in "$bundle"/bin/*; do
-  LD_LIBRARY_PATH="$(dirname "$("$py" -c 'import torch; print(torch.__file__)')")/lib" ldd "$bin" |
+  # The build's own shared libraries (kernels/: FlashInfer's attention) too: RUNPATH no longer
+  # points at the build.
+  LD_LIBRARY_PATH="$(dirname "$("$py" -c 'import torch; print(torch.__file__)')")/lib:$build/kernels" ldd "$bin" |
     awk '$2 == "=>" && $3 ~ /^\// {print $3}'
 done | sort -u | while read -r lib; do
   is_provided_there "$lib" && continue
