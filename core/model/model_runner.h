@@ -47,7 +47,7 @@ struct ModelLoadOptions {
   std::string path;            // Hugging Face checkpoint directory
   std::string device = "cpu";  // "cpu" or "cuda[:N]"
   std::string dtype = "auto";  // compute dtype: "auto", "float32", "bfloat16", "float16"
-  std::string attention_backend = "auto";  // "auto", "reference", "flash", "cudnn"
+  std::string attention_backend = "auto";  // "auto", "reference", "flash", "cudnn", "flashinfer"
   int32_t num_threads = 0;                 // CPU intra-op threads; 0 = leave torch's default
 };
 
