@@ -39,8 +39,14 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   }
   int32_t max_id = -1;
   for (const auto& [token, id_json] : config.at("vocab").items()) {
-    const int32_t id = id_json.get<int32_t>();
-    if (id < 0) return absl::InvalidArgumentError(absl::StrCat("negative id for '", token, "'"));
+    // An integer in [0, 2^31 - 1): get<int32_t>() of a float such as 4e128 is undefined, and
+    // vocab_size() is the largest id + 1.
+    if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 ||
+        id_json.get<int64_t>() >= INT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the id of '", token, "' must be an integer in [0, 2147483647)"));
+    }
+    const int32_t id = static_cast<int32_t>(id_json.get<int64_t>());
     model->vocab_[token] = id;
     max_id = std::max(max_id, id);
   }

@@ -207,6 +207,19 @@ TEST_CASE("a post-processor id outside the vocabulary is refused at load", "[tok
                              "[0, 512)"));
 }
 
+// Found by tests/fuzz/tokenizer_json_fuzz.cpp: a float id (4e128) was converted to int32_t,
+// which is undefined.
+TEST_CASE("a vocabulary id that is not an int32 integer is refused at load", "[tokenizer]") {
+  json file = ReadJson(SharedData() / "stories260k/tokenizer.json");
+  file["model"]["vocab"]["<unk>"] = 4e128;
+  TempDir dir("vocab_id");
+  dir.Write("tokenizer.json", file.dump());
+  const auto tokenizer = Tokenizer::Load(dir.path.string());
+  CHECK(tokenizer.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(tokenizer.status().message()),
+             Catch::Contains("the id of '<unk>' must be an integer in [0, 2147483647)"));
+}
+
 TEST_CASE("streaming deltas never split a character and add up to the decode", "[tokenizer]") {
   for (const char* name : {"tokenizers/gpt2", "tokenizers/llama-spm", "stories260k"}) {
     const auto tokenizer = LoadOrFail(SharedData() / name);
