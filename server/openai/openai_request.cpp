@@ -136,8 +136,9 @@ absl::StatusOr<std::string> ContentText(const json& content, const std::string& 
   if (!content.is_array()) return WrongType(param, "a string or a list of parts", content);
   std::string text;
   for (const json& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-        !part["text"].is_string()) {
+    // Compared as JSON: value("type", "") would throw for a part whose type is a number.
+    if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
+        !part.contains("text") || !part["text"].is_string()) {
       return ParamError(param, absl::StrCat(param, ": only text parts are supported, got ",
                                             part.dump().substr(0, 80)));
     }
