@@ -351,10 +351,11 @@ void Daemon::SetReady(bool ready) {
 }
 
 void Daemon::RequestShutdown() {
-  {
-    std::lock_guard lock(shutdown_mu_);
-    shutdown_requested_ = true;
-  }
+  // Notify under the lock: the waiter goes on to destroy the daemon (the condition variable
+  // with it), and must not get there while this thread, the detached signal thread, is still
+  // inside notify_all (ThreadSanitizer reported exactly that).
+  std::lock_guard lock(shutdown_mu_);
+  shutdown_requested_ = true;
   shutdown_requested_cv_.notify_all();
 }
 
