@@ -41,6 +41,11 @@ while read -r soname _; do
   [ -n "$found" ] || { echo "stage.sh: $soname (bundled-libs.txt) not on this machine" >&2; exit 1; }
   put "$found" "$dest/lib/$soname"
 done < "$here/bundled-libs.txt"
+# The build's own shared libraries (FlashInfer's attention kernels in a CUDA build): ribbond
+# links them from the build folder, which the image does not have.
+for lib in "$RIBBON_BUILD"/kernels/libribbon_*.so; do
+  if [ -e "$lib" ]; then put "$lib" "$dest/lib/$(basename "$lib")"; fi
+done
 
 if [ "$variant" = cuda ]; then
   put "$site/torch/lib" "$dest/python/torch/lib"
