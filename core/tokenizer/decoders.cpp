@@ -185,6 +185,18 @@ class SequenceDecoder final : public Decoder {
   std::vector<std::unique_ptr<Decoder>> steps_;
 };
 
+// Strip's `start` / `stop`: how many characters to strip, a non-negative integer (0 when
+// absent). Checked before the conversion: get<size_t>() of a float such as 1e86 is undefined.
+absl::StatusOr<size_t> StripCount(const nlohmann::json& config, const char* key) {
+  if (!config.contains(key)) return size_t{0};
+  const nlohmann::json& count = config.at(key);
+  if (!count.is_number_integer() || (!count.is_number_unsigned() && count.get<int64_t>() < 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Strip ", key, " must be a non-negative integer, got ", count.dump()));
+  }
+  return count.get<size_t>();
+}
+
 absl::StatusOr<std::unique_ptr<Decoder>> MetaspaceFromJson(const nlohmann::json& config) {
   const std::string replacement = config.value("replacement", std::string("\xE2\x96\x81"));
   RETURN_IF_ERROR(ParseSingleChar(replacement, "Metaspace replacement").status());
@@ -212,8 +224,9 @@ absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const nlohmann::json& c
   if (type == "Strip") {
     ASSIGN_OR_RETURN(const char32_t content,
                      ParseSingleChar(config.at("content").get<std::string>(), "Strip content"));
-    return std::make_unique<StripDecoder>(content, config.value("start", size_t{0}),
-                                          config.value("stop", size_t{0}));
+    ASSIGN_OR_RETURN(const size_t start, StripCount(config, "start"));
+    ASSIGN_OR_RETURN(const size_t stop, StripCount(config, "stop"));
+    return std::make_unique<StripDecoder>(content, start, stop);
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> steps;

@@ -1,5 +1,7 @@
 #include "core/tokenizer/post_processors.h"
 
+#include <climits>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -44,6 +46,17 @@ class SequenceProcessor final : public PostProcessor {
   std::vector<std::unique_ptr<PostProcessor>> steps_;
 };
 
+// A special-token id of a post-processor: an integer in [0, 2^31 - 1), checked before the
+// conversion (get<int32_t>() of a float such as 1e86 is undefined). Whether it lies inside the
+// vocabulary is checked once the whole tokenizer is loaded.
+absl::StatusOr<int32_t> SpecialId(const nlohmann::json& id, const std::string& what) {
+  if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= INT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": a special-token id must be an integer in [0, 2147483647), got ", id.dump()));
+  }
+  return static_cast<int32_t>(id.get<int64_t>());
+}
+
 // TemplateProcessing's "single" template, e.g. [SpecialToken <s>, Sequence A].
 absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(const nlohmann::json& config) {
   std::vector<int32_t> before, after;
@@ -65,17 +78,18 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> TemplateFromJson(const nlohmann::
           absl::StrCat("TemplateProcessing special token '", name, "' is not defined"));
     }
     for (const auto& id : specials.at(name).at("ids")) {
-      (seen_sequence ? after : before).push_back(id.get<int32_t>());
+      ASSIGN_OR_RETURN(const int32_t checked, SpecialId(id, "TemplateProcessing " + name));
+      (seen_sequence ? after : before).push_back(checked);
     }
   }
   return std::make_unique<WrapProcessor>(std::move(before), std::move(after));
 }
 
 // RobertaProcessing / BertProcessing: cls = [token, id] before, sep = [token, id] after.
-std::unique_ptr<PostProcessor> ClsSepFromJson(const nlohmann::json& config) {
-  return std::make_unique<WrapProcessor>(
-      std::vector<int32_t>{config.at("cls").at(1).get<int32_t>()},
-      std::vector<int32_t>{config.at("sep").at(1).get<int32_t>()});
+absl::StatusOr<std::unique_ptr<PostProcessor>> ClsSepFromJson(const nlohmann::json& config) {
+  ASSIGN_OR_RETURN(const int32_t cls, SpecialId(config.at("cls").at(1), "cls"));
+  ASSIGN_OR_RETURN(const int32_t sep, SpecialId(config.at("sep").at(1), "sep"));
+  return std::make_unique<WrapProcessor>(std::vector<int32_t>{cls}, std::vector<int32_t>{sep});
 }
 
 }  // namespace

@@ -220,6 +220,39 @@ TEST_CASE("a vocabulary id that is not an int32 integer is refused at load", "[t
              Catch::Contains("the id of '<unk>' must be an integer in [0, 2147483647)"));
 }
 
+// Found by tests/fuzz/tokenizer_json_fuzz.cpp: a float Strip count (1.9e86) went through
+// get<size_t>(), and a float post-processor id through get<int32_t>(), both undefined.
+TEST_CASE("a Strip count or special-token id that is not an integer is refused at load",
+          "[tokenizer]") {
+  const json base = ReadJson(SharedData() / "stories260k/tokenizer.json");
+  const auto check_refused = [&](const json& file, const std::string& message) {
+    TempDir dir("not_integer");
+    dir.Write("tokenizer.json", file.dump());
+    const auto tokenizer = Tokenizer::Load(dir.path.string());
+    INFO(tokenizer.status().ToString());
+    CHECK(tokenizer.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(tokenizer.status().message()), Catch::Contains(message));
+  };
+  json strip_float = base;
+  strip_float["decoder"]["decoders"][3]["stop"] = 1.88889e86;
+  check_refused(strip_float, "decoder: Strip stop must be a non-negative integer, got 1.88889e+86");
+  json strip_negative = base;
+  strip_negative["decoder"]["decoders"][3]["start"] = -1;
+  check_refused(strip_negative, "decoder: Strip start must be a non-negative integer, got -1");
+  json template_float = base;
+  template_float["post_processor"]["special_tokens"]["<s>"]["ids"] = {1e86};
+  check_refused(template_float,
+                "post_processor: TemplateProcessing <s>: a special-token id must be an integer");
+  json cls_float = base;
+  cls_float["post_processor"] = {
+      {"type", "BertProcessing"}, {"cls", {"<s>", 2.5}}, {"sep", {"</s>", 2}}};
+  check_refused(cls_float, "post_processor: cls: a special-token id must be an integer");
+  // The file as shipped (Strip start 1, stop 0) still loads.
+  TempDir dir("strip_ok");
+  dir.Write("tokenizer.json", base.dump());
+  CHECK(Tokenizer::Load(dir.path.string()).ok());
+}
+
 TEST_CASE("streaming deltas never split a character and add up to the decode", "[tokenizer]") {
   for (const char* name : {"tokenizers/gpt2", "tokenizers/llama-spm", "stories260k"}) {
     const auto tokenizer = LoadOrFail(SharedData() / name);
