@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,47 +21,28 @@
 #include "core/common/status_macros.h"
 #include "core/model/cpu_model.h"
 #include "core/model/cpu_ops.h"
+#include "core/model/cpu_packed_weights.h"
 #include "core/model/host_sampling_runner.h"
 #include "core/model/llama_weights.h"
 #include "core/model/rope.h"
 #include "core/model/torch_guard.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/paged_attention.h"
-#include "kernels/cpu/small_gemm.h"
 
 namespace ribbon {
 namespace {
 
-at::Tensor View(float* data, int64_t rows, int64_t cols) {
-  return at::from_blob(data, {rows, cols}, at::TensorOptions().dtype(at::kFloat));
-}
+// One GEMM weight as the runner uses it: float32 weights packed for kernels/cpu/packed_gemm (one
+// kernel for every step size, so a row's result never depends on the rest of the step), or
+// bfloat16 weights kept [n, k] for torch's mm.
+struct CpuLinear {
+  PackedLinear packed;
+  at::Tensor bf16;
+};
 
-// Steps of up to this many rows (decode, small chunks) go through the small-M kernel, which
-// reads each weight once per step; larger ones through BLAS. Below it the kernel beat MKL's
-// sgemm at every m measured (k = 768 and 2048, 1 thread).
-constexpr int64_t kSmallGemmMaxRows = 32;
-
-// Columns in units of 24 (a whole number of the kernel's 8-, 4- and 3-column tiles); a task gets
-// at least ~256K multiply-adds, so the tiny GEMMs of a small model stay on one thread instead of
-// paying a fork and a barrier each.
-void SmallGemm(float* out, const float* in, const float* w, int64_t rows, int64_t n, int64_t k,
-               bool accumulate) {
-  const kernels::SmallGemmArgs args{.a = in,
-                                    .lda = k,
-                                    .w = w,
-                                    .ldw = k,
-                                    .out = out,
-                                    .ldo = n,
-                                    .m = rows,
-                                    .n = n,
-                                    .k = k,
-                                    .accumulate = accumulate};
-  constexpr int64_t kUnit = 24;
-  const int64_t units = (n + kUnit - 1) / kUnit;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / (rows * k * kUnit));
-  at::parallel_for(0, units, grain, [&](int64_t begin, int64_t end) {
-    kernels::SmallGemmCpu(args, begin * kUnit, end * kUnit);
-  });
-}
+struct CpuLayerLinears {
+  CpuLinear qkv, o, gate_up, down;
+};
 
 class LlamaCpuRunner final : public HostSamplingRunner {
  public:
@@ -69,15 +51,20 @@ class LlamaCpuRunner final : public HostSamplingRunner {
       : c_(std::move(config)),
         w_(std::move(weights)),
         gemm_dtype_(gemm_dtype),
-        rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {
-    PrepareGemmWeights();
-  }
+        rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {}
+
+  // Puts every GEMM weight in the form its kernel reads (once, at load).
+  absl::Status PrepareGemmWeights();
 
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
     return absl::StrFormat(
         "cpu %s GEMMs, float32 activations and KV, %d threads, attention=cpu-paged",
-        gemm_dtype_ == at::kBFloat16 ? "bfloat16" : "float32", at::get_num_threads());
+        gemm_dtype_ == at::kBFloat16
+            ? std::string("bfloat16")
+            : absl::StrFormat("float32 packed (%s%s)", kernels::PackedGemmIsa(),
+                              packed_ && packed_->huge_pages() ? ", huge pages" : ""),
+        at::get_num_threads());
   }
   int64_t weight_bytes() const override { return w_.bytes; }
   int64_t KvBytesPerBlock(int32_t block_size) const override {
@@ -121,9 +108,10 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   }
 
  private:
-  void PrepareGemmWeights();
+  absl::Status PackFloatWeights();
   // out[rows, n] = in[rows, k] @ w[n, k]^T (or += when `accumulate`), in the weights' dtype.
-  void Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows, bool accumulate);
+  void Gemm(float* out, const float* in, const CpuLinear& w, int64_t rows, bool accumulate);
+  void Embed(std::span<const int32_t> tokens, float* out);
   absl::Status Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
                        std::span<float> logits);
   void EnsureWorkspace(int64_t rows);
@@ -134,7 +122,9 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   LlamaWeights w_;
   at::ScalarType gemm_dtype_;
   RopeTables rope_;
-  at::Tensor lm_head_;            // [vocab, hidden]; the embedding itself when tied
+  std::vector<CpuLayerLinears> linears_;
+  CpuLinear lm_head_;  // float32: also the embedding table when the two are tied
+  std::optional<PackedWeights> packed_;
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
   int32_t num_blocks_ = 0;
   int32_t block_size_ = 16;
@@ -145,57 +135,81 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   int64_t rows_ = 0;               // rows of the step in flight
 };
 
-// Every GEMM weight stays [out, in] ([n, k]) as the checkpoint stores it: the small-M kernel
-// streams its rows, and BLAS takes it as a transposed operand for larger steps, so one copy
-// serves both. bfloat16 weights are converted once here (torch's bf16 mm is fast on the
+// float32 GEMM weights are packed for kernels/cpu/packed_gemm (PackFloatWeights). bfloat16 ones
+// stay [out, in] ([n, k]) as the checkpoint stores them: torch's bf16 mm is fast on the
 // transposed view of a contiguous [out, in] tensor; on a contiguous [in, out] one it falls back
-// to a path 30-40x slower, bench on AVX2, m = 1..512).
-void LlamaCpuRunner::PrepareGemmWeights() {
+// to a path 30-40x slower (bench on AVX2, m = 1..512).
+absl::Status LlamaCpuRunner::PrepareGemmWeights() {
   c10::InferenceMode guard;
-  const at::ScalarType dtype = gemm_dtype_;
-  auto convert = [dtype](at::Tensor& w) { w = w.to(dtype).contiguous(); };
-  for (LlamaLayerWeights& layer : w_.layers) {
-    convert(layer.qkv);
-    convert(layer.o);
-    convert(layer.gate_up);
-    convert(layer.down);
-  }
-  lm_head_ = std::move(w_.lm_head);
-  convert(lm_head_);
-  const bool tied = lm_head_.data_ptr() == w_.embed.data_ptr();
-  w_.bytes = w_.embed.nbytes() + (tied ? 0 : lm_head_.nbytes()) + w_.final_norm.nbytes();
+  const bool tied = w_.lm_head.data_ptr() == w_.embed.data_ptr();
+  w_.bytes = w_.final_norm.nbytes();
   for (const LlamaLayerWeights& layer : w_.layers) {
-    for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv, &layer.qkv_bias, &layer.o,
-                                &layer.mlp_norm, &layer.gate_up, &layer.down}) {
+    for (const at::Tensor* t : {&layer.attn_norm, &layer.qkv_bias, &layer.mlp_norm}) {
       if (t->defined()) w_.bytes += t->nbytes();
     }
   }
+  if (gemm_dtype_ == at::kFloat) return PackFloatWeights();
+  auto convert = [](at::Tensor& w) { return CpuLinear{{}, w.to(at::kBFloat16).contiguous()}; };
+  for (LlamaLayerWeights& layer : w_.layers) {
+    linears_.push_back(
+        {convert(layer.qkv), convert(layer.o), convert(layer.gate_up), convert(layer.down)});
+    layer.qkv = layer.o = layer.gate_up = layer.down = at::Tensor();
+  }
+  lm_head_ = convert(w_.lm_head);
+  w_.lm_head = at::Tensor();
+  w_.bytes += w_.embed.nbytes() + (tied ? 0 : lm_head_.bf16.nbytes());
+  for (const CpuLayerLinears& l : linears_) {
+    w_.bytes +=
+        l.qkv.bf16.nbytes() + l.o.bf16.nbytes() + l.gate_up.bf16.nbytes() + l.down.bf16.nbytes();
+  }
+  return absl::OkStatus();
 }
 
-void LlamaCpuRunner::Gemm(float* out, const float* in, const at::Tensor& w, int64_t rows,
+// Every GEMM weight goes into one huge-page mapping, released tensor by tensor. A tied embedding
+// is not kept twice: token rows are read back out of the packed LM head (Embed).
+absl::Status LlamaCpuRunner::PackFloatWeights() {
+  const bool tied = w_.lm_head.data_ptr() == w_.embed.data_ptr();
+  std::vector<at::Tensor*> tensors;
+  for (LlamaLayerWeights& layer : w_.layers) {
+    for (at::Tensor* t : {&layer.qkv, &layer.o, &layer.gate_up, &layer.down}) tensors.push_back(t);
+  }
+  tensors.push_back(&w_.lm_head);
+  std::vector<PackedLinear> packed;
+  ASSIGN_OR_RETURN(PackedWeights weights, PackedWeights::Pack(tensors, &packed));
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    linears_.push_back(
+        {{packed[4 * l]}, {packed[4 * l + 1]}, {packed[4 * l + 2]}, {packed[4 * l + 3]}});
+  }
+  lm_head_ = {packed.back(), {}};
+  if (tied) w_.embed = at::Tensor();
+  w_.bytes += weights.bytes() + (w_.embed.defined() ? w_.embed.nbytes() : 0);
+  packed_ = std::move(weights);
+  return absl::OkStatus();
+}
+
+void LlamaCpuRunner::Gemm(float* out, const float* in, const CpuLinear& w, int64_t rows,
                           bool accumulate) {
-  const int64_t n = w.size(0), k = w.size(1);
-  if (w.scalar_type() == at::kFloat && rows <= kSmallGemmMaxRows) {
-    SmallGemm(out, in, w.data_ptr<float>(), rows, n, k, accumulate);
+  if (w.packed.data) {
+    PackedGemm(w.packed, in, out, rows, accumulate);
     return;
   }
-  at::Tensor a = View(const_cast<float*>(in), rows, k);
-  at::Tensor o = View(out, rows, n);
-  if (w.scalar_type() == at::kFloat) {
-    if (accumulate) {
-      o.addmm_(a, w.t());
-    } else {
-      at::mm_out(o, a, w.t());
-    }
-    return;
-  }
+  const int64_t n = w.bf16.size(0), k = w.bf16.size(1);
   uint16_t* a16 = static_cast<uint16_t*>(bf16_in_.data_ptr());
   uint16_t* o16 = static_cast<uint16_t*>(bf16_out_.data_ptr());
   cpu::FloatToBf16(in, a16, rows * k);
   at::Tensor o16_view = at::from_blob(o16, {rows, n}, at::TensorOptions().dtype(at::kBFloat16));
   at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)),
-             w.t());
+             w.bf16.t());
   cpu::Bf16ToFloat(o16, out, rows * n, accumulate);
+}
+
+void LlamaCpuRunner::Embed(std::span<const int32_t> tokens, float* out) {
+  const int64_t rows = static_cast<int64_t>(tokens.size());
+  if (w_.embed.defined()) {
+    cpu::GatherRows(w_.embed.data_ptr<float>(), tokens.data(), out, rows, c_.hidden_size);
+  } else {
+    GatherPackedRows(lm_head_.packed, tokens.data(), out, rows);
+  }
 }
 
 void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
@@ -242,6 +256,7 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
 
 void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   const LlamaLayerWeights& w = w_.layers[layer];
+  const CpuLayerLinears& lin = linears_[layer];
   const int64_t t = rows_, d = c_.hidden_size, q = c_.q_size(), kv = c_.kv_size();
   const int64_t qkv_width = q + 2 * kv, f = c_.intermediate_size;
   float* x = x_.data_ptr<float>();
@@ -250,7 +265,7 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   const float eps = static_cast<float>(c_.rms_norm_eps);
 
   cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
-  Gemm(qkv, h, w.qkv, t, /*accumulate=*/false);
+  Gemm(qkv, h, lin.qkv, t, /*accumulate=*/false);
   if (w.qkv_bias.defined())
     cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
   cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(),
@@ -262,14 +277,14 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
                v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
   float* attn = attn_.data_ptr<float>();
   Attention(plan, layer, qkv, attn);
-  Gemm(x, attn, w.o, t, /*accumulate=*/true);
+  Gemm(x, attn, lin.o, t, /*accumulate=*/true);
 
   cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
   float* gate_up = gate_up_.data_ptr<float>();
-  Gemm(gate_up, h, w.gate_up, t, /*accumulate=*/false);
+  Gemm(gate_up, h, lin.gate_up, t, /*accumulate=*/false);
   float* act = act_.data_ptr<float>();
   cpu::SiluMul(gate_up, act, t, f);
-  Gemm(x, act, w.down, t, /*accumulate=*/true);
+  Gemm(x, act, lin.down, t, /*accumulate=*/true);
 }
 
 absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
@@ -281,7 +296,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32
   rows_ = plan.cu_seqlens.back();
   EnsureWorkspace(rows_);
   const int64_t d = c_.hidden_size;
-  cpu::GatherRows(w_.embed.data_ptr<float>(), row_tokens.data(), x_.data_ptr<float>(), rows_, d);
+  Embed(row_tokens.first(rows_), x_.data_ptr<float>());
   for (int64_t layer = 0; layer < c_.num_layers; ++layer) Layer(plan, layer);
 
   const int64_t s = static_cast<int64_t>(plan.sample_rows.size());
@@ -311,8 +326,11 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
   c10::InferenceMode guard;
   ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));
-  return std::unique_ptr<ModelRunner>(
-      new LlamaCpuRunner(checkpoint->config(), std::move(weights), gemm_dtype));
+  auto runner =
+      std::make_unique<LlamaCpuRunner>(checkpoint->config(), std::move(weights), gemm_dtype);
+  RETURN_IF_ERROR(
+      GuardTorch("preparing the CPU weights", [&] { return runner->PrepareGemmWeights(); }));
+  return std::unique_ptr<ModelRunner>(std::move(runner));
 }
 
 }  // namespace ribbon
