@@ -7,23 +7,26 @@
 //   ribbon-bench-fake-server [--grpc 127.0.0.1:0] [--http-port 0] [--port-file FILE]
 //                            [--vocab 512] [--max-seconds 600]
 // Listens on loopback only; exits after --max-seconds (so a forgotten one does not linger).
+//
+// The HTTP side is a plain socket server (a thread per connection, a listen backlog of 1,024)
+// rather than cpp-httplib: Debian ships httplib compiled, with a listen backlog of 5 and 8 worker
+// threads that its header's macros cannot change, and at concurrency 8-32 the kernel dropped
+// connections ("http: Read" failures, and a mean e2e of 66-317 ms against 1 ms at concurrency 1)
+// that then measured as the bench's own overhead.
 #include <grpcpp/grpcpp.h>
-// Small SSE writes and requests must not wait on Nagle's algorithm.
-#define CPPHTTPLIB_TCP_NODELAY true
-// httplib's default listen backlog (5) overflows when 8-32 clients connect at once; the kernel
-// then drops SYNs and the client retries after a second, which measured as the bench's own
-// "overhead" at concurrency 8 and 32 (mean e2e 128-430 ms against 1 ms at concurrency 1). A
-// thread per connection up to the highest concurrency the harness runs.
-#define CPPHTTPLIB_LISTEN_BACKLOG 256
-#define CPPHTTPLIB_THREAD_POOL_COUNT 64
-#include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ribbon/v1/generation.grpc.pb.h"
 
@@ -57,34 +60,108 @@ class FakeGeneration final : public ribbon::v1::Generation::Service {
   }
 };
 
-void ServeCompletion(const httplib::Request& req, httplib::Response& res) {
-  const json body = json::parse(req.body, nullptr, false);
+// The SSE answer to one /v1/completions body: one event per token, then the usage and [DONE].
+std::vector<std::string> CompletionEvents(const std::string& request_body, int* status) {
+  const json body = json::parse(request_body, nullptr, false);
   if (body.is_discarded() || !body.contains("prompt") || !body["prompt"].is_array()) {
-    res.status = 400;
-    res.set_content(R"({"error":"prompt: expected a token id array"})", "application/json");
-    return;
+    *status = 400;
+    return {R"({"error":"prompt: expected a token id array"})"};
   }
+  *status = 200;
   const int n = body.value("max_tokens", 16);
   const int prompt = static_cast<int>(body["prompt"].size());
-  std::string events;
+  std::vector<std::string> events;
   for (int i = 0; i < n; ++i) {
     json chunk = {{"choices", {{{"text", "x"}, {"index", 0}, {"finish_reason", nullptr}}}}};
-    events += "data: " + chunk.dump() + "\n\n";
+    events.push_back("data: " + chunk.dump() + "\n\n");
   }
   json last = {{"choices", json::array()},
                {"usage", {{"prompt_tokens", prompt}, {"completion_tokens", n}}}};
-  events += "data: " + last.dump() + "\n\ndata: [DONE]\n\n";
-  // One write per event, as a streaming server does.
-  res.set_chunked_content_provider("text/event-stream", [events](size_t, httplib::DataSink& sink) {
-    size_t pos = 0;
-    while (pos < events.size()) {
-      const size_t end = events.find("\n\n", pos) + 2;
-      sink.write(events.data() + pos, end - pos);
-      pos = end;
+  events.push_back("data: " + last.dump() + "\n\n");
+  events.push_back("data: [DONE]\n\n");
+  return events;
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string Chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+// One connection's requests, read by Content-Length; each answered with one chunked write per
+// event, as a streaming server does. Returns when the peer closes or anything is unexpected.
+void ServeRequests(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // small writes go out at once
+  std::string in;
+  char buf[16384];
+  for (;;) {
+    size_t header_end;
+    while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return;
+      in.append(buf, static_cast<size_t>(n));
     }
-    sink.done();
-    return true;
-  });
+    size_t length = 0;
+    const size_t at = in.find("Content-Length: ");
+    if (at != std::string::npos && at < header_end) length = std::stoul(in.substr(at + 16));
+    while (in.size() < header_end + 4 + length) {
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    const bool completions = in.rfind("POST /v1/completions ", 0) == 0;
+    int status = 404;
+    std::vector<std::string> events;
+    if (completions) events = CompletionEvents(in.substr(header_end + 4, length), &status);
+    in.erase(0, header_end + 4 + length);
+    if (status != 200) {
+      const std::string body = status == 404 ? "" : events[0];
+      SendAll(fd, "HTTP/1.1 " + std::to_string(status) +
+                      " Error\r\nContent-Type: application/json" +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+      continue;
+    }
+    bool ok = SendAll(fd,
+                      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n");
+    for (const std::string& event : events) ok = ok && SendAll(fd, Chunk(event));
+    if (!ok || !SendAll(fd, "0\r\n\r\n")) return;
+  }
+}
+
+void ServeConnection(int fd) {
+  ServeRequests(fd);
+  close(fd);
+}
+
+// Listens on 127.0.0.1:port (0 = any free port); returns the socket and sets *port, or -1.
+int ListenHttp(int* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(*port));
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(fd, 1024) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  *port = ntohs(addr.sin_port);
+  return fd;
 }
 
 }  // namespace
@@ -120,25 +197,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ribbon-bench-fake-server: cannot listen on %s\n", grpc_address.c_str());
     return 1;
   }
-  httplib::Server http;
-  http.Post("/v1/completions", ServeCompletion);
-  if (http_port == 0) {
-    http_port = http.bind_to_any_port("127.0.0.1");
-  } else if (!http.bind_to_port("127.0.0.1", http_port)) {
-    http_port = -1;
-  }
-  if (http_port < 0) {
+  const int http_fd = ListenHttp(&http_port);
+  if (http_fd < 0) {
     std::fprintf(stderr, "ribbon-bench-fake-server: cannot bind the HTTP port\n");
     return 1;
   }
-  std::thread http_thread([&] { http.listen_after_bind(); });
+  std::thread([http_fd] {
+    for (int fd; (fd = accept(http_fd, nullptr, nullptr)) >= 0;)
+      std::thread(ServeConnection, fd).detach();
+  }).detach();
   if (!port_file.empty()) {
     std::ofstream(port_file) << json{{"grpc_port", grpc_port}, {"http_port", http_port}}.dump();
   }
   std::fprintf(stderr, "fake server: grpc 127.0.0.1:%d http 127.0.0.1:%d\n", grpc_port, http_port);
   std::this_thread::sleep_for(std::chrono::duration<double>(max_seconds));
-  http.stop();
-  http_thread.join();
   grpc_server->Shutdown();
   return 0;
 }
