@@ -1,0 +1,38 @@
+// The device sampler: one token per row of float32 logits, drawn on the GPU exactly as the host
+// sampler (core/sampling/sampler.h) draws it for rows without penalties, logit bias, banned
+// tokens or logprobs: greedy (first index of the max), temperature, top-k, top-p, min-p and one
+// Philox draw keyed by (seed, output index). The algorithm and what "exactly" means are in
+// kernels/cuda/sampling_row.h; the GPU test tests/kernels/cuda_sampling_test.cpp compares the
+// two samplers token for token.
+//
+// Framework-free: raw device pointers and a cudaStream_t in, cudaError_t out (the launch's error;
+// execution errors surface at the next synchronisation). Nothing here allocates.
+// Threads: any host thread; calls on one stream run in order.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cuda/sampling_row.h"
+
+namespace ribbon::kernels {
+
+struct SampleRowsArgs {
+  const float* logits = nullptr;                 // row r at logits + r * row_stride, [vocab]
+  int64_t row_stride = 0;                        // elements, >= vocab
+  int32_t rows = 0;                              // >= 0; 0 launches nothing
+  int32_t vocab = 0;                             // > 0
+  const DeviceSamplingParams* params = nullptr;  // [rows], device memory
+  int32_t* tokens = nullptr;                     // [rows], device memory: the sampled ids
+  float* workspace = nullptr;                    // SampleRowsWorkspaceBytes(rows, vocab)
+};
+
+// Bytes of device workspace SampleRows needs (one float per logit).
+size_t SampleRowsWorkspaceBytes(int32_t rows, int32_t vocab);
+
+// Samples every row on `stream`; cudaErrorInvalidValue for a bad argument.
+cudaError_t SampleRows(const SampleRowsArgs& args, cudaStream_t stream);
+
+}  // namespace ribbon::kernels
