@@ -98,19 +98,36 @@ std::vector<std::string> CgroupLimitFiles(std::string_view proc_cgroup_text,
   return files;
 }
 
-absl::StatusOr<MemoryBudget> DetectMemoryBudget() {
-  ASSIGN_OR_RETURN(const std::string meminfo, ReadTextFile("/proc/meminfo"));
-  const auto physical = KilobyteField(meminfo, "MemTotal");
-  if (!physical) return absl::InternalError("/proc/meminfo has no MemTotal line");
+absl::StatusOr<MemoryBudget> ChooseMemoryBudget(
+    std::string_view meminfo_text, int64_t resident_bytes,
+    const std::vector<std::pair<std::string, std::string>>& cgroup_limit_texts) {
+  const auto physical = KilobyteField(Absl(meminfo_text), "MemTotal");
+  if (!physical) return absl::InvalidArgumentError("/proc/meminfo has no MemTotal line");
   MemoryBudget budget{*physical, "physical memory (/proc/meminfo MemTotal)"};
-  const auto cgroups = ReadTextFile("/proc/self/cgroup");
-  if (!cgroups.ok()) return budget;
-  for (const std::string& file : CgroupLimitFiles(*cgroups)) {
-    const auto text = ReadTextFile(file);
-    const auto limit = text.ok() ? ParseCgroupLimit(*text) : std::nullopt;
+  if (const auto available = KilobyteField(Absl(meminfo_text), "MemAvailable")) {
+    const int64_t reachable = *available + std::max<int64_t>(resident_bytes, 0);
+    if (reachable < budget.bytes) {
+      budget = {reachable,
+                "available memory (/proc/meminfo MemAvailable + this process's resident)"};
+    }
+  }
+  for (const auto& [file, text] : cgroup_limit_texts) {
+    const auto limit = ParseCgroupLimit(text);
     if (limit && *limit < budget.bytes) budget = {*limit, file};
   }
   return budget;
+}
+
+absl::StatusOr<MemoryBudget> DetectMemoryBudget() {
+  ASSIGN_OR_RETURN(const std::string meminfo, ReadTextFile("/proc/meminfo"));
+  ASSIGN_OR_RETURN(const ProcessMemory self, ReadProcessMemory());
+  std::vector<std::pair<std::string, std::string>> limits;
+  if (const auto cgroups = ReadTextFile("/proc/self/cgroup"); cgroups.ok()) {
+    for (const std::string& file : CgroupLimitFiles(*cgroups)) {
+      if (auto text = ReadTextFile(file); text.ok()) limits.emplace_back(file, *std::move(text));
+    }
+  }
+  return ChooseMemoryBudget(meminfo, self.resident_bytes, limits);
 }
 
 }  // namespace ribbon::memory

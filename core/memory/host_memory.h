@@ -1,7 +1,8 @@
 // The host side of memory measurement on Linux: the process's resident memory and its peak
 // (/proc/self/status VmRSS, VmHWM; the peak resets by writing "5" to /proc/self/clear_refs), and
-// the memory budget the process lives under (the tightest cgroup limit, v2 memory.max or v1
-// memory.limit_in_bytes, of its cgroup and their ancestors, else the physical memory).
+// the memory budget the process lives under: the tightest of its cgroup limits (v2 memory.max or
+// v1 memory.limit_in_bytes, of its cgroup and their ancestors) and of what the machine can still
+// give it (MemAvailable plus what the process already holds), never more than MemTotal.
 //
 // The parsers are pure functions over file text so that tests can feed them any layout.
 // Threads: any; the peak is per process, so measurements must not overlap.
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,7 +45,15 @@ struct MemoryBudget {
   std::string source;  // where the figure came from, e.g. "/sys/fs/cgroup/memory.max"
 };
 
-// The tightest cgroup limit, or MemTotal from /proc/meminfo when no limit applies.
+// The budget from the texts DetectMemoryBudget reads: /proc/meminfo, this process's resident
+// bytes, and each applicable cgroup limit file's (path, text). Why MemAvailable: on a host shared
+// with other work, planning against MemTotal sized the KV cache into memory others held, and the
+// kernel's OOM killer ended ribbond when they grew. INVALID_ARGUMENT when meminfo lacks MemTotal.
+absl::StatusOr<MemoryBudget> ChooseMemoryBudget(
+    std::string_view meminfo_text, int64_t resident_bytes,
+    const std::vector<std::pair<std::string, std::string>>& cgroup_limit_texts);
+
+// ChooseMemoryBudget over this machine's and this process's files.
 absl::StatusOr<MemoryBudget> DetectMemoryBudget();
 
 }  // namespace ribbon::memory

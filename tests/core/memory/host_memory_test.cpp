@@ -69,5 +69,39 @@ TEST_CASE("the detected budget is positive and names its source") {
   CHECK_FALSE(budget->source.empty());
 }
 
+TEST_CASE("the budget is the tightest of MemTotal, what is available to us, and cgroup limits") {
+  constexpr int64_t kGiB = int64_t{1} << 30;
+  const std::string idle =
+      "MemTotal:       25165824 kB\nMemFree: 1 kB\nMemAvailable:   23068672 kB\n";
+  const std::string busy = "MemTotal:       25165824 kB\nMemAvailable:    4194304 kB\n";
+  // A machine to ourselves: what is available plus what we hold already (the loaded weights).
+  auto b = ChooseMemoryBudget(idle, 1 * kGiB, {});
+  REQUIRE(b.ok());
+  CHECK(b->bytes == 22 * kGiB + 1 * kGiB);
+  CHECK(b->source.find("MemAvailable") != std::string::npos);
+  // Never more than the machine has.
+  b = ChooseMemoryBudget(idle, 8 * kGiB, {});
+  REQUIRE(b.ok());
+  CHECK(b->bytes == 24 * kGiB);
+  CHECK(b->source.find("MemTotal") != std::string::npos);
+  // Shared with other work: only what others leave us (this sized a 17 GB KV cache into a
+  // 23 GiB machine whose other servers then grew, and the OOM killer ended ribbond).
+  b = ChooseMemoryBudget(busy, 2 * kGiB, {});
+  REQUIRE(b.ok());
+  CHECK(b->bytes == 6 * kGiB);
+  // A cgroup limit tighter than that wins and is named; "max" is no limit.
+  b = ChooseMemoryBudget(
+      busy, 2 * kGiB,
+      {{"/sys/fs/cgroup/a/memory.max", "max\n"}, {"/sys/fs/cgroup/memory.max", "3221225472\n"}});
+  REQUIRE(b.ok());
+  CHECK(b->bytes == 3 * kGiB);
+  CHECK(b->source == "/sys/fs/cgroup/memory.max");
+  // A kernel without MemAvailable (before 3.14): MemTotal and the limits.
+  b = ChooseMemoryBudget("MemTotal: 1048576 kB\n", 0, {});
+  REQUIRE(b.ok());
+  CHECK(b->bytes == kGiB);
+  CHECK_FALSE(ChooseMemoryBudget("MemFree: 1 kB\n", 0, {}).ok());
+}
+
 }  // namespace
 }  // namespace ribbon::memory
