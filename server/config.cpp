@@ -163,7 +163,8 @@ void AddMemoryHttpLogDebugOptions(std::vector<ConfigOption>& o) {
                0,
                {}});
   o.push_back(Num("memory.budget_bytes",
-                  "CPU memory the probe plans within; 0 = the cgroup limit, else physical memory.",
+                  "CPU memory the probe plans within; 0 = the tightest of the cgroup limit and the "
+                  "memory available at start.",
                   Field(&C::memory, &MemorySection::budget_bytes), 0, kMaxInt));
   o.push_back(Num("memory.fraction",
                   "Fraction of the budget (CPU) or device memory (CUDA) to plan for.",

@@ -92,7 +92,7 @@ struct EngineSection {
 
 struct MemorySection {
   bool probe = true;         // measure capacity at start-up (core/memory/capacity.h)
-  int64_t budget_bytes = 0;  // CPU: 0 = the cgroup limit, else physical memory
+  int64_t budget_bytes = 0;  // CPU: 0 = memory::DetectMemoryBudget()
   double fraction = 0.90;    // of the budget (CPU) or device memory (CUDA) to plan for
 
   bool operator==(const MemorySection&) const = default;

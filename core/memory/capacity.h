@@ -28,7 +28,7 @@ struct MeasureOptions {
   int32_t max_ribbon_tokens = 16384;  // cap on the answer
   int32_t max_sample_rows = 256;      // most sequences sampling in one step (max_running_seqs)
   int32_t context_tokens = 0;         // 0 = the model's max_position_embeddings
-  int64_t budget_bytes = 0;           // CPU: 0 = the cgroup limit, else the physical memory
+  int64_t budget_bytes = 0;           // CPU: 0 = DetectMemoryBudget() (host_memory.h)
   double memory_fraction = 0.90;      // of the budget (CPU) or device memory (CUDA) to plan for
   double safety_margin = 0.10;        // backed off from the largest ribbon memory allows
   double verify_tolerance = 0.10;     // CPU: the prediction must hold this well at the answer
