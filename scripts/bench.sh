@@ -38,7 +38,7 @@ llama="$RIBBON_BUILD/models/llama-100m"
 wanted() { [[ " $only " == *" $1 "* ]]; }
 section() { printf '\n==== %s (load average %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-"$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS" --target cpu_throughput packing_bench \
+"$RIBBON_VENV/bin/cmake" --build "$RIBBON_BUILD" -j "$RIBBON_JOBS" --target cpu_throughput read_bandwidth packing_bench \
   ribbond ribbon-bench ribbon-bench-fake-server chain_bench >/dev/null
 
 stamp="$(sha256sum scripts/make_models.py | cut -c1-16)"

