@@ -59,9 +59,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_ribbond(a, hf_dir, work):
+def start_ribbond(a, hf_dir, work, extra=(), tag=""):
+    """ribbond with the harness's fixed KV capacity; `extra` flags come last (they override),
+    `tag` keeps the port and log files of several ribbonds on one model apart."""
     ribbond = os.path.join(a.ribbon_build, "server", "ribbond")
-    port_file = os.path.join(work, f"ribbond-ports-{os.path.basename(os.path.normpath(hf_dir))}.json")
+    name = os.path.basename(os.path.normpath(hf_dir)) + tag
+    port_file = os.path.join(work, f"ribbond-ports-{name}.json")
     if os.path.exists(port_file):
         os.remove(port_file)  # a stale file would send the bench to a dead server
     # The same KV capacity as llama-server's context (KV_TOKENS), set instead of probed: the
@@ -75,7 +78,8 @@ def start_ribbond(a, hf_dir, work):
     if subprocess.run([ribbond, "--check-config", "--model", hf_dir, "--openai.listen", "127.0.0.1:0"],
                       capture_output=True).returncode == 0:
         cmd += ["--openai.listen", "127.0.0.1:0"]
-    server = Server(cmd, os.path.join(work, f"ribbond-{os.path.basename(os.path.normpath(hf_dir))}.log"))
+    cmd += list(extra)
+    server = Server(cmd, os.path.join(work, f"ribbond-{name}.log"))
     ports = wait_for(lambda: json.load(open(port_file)), "ribbond", server.proc)
     # Ready once the model is loaded (/readyz on the side port).
     ready = f"http://127.0.0.1:{ports['http_port']}/readyz"
