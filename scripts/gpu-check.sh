@@ -7,7 +7,8 @@
 #   smoke        (<= 30 s) nvidia-smi, torch sees the GPU, libraries resolve, a kernel test runs,
 #                a libtorch-linked test runs (LoadCudaModel's error answers on this GPU)
 #   kernels      CUDA kernel tests (reference attention vs the CPU kernel, layer ops; FlashInfer's
-#                paged attention and the flashinfer backend vs the reference kernel)
+#                paged attention and the flashinfer backend vs the reference kernel; the device
+#                sampler vs the host sampler on 1,000 seeded draws)
 #   model_tests  stories260K fp32 golden, packing invariance (fp32 + bf16 flash/reference)
 #   hf           bf16 agreement with transformers on this GPU (pytest)
 #   serving      ribbond on the GPU (scripts/gpu_serving_stage.py): capacity probe on a
@@ -154,7 +155,7 @@ PY
 # Files each stage uses, relative to the bundle (checked by --dry-run and before each stage).
 declare -A stage_files=(
   [smoke]="MANIFEST.json bin/kernels_cuda_layer_ops_test bin/cuda_load_errors_test"
-  [kernels]="bin/kernels_cuda_attention_test bin/flashinfer_attention_test"
+  [kernels]="bin/kernels_cuda_attention_test bin/flashinfer_attention_test bin/kernels_cuda_sampling_test"
   [model_tests]="bin/gpu_golden_test bin/gpu_packing_test data/stories260k/model.safetensors data/stories260k/config.json data/stories260k/golden.json"
   [hf]="bin/ribbon_teacher_force tests/test_hf_agreement.py scripts/make_models.py"
   [serving]="bin/ribbond scripts/gpu_serving_stage.py scripts/make_models.py data/stories260k/model.safetensors data/stories260k/config.json data/stories260k/generation_config.json data/stories260k/golden.json"
@@ -268,6 +269,7 @@ stage_passed "$out/smoke.json" || fail_smoke "a smoke-test binary did not pass (
 if wanted kernels; then
   run_test kernels kernels_cuda_attention_test "$(limit 40)" "$bundle/bin/kernels_cuda_attention_test"
   run_test kernels flashinfer_attention_test "$(limit 30)" "$bundle/bin/flashinfer_attention_test"
+  run_test kernels kernels_cuda_sampling_test "$(limit 20)" "$bundle/bin/kernels_cuda_sampling_test"
   finish_stage kernels
 fi
 
