@@ -115,15 +115,15 @@ __global__ void __launch_bounds__(kThreads)
   DeviceBlock block(shared);
   const int64_t row = blockIdx.x;
   const int32_t token = sampling::SampleRow(block, logits + row * row_stride, vocab, params[row],
-                                            workspace + row * vocab);
+                                            workspace + row * row_stride);
   if (threadIdx.x == 0) tokens[row] = token;
 }
 
 }  // namespace
 
-size_t SampleRowsWorkspaceBytes(int32_t rows, int32_t vocab) {
-  if (rows <= 0 || vocab <= 0) return 0;
-  return static_cast<size_t>(rows) * static_cast<size_t>(vocab) * sizeof(float);
+size_t SampleRowsWorkspaceBytes(int32_t rows, int64_t row_stride) {
+  if (rows <= 0 || row_stride <= 0) return 0;
+  return static_cast<size_t>(rows) * static_cast<size_t>(row_stride) * sizeof(float);
 }
 
 cudaError_t SampleRows(const SampleRowsArgs& args, cudaStream_t stream) {

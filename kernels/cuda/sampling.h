@@ -26,11 +26,14 @@ struct SampleRowsArgs {
   int32_t vocab = 0;                             // > 0
   const DeviceSamplingParams* params = nullptr;  // [rows], device memory
   int32_t* tokens = nullptr;                     // [rows], device memory: the sampled ids
-  float* workspace = nullptr;                    // SampleRowsWorkspaceBytes(rows, vocab)
+  // SampleRowsWorkspaceBytes(rows, row_stride), rows row_stride apart like the logits. May be
+  // the logits themselves: a row's logits are read only before its workspace row is written,
+  // so sampling in place needs no memory but leaves the logits overwritten.
+  float* workspace = nullptr;
 };
 
-// Bytes of device workspace SampleRows needs (one float per logit).
-size_t SampleRowsWorkspaceBytes(int32_t rows, int32_t vocab);
+// Bytes of device workspace SampleRows needs (one float per logit, padding included).
+size_t SampleRowsWorkspaceBytes(int32_t rows, int64_t row_stride);
 
 // Samples every row on `stream`; cudaErrorInvalidValue for a bad argument.
 cudaError_t SampleRows(const SampleRowsArgs& args, cudaStream_t stream);

@@ -296,7 +296,8 @@ RIBBON_HD int32_t Draw(Block& block, const float* weights, int32_t vocab, const 
   return first_kept == kNoToken ? 0 : first_kept;
 }
 
-// One row: `logits` [vocab] (read only), `weights` [vocab] scratch. Returns the token.
+// One row: `logits` [vocab], `weights` [vocab] scratch, which may be `logits` itself (each logit
+// is read for the last time by the thread that then writes its weight). Returns the token.
 template <typename Block>
 RIBBON_HD int32_t SampleRow(Block& block, const float* logits, int32_t vocab,
                             const DeviceSamplingParams& params, float* weights) {

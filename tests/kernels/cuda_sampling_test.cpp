@@ -2,7 +2,8 @@
 // the same float32 logits and parameters, 1,000 seeded draws give the same tokens (issue 16's
 // must-show), over vocabularies up to 128,256 with ties, -inf, NaN and +inf entries and mixes of
 // temperature, top-k, top-p and min-p (tests/kernels/sampling_cases.h); the kernel is
-// deterministic, reads only [0, vocab) of each padded row and rejects bad arguments.
+// deterministic, reads only [0, vocab) of each padded row, samples in place (the logits as its
+// workspace) and rejects bad arguments.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -24,9 +25,10 @@ using kernels::DeviceSamplingParams;
 using testing::DeviceBuffer;
 using testing::SamplingCase;
 
-// Samples `cases` (one vocabulary) in one launch, rows padded to `stride` with NaN.
+// Samples `cases` (one vocabulary) in one launch, rows padded to `stride` with NaN; `in_place`:
+// the logits are the workspace.
 std::vector<int32_t> DeviceTokens(const std::vector<SamplingCase>& cases, int32_t vocab,
-                                  int64_t stride) {
+                                  int64_t stride, bool in_place = false) {
   const auto rows = static_cast<int32_t>(cases.size());
   std::vector<float> logits(static_cast<size_t>(rows) * stride,
                             std::numeric_limits<float>::quiet_NaN());
@@ -39,7 +41,7 @@ std::vector<int32_t> DeviceTokens(const std::vector<SamplingCase>& cases, int32_
   DeviceBuffer d_params = DeviceBuffer::From(params);
   DeviceBuffer d_tokens(rows * sizeof(int32_t));
   d_tokens.Poison();
-  DeviceBuffer d_workspace(kernels::SampleRowsWorkspaceBytes(rows, vocab));
+  DeviceBuffer d_workspace(in_place ? 0 : kernels::SampleRowsWorkspaceBytes(rows, stride));
   kernels::SampleRowsArgs args;
   args.logits = d_logits.as<float>();
   args.row_stride = stride;
@@ -47,7 +49,7 @@ std::vector<int32_t> DeviceTokens(const std::vector<SamplingCase>& cases, int32_
   args.vocab = vocab;
   args.params = d_params.as<DeviceSamplingParams>();
   args.tokens = d_tokens.as<int32_t>();
-  args.workspace = d_workspace.as<float>();
+  args.workspace = in_place ? d_logits.as<float>() : d_workspace.as<float>();
   CUDA_REQUIRE(kernels::SampleRows(args, nullptr));
   CUDA_REQUIRE(cudaDeviceSynchronize());
   return d_tokens.To<int32_t>();
@@ -66,7 +68,7 @@ TEST_CASE("the device sampler draws the host sampler's tokens on 1,000 seeded dr
       std::vector<SamplingCase> cases;
       for (int r = 0; r < rows; ++r) cases.push_back(testing::RandomCase(rng, vocab));
       const int64_t stride = vocab + (done % 2 ? 5 : 0);
-      const std::vector<int32_t> got = DeviceTokens(cases, vocab, stride);
+      const std::vector<int32_t> got = DeviceTokens(cases, vocab, stride, done % 3 == 0);
       for (int r = 0; r < rows; ++r) {
         const SamplingCase& c = cases[r];
         const int32_t want = testing::HostToken(c);
@@ -111,6 +113,7 @@ TEST_CASE("the device sampler is deterministic and reads only the vocabulary",
   }
   const std::vector<int32_t> first = DeviceTokens(cases, vocab, vocab + 64);
   for (int run = 0; run < 3; ++run) CHECK(DeviceTokens(cases, vocab, vocab + 64) == first);
+  CHECK(DeviceTokens(cases, vocab, vocab + 64, /*in_place=*/true) == first);
   for (int r = 0; r < 32; ++r) CHECK(first[r] == testing::HostToken(cases[r]));
 }
 
