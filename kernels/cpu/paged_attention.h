@@ -3,13 +3,19 @@
 // work items [0, PagedAttentionWorkItems(args)) across threads (see core/model for the libtorch
 // adapter that uses at::parallel_for) and calls PagedAttentionCpu on disjoint ranges.
 //
-// One work item is one (tile of kRowTile consecutive rows, KV head) pair; it computes the outputs
-// of the num_heads / num_kv_heads query heads that share that KV head, for each run of the
-// tile's rows that belong to one sequence, walking that sequence's KV blocks once for the whole
-// run (each key and value row is read once for all of its rows) with an online softmax in fp32. A
-// row attends to key positions [max(0, pos - window + 1), pos] of its own sequence, so causality
+// One work item is one (query row, KV head) pair; it computes the outputs of the
+// num_heads / num_kv_heads query heads that share that KV head, walking the row's visible keys
+// once for all of them: scores, one softmax per head in fp32, then one walk of the values. A row
+// attends to key positions [max(0, pos - window + 1), pos] of its own sequence, so causality
 // follows the positions and chunked prefill needs nothing special. Keys must already be in the
 // cache.
+//
+// Batch invariance: every operation of a row's computation (the order of each dot product, of
+// the softmax sums, of the value sums) depends only on that row, its position and its sequence's
+// cache, never on the other rows of the step or on how items are split across threads. With the
+// packed GEMM (packed_gemm.h) this makes a sequence's logits bitwise the same alone or batched.
+// (A tiled path that walked the keys once for 8 rows of a prompt did not have this property: its
+// arithmetic depended on where the step's tiles fell.)
 //
 // Threads: any; concurrent calls on disjoint item ranges are safe.
 #pragma once
@@ -40,9 +46,8 @@ struct PagedAttentionArgs {
 inline constexpr int32_t kMaxHeadDim = 256;
 inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
 inline constexpr int32_t kMaxBlockSize = 64;
-inline constexpr int32_t kRowTile = 8;  // query rows of one sequence sharing one walk of its KV
 
-// Number of work items: ceil(real rows (cu_seqlens[num_seqs]) / kRowTile) x num_kv_heads.
+// Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads.
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args);
 
 // Computes work items [begin, end).

@@ -214,13 +214,13 @@ TEST_CASE("a seeded one-token-prompt request draws the same alone and beside lon
   CheckSameDraws(probes);
 }
 
-// Multi-token prompts (the golden ones, 1..21 tokens): a prompt's rows also depend on how the
-// attention kernel groups them, by their offset in the step (tiles of 8 rows; a lone row takes the
-// one-row path), which the batch decides. OPEN: fails at 90cd98e (the packed GEMM alone), 233-371
-// of 864 draws had another logprob; passes with every row through the one-row attention path.
-// Marked !mayfail (reported, not failing `make test`) until the attention kernel is fixed.
+// Multi-token prompts (the golden ones, 1..21 tokens): a prompt's rows also went through the
+// attention kernel, whose tiled path grouped them by their offset in the step (tiles of 8 rows; a
+// lone row took the one-row path), which the batch decided. Failed at 90cd98e (the packed GEMM
+// alone: 233-371 of 864 draws had another logprob); passes since every row takes the one-row path
+// (kernels/cpu/paged_attention.h, "Batch invariance").
 TEST_CASE("a seeded request draws the same tokens and logprobs alone and beside long prefills",
-          "[engine][sampling][batch_invariance][!mayfail]") {
+          "[engine][sampling][batch_invariance]") {
   std::vector<std::vector<int32_t>> prompts;
   for (const auto& g : LoadGolden()) {
     if (g.max_new_tokens == 64 && g.prompt.size() <= 64) prompts.push_back(g.prompt);
