@@ -37,7 +37,7 @@ if [[ "${1:-}" == "--from-build" ]]; then
 fi
 binaries=(ribbond kernels_cuda_attention_test kernels_cuda_layer_ops_test gpu_golden_test gpu_packing_test
           cuda_load_errors_test ribbon_teacher_force ribbon_gpu_bench flashinfer_attention_test
-          kernels_cuda_sampling_test)
+          kernels_cuda_sampling_test gpu_device_sampling_test)
 py="$RIBBON_VENV/bin/python"
 
 if [[ -n "$from_build" ]]; then

@@ -9,7 +9,8 @@
 #   kernels      CUDA kernel tests (reference attention vs the CPU kernel, layer ops; FlashInfer's
 #                paged attention and the flashinfer backend vs the reference kernel; the device
 #                sampler vs the host sampler on 1,000 seeded draws)
-#   model_tests  stories260K fp32 golden, packing invariance (fp32 + bf16 flash/reference)
+#   model_tests  stories260K fp32 golden, packing invariance (fp32 + bf16 flash/reference), the
+#                runner's device sampling vs the host sampler on its own logits
 #   hf           bf16 agreement with transformers on this GPU (pytest)
 #   serving      ribbond on the GPU (scripts/gpu_serving_stage.py): capacity probe on a
 #                Llama-3.2-1B-shaped checkpoint, 64 concurrent stories260K goldens, OOM recovery
@@ -156,7 +157,7 @@ PY
 declare -A stage_files=(
   [smoke]="MANIFEST.json bin/kernels_cuda_layer_ops_test bin/cuda_load_errors_test"
   [kernels]="bin/kernels_cuda_attention_test bin/flashinfer_attention_test bin/kernels_cuda_sampling_test"
-  [model_tests]="bin/gpu_golden_test bin/gpu_packing_test data/stories260k/model.safetensors data/stories260k/config.json data/stories260k/golden.json"
+  [model_tests]="bin/gpu_golden_test bin/gpu_packing_test bin/gpu_device_sampling_test data/stories260k/model.safetensors data/stories260k/config.json data/stories260k/golden.json"
   [hf]="bin/ribbon_teacher_force tests/test_hf_agreement.py scripts/make_models.py"
   [serving]="bin/ribbond scripts/gpu_serving_stage.py scripts/make_models.py data/stories260k/model.safetensors data/stories260k/config.json data/stories260k/generation_config.json data/stories260k/golden.json"
   [bench_stage]="bin/ribbon_gpu_bench"
@@ -277,6 +278,7 @@ fi
 if wanted model_tests; then
   run_test model_tests gpu_golden_test "$(limit 40)" "$bundle/bin/gpu_golden_test"
   run_test model_tests gpu_packing_test "$(limit 60)" "$bundle/bin/gpu_packing_test"
+  run_test model_tests gpu_device_sampling_test "$(limit 30)" "$bundle/bin/gpu_device_sampling_test"
   finish_stage model_tests
 fi
 

@@ -25,6 +25,8 @@ absl::Status HostSamplingRunner::ResolveRowTokens(const StepPlan& plan) {
 
 absl::Status HostSamplingRunner::RunStep(const StepPlan& plan, StepOutput& out) {
   RETURN_IF_ERROR(ResolveRowTokens(plan));
+  ASSIGN_OR_RETURN(const bool sampled, ForwardAndSample(plan, row_tokens_, out));
+  if (sampled) return absl::OkStatus();
   const int64_t vocab = config().vocab_size;
   logits_.resize(plan.sample_rows.size() * static_cast<size_t>(vocab));
   RETURN_IF_ERROR(ComputeLogits(plan, row_tokens_, logits_));

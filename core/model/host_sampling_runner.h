@@ -1,7 +1,8 @@
 // HostSamplingRunner: a ModelRunner whose step is "compute the sample rows' logits, then sample
 // them on the host" (core/sampling/step_sampler.h), run to completion inside Launch. The CPU
-// runner, the CUDA runner (until it samples on its device) and the test fakes derive from it;
-// the linking of a plan's rows to the previous step's output is done here, once.
+// runner, the CUDA runner and the test fakes derive from it; the linking of a plan's rows to the
+// previous step's output is done here, once. A subclass may sample a step where its logits are
+// instead (ForwardAndSample: the CUDA runner on its device).
 //
 // Subclasses implement ComputeLogits and never throw out of it (wrap libtorch in GuardTorch,
 // core/model/torch_guard.h). ForwardLogits exposes the logits to tests and tools only (the
@@ -13,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/model/model_runner.h"
 #include "core/plan/validate_plan.h"
 
@@ -35,6 +37,15 @@ class HostSamplingRunner : public ModelRunner {
   // plan.token_ids; logits as ForwardLogits. The plan has passed ValidatePlan.
   virtual absl::Status ComputeLogits(const StepPlan& plan, std::span<const int32_t> row_tokens,
                                      std::span<float> logits) = 0;
+  // Runs the model over `plan` and samples every sample row itself, filling out.sampled (one per
+  // plan.sample_rows, in order) and out.sample_seconds: true. false (the default, and for a plan
+  // it does not cover) has the step run as ComputeLogits, then sampling on the host. Arguments
+  // as ComputeLogits; never throws.
+  virtual absl::StatusOr<bool> ForwardAndSample(const StepPlan& plan,
+                                                std::span<const int32_t> row_tokens,
+                                                StepOutput& out) {
+    return false;
+  }
   // Subclasses call this when their KV cache is replaced or released: links cannot reach a
   // step that ran over another cache.
   void ForgetPreviousStep() { previous_tokens_.clear(); }

@@ -119,18 +119,43 @@ void LlamaCudaRunner::EnsureWorkspace(int64_t rows) {
 absl::Status LlamaCudaRunner::ComputeLogits(const StepPlan& plan,
                                             std::span<const int32_t> row_tokens,
                                             std::span<float> logits) {
-  return GuardTorch("CUDA forward step", [&] {
+  return GuardTorch("CUDA forward step", [&]() -> absl::Status {
     c10::InferenceMode inference;
     c10::cuda::CUDAGuard guard(options_.device);
-    return ForwardOnDevice(plan, row_tokens, logits);
+    const auto stream = c10::cuda::getCurrentCUDAStream(options_.device.index());
+    ASSIGN_OR_RETURN(const DevicePlan d, Forward(plan, row_tokens));
+    ASSIGN_OR_RETURN(const at::Tensor device_logits, DeviceLogits(d));
+    if (device_logits.defined()) {
+      at::from_blob(logits.data(), device_logits.sizes(), at::kFloat).copy_(device_logits);
+    }
+    return CudaStatus(cudaStreamSynchronize(stream.stream()), "finishing the step");
   });
 }
 
-absl::Status LlamaCudaRunner::ForwardOnDevice(const StepPlan& plan,
-                                              std::span<const int32_t> row_tokens,
-                                              std::span<float> logits) {
+absl::StatusOr<bool> LlamaCudaRunner::ForwardAndSample(const StepPlan& plan,
+                                                       std::span<const int32_t> row_tokens,
+                                                       StepOutput& out) {
+  if (!options_.device_sampling || !DeviceSamplesStep(plan)) return false;
+  RETURN_IF_ERROR(GuardTorch("CUDA forward step with device sampling", [&]() -> absl::Status {
+    c10::InferenceMode inference;
+    c10::cuda::CUDAGuard guard(options_.device);
+    const auto stream = c10::cuda::getCurrentCUDAStream(options_.device.index());
+    ASSIGN_OR_RETURN(const DevicePlan d, Forward(plan, row_tokens));
+    ASSIGN_OR_RETURN(at::Tensor device_logits, DeviceLogits(d));
+    if (!device_logits.defined()) {
+      out.sampled.clear();
+      out.sample_seconds = 0;
+      return CudaStatus(cudaStreamSynchronize(stream.stream()), "finishing the step");
+    }
+    return sampler_.Sample(plan, device_logits, stream, out);  // waits for the ids
+  }));
+  return true;
+}
+
+absl::StatusOr<DevicePlan> LlamaCudaRunner::Forward(const StepPlan& plan,
+                                                    std::span<const int32_t> row_tokens) {
   const auto stream = c10::cuda::getCurrentCUDAStream(options_.device.index());
-  ASSIGN_OR_RETURN(const DevicePlan d, uploader_.Upload(plan, row_tokens, stream));
+  ASSIGN_OR_RETURN(DevicePlan d, uploader_.Upload(plan, row_tokens, stream));
   rows_ = plan.num_rows;
   EnsureWorkspace(rows_);
   const int64_t row_bytes = c_.hidden_size * x_.element_size();
@@ -139,8 +164,7 @@ absl::Status LlamaCudaRunner::ForwardOnDevice(const StepPlan& plan,
   RETURN_IF_ERROR(CudaStatus(kernels::GatherRows(embed, stream.stream()), "embedding lookup"));
   attention_.BeginStep(d);
   for (int64_t layer = 0; layer < c_.num_layers; ++layer) RETURN_IF_ERROR(Layer(d, layer));
-  RETURN_IF_ERROR(Logits(d, logits));
-  return CudaStatus(cudaStreamSynchronize(stream.stream()), "finishing the step");
+  return d;
 }
 
 absl::Status LlamaCudaRunner::Layer(const DevicePlan& plan, int64_t layer) {
@@ -202,9 +226,9 @@ absl::Status LlamaCudaRunner::Layer(const DevicePlan& plan, int64_t layer) {
   return absl::OkStatus();
 }
 
-absl::Status LlamaCudaRunner::Logits(const DevicePlan& plan, std::span<float> logits) {
+absl::StatusOr<at::Tensor> LlamaCudaRunner::DeviceLogits(const DevicePlan& plan) {
   const int64_t s = plan.num_samples;
-  if (s == 0) return absl::OkStatus();
+  if (s == 0) return at::Tensor();
   const cudaStream_t stream = CurrentStream(options_.device);
   const int64_t d = c_.hidden_size;
   const int64_t row_bytes = d * x_.element_size();
@@ -223,9 +247,8 @@ absl::Status LlamaCudaRunner::Logits(const DevicePlan& plan, std::span<float> lo
                             ElementOf(options_.dtype)};
   RETURN_IF_ERROR(CudaStatus(kernels::RmsNorm(norm, stream), "final RMSNorm"));
   // Logits in the compute dtype, then float32, as transformers computes them (lm_head, .float()).
-  const at::Tensor device_logits = at::mm(h, w_.lm_head.t()).to(at::kFloat);
-  at::from_blob(logits.data(), {s, c_.vocab_size}, at::kFloat).copy_(device_logits);
-  return absl::OkStatus();
+  // contiguous(): the device sampler reads rows of a plain [s, vocab] matrix.
+  return at::mm(h, w_.lm_head.t()).to(at::kFloat).contiguous();
 }
 
 }  // namespace ribbon::gpu
