@@ -119,7 +119,33 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) tokens[row] = token;
 }
 
+__global__ void ApplyLogitEditsKernel(float* logits, int64_t row_stride, int32_t rows,
+                                      int32_t vocab, const int32_t* row_begin,
+                                      const LogitEdit* edits) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (row >= rows) return;
+  float* logit = logits + row * row_stride;
+  for (int32_t e = row_begin[row]; e < row_begin[row + 1]; ++e) {
+    const LogitEdit edit = edits[e];
+    if (edit.token < 0 || edit.token >= vocab) continue;
+    logit[edit.token] = edit.ban ? sampling::kNegInf : __fadd_rn(logit[edit.token], edit.bias);
+  }
+}
+
 }  // namespace
+
+cudaError_t ApplyLogitEdits(const LogitEditsArgs& args, cudaStream_t stream) {
+  if (args.rows < 0 || args.vocab <= 0 || args.row_stride < args.vocab) {
+    return cudaErrorInvalidValue;
+  }
+  if (args.rows == 0) return cudaSuccess;
+  if (!args.logits || !args.row_begin || !args.edits) return cudaErrorInvalidValue;
+  constexpr int kRowsPerBlock = 128;
+  ApplyLogitEditsKernel<<<(args.rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock, 0,
+                          stream>>>(args.logits, args.row_stride, args.rows, args.vocab,
+                                    args.row_begin, args.edits);
+  return cudaGetLastError();
+}
 
 size_t SampleRowsWorkspaceBytes(int32_t rows, int64_t row_stride) {
   if (rows <= 0 || row_stride <= 0) return 0;

@@ -1,9 +1,10 @@
 // The CUDA runner samples on its device (core/model/cuda/device_sampler.h): for a step whose rows
 // the device sampler covers, the tokens Run returns equal what the host sampler draws from the
 // runner's own float32 logits (ForwardLogits + SampleStep), for greedy and seeded temperature /
-// top-k / top-p / min-p rows, on stories260K (float32, vocab 512) and a random bfloat16 model
-// with a 49,152-token vocabulary. A step with a row the device does not cover (a penalty,
-// logprobs) falls back to the host and gives the host's tokens and logprobs.
+// top-k / top-p / min-p rows, some with banned tokens and logit_bias, on stories260K (float32,
+// vocab 512) and a random bfloat16 model with a 49,152-token vocabulary. A step with a row the
+// device does not cover (a penalty, logprobs) falls back to the host and gives the host's tokens
+// and logprobs.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -38,6 +39,14 @@ StepPlan SampledPlan(BlockManager& blocks, int32_t vocab, std::mt19937_64& rng) 
     p.min_p = i % 5 == 0 ? 0.05f : 0.0f;
     p.seed = rng();
     plan->sampling[i].output_index = rng() % 1000;
+    // A token biased to dominate (twice: biases add up in order) and one pushed down; in every
+    // other such row the dominant token is also banned, and the ban must win.
+    if (i % 3 != 0) {
+      const auto favoured = static_cast<int32_t>(rng() % vocab);
+      p.logit_bias = {
+          {favoured, 30.0f}, {static_cast<int32_t>(rng() % vocab), -100.0f}, {favoured, 1.25f}};
+      if (i % 3 == 2) plan->sampling[i].banned = {favoured, static_cast<int32_t>(rng() % vocab)};
+    }
   }
   return std::move(*plan);
 }

@@ -3,13 +3,14 @@
 // must-show), over vocabularies up to 128,256 with ties, -inf, NaN and +inf entries and mixes of
 // temperature, top-k, top-p and min-p (tests/kernels/sampling_cases.h); the kernel is
 // deterministic, reads only [0, vocab) of each padded row, samples in place (the logits as its
-// workspace) and rejects bad arguments.
+// workspace) and rejects bad arguments; ApplyLogitEdits bans and biases bit for bit as the host.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -115,6 +116,53 @@ TEST_CASE("the device sampler is deterministic and reads only the vocabulary",
   for (int run = 0; run < 3; ++run) CHECK(DeviceTokens(cases, vocab, vocab + 64) == first);
   CHECK(DeviceTokens(cases, vocab, vocab + 64, /*in_place=*/true) == first);
   for (int r = 0; r < 32; ++r) CHECK(first[r] == testing::HostToken(cases[r]));
+}
+
+TEST_CASE("logit edits ban and bias as the host sampler does", "[kernels][cuda][sampling]") {
+  std::mt19937_64 rng(11);
+  const int32_t vocab = 1000, rows = 40;
+  const int64_t stride = vocab + 3;
+  std::vector<float> logits(rows * stride);
+  for (float& x : logits) x = std::normal_distribution<float>(0.0f, 3.0f)(rng);
+  std::vector<int32_t> row_begin = {0};
+  std::vector<kernels::LogitEdit> edits;
+  std::vector<float> want = logits;
+  for (int32_t r = 0; r < rows; ++r) {
+    std::vector<int32_t> banned;
+    std::vector<std::pair<int32_t, float>> biases;
+    for (int b = 0; b < r % 4; ++b) banned.push_back(static_cast<int32_t>(rng() % vocab));
+    for (int b = 0; b < r % 5; ++b) {
+      // Repeated tokens add up in order; out-of-range tokens are ignored.
+      const int32_t token = b == 2 ? biases[0].first : static_cast<int32_t>(rng() % (vocab + 20));
+      biases.emplace_back(token, std::uniform_real_distribution<float>(-100.0f, 100.0f)(rng));
+    }
+    if (r % 7 == 0 && !biases.empty()) banned.push_back(biases[0].first);  // the ban wins
+    // The host sampler's edits (core/sampling/step_sampler.cpp), on the expected logits.
+    float* row = want.data() + r * stride;
+    for (int32_t id : banned)
+      if (id < vocab) row[id] = -std::numeric_limits<float>::infinity();
+    for (const auto& [id, bias] : biases)
+      if (id >= 0 && id < vocab) row[id] += bias;
+    for (int32_t id : banned) edits.push_back({id, 0.0f, 1});
+    for (const auto& [id, bias] : biases) edits.push_back({id, bias, 0});
+    row_begin.push_back(static_cast<int32_t>(edits.size()));
+  }
+  DeviceBuffer d_logits = DeviceBuffer::From(logits);
+  DeviceBuffer d_row_begin = DeviceBuffer::From(row_begin);
+  DeviceBuffer d_edits = DeviceBuffer::From(edits);
+  kernels::LogitEditsArgs args{d_logits.as<float>(),
+                               stride,
+                               rows,
+                               vocab,
+                               d_row_begin.as<int32_t>(),
+                               d_edits.as<kernels::LogitEdit>()};
+  CUDA_REQUIRE(kernels::ApplyLogitEdits(args, nullptr));
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  const std::vector<float> got = d_logits.To<float>();
+  CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+  CHECK(got != logits);
+  args.row_stride = vocab - 1;
+  CHECK(kernels::ApplyLogitEdits(args, nullptr) == cudaErrorInvalidValue);
 }
 
 TEST_CASE("the device sampler rejects bad arguments", "[kernels][cuda][sampling]") {
