@@ -52,6 +52,10 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
   o.push_back(Str("model.attention_backend", "Attention implementation; \"auto\" picks per device.",
                   Field(&C::model, &ModelSection::attention_backend),
                   {"auto", "reference", "flash", "cudnn", "flashinfer"}));
+  o.push_back(Str("model.sampling",
+                  "Where tokens are sampled: \"auto\" (on the GPU where its sampler covers the "
+                  "step) or \"host\".",
+                  Field(&C::model, &ModelSection::sampling), {"auto", "host"}));
   o.push_back(Num("model.num_threads", "CPU intra-op threads; 0 = torch's default.",
                   Field(&C::model, &ModelSection::num_threads), 0, 1024));
   o.push_back(Str("model.chat_template", "Jinja file replacing the model's chat template.",

@@ -29,6 +29,7 @@ struct ModelSection {
   std::string device = "cpu";
   std::string dtype = "auto";
   std::string attention_backend = "auto";
+  std::string sampling = "auto";  // "auto" or "host" (ModelLoadOptions::sampling)
   int64_t num_threads = 0;
   std::string chat_template;  // Jinja file overriding the model's chat template; "" = the model's
 

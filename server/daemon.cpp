@@ -179,6 +179,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection&
   load.device = model.device;
   load.dtype = model.dtype;
   load.attention_backend = model.attention_backend;
+  load.sampling = model.sampling;
   load.num_threads = static_cast<int32_t>(model.num_threads);
   return ribbon::LoadModel(load);
 }

@@ -49,6 +49,10 @@ struct ModelLoadOptions {
   std::string dtype = "auto";  // compute dtype: "auto", "float32", "bfloat16", "float16"
   std::string attention_backend = "auto";  // "auto", "reference", "flash", "cudnn", "flashinfer"
   int32_t num_threads = 0;                 // CPU intra-op threads; 0 = leave torch's default
+  // "auto": a CUDA runner samples on the device the steps its sampler covers (the rest on the
+  // host); "host": every step's logits come back and are sampled on the host (the CPU runner
+  // always samples on the host).
+  std::string sampling = "auto";
 };
 
 // What a step hands back.

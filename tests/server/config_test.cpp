@@ -108,6 +108,13 @@ TEST_CASE("configuration errors are exact", "[config]") {
   resolved = ResolveConfig(Flags({"--model", "/m", "--log.format", "xml"}), no_env);
   CHECK(MessageOf(resolved.status()) == "config: log.format = \"xml\" is not one of: text, json");
 
+  resolved = ResolveConfig(Flags({"--model", "/m", "--model.sampling", "gpu"}), no_env);
+  CHECK(MessageOf(resolved.status()) ==
+        "config: model.sampling = \"gpu\" is not one of: auto, host");
+  resolved = ResolveConfig(Flags({"--model", "/m", "--model.sampling", "host"}), no_env);
+  REQUIRE(resolved.ok());
+  CHECK(resolved->model.sampling == "host");
+
   resolved = ResolveConfig(Flags({"--model", "/m", "--debug.step_delay_ms", "fast"}), no_env);
   CHECK(MessageOf(resolved.status()) ==
         "flag --debug.step_delay_ms: debug.step_delay_ms must be an integer, got \"fast\"");

@@ -68,6 +68,11 @@ absl::StatusOr<CudaRunnerOptions> ResolveOptions(const ModelLoadOptions& options
   CudaRunnerOptions resolved;
   ASSIGN_OR_RETURN(resolved.device, ParseDevice(options.device));
   ASSIGN_OR_RETURN(resolved.dtype, ParseDtype(options.dtype));
+  if (options.sampling != "auto" && options.sampling != "host") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.sampling: \"", options.sampling, "\" is not auto or host"));
+  }
+  resolved.device_sampling = options.sampling == "auto";
   const AttentionShape shape{static_cast<int32_t>(config.num_heads),
                              static_cast<int32_t>(config.num_kv_heads),
                              static_cast<int32_t>(config.head_dim),
