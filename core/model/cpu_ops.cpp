@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -14,6 +16,18 @@ int64_t Grain(int64_t work_per_row) {
 }
 
 }  // namespace
+
+void ParallelItems(int64_t items, int64_t work_per_item, const std::function<void(int64_t)>& fn) {
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), items);
+  if (threads <= 1 || items * work_per_item < (int64_t{1} << 18)) {
+    for (int64_t item = 0; item < items; ++item) fn(item);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(item);
+  });
+}
 
 void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t dim,
              int64_t x_stride, int64_t out_stride, float eps) {

@@ -5,8 +5,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace ribbon::cpu {
+
+// Runs fn(item) for every item in [0, items) on torch's intra-op threads, each thread taking the
+// next item from a shared counter, or on the calling thread alone when items * work_per_item is
+// under ~256K (a fork and a barrier would cost more). Why not at::parallel_for's equal shares:
+// on a core shared with another process one thread runs slower, and the whole step then waited
+// for its half (measured here: a second busy process halved the step rate); taken one by one,
+// the items go to whichever thread is free. Which thread runs an item must not change its
+// result (every caller's items are independent and write disjoint outputs).
+void ParallelItems(int64_t items, int64_t work_per_item, const std::function<void(int64_t)>& fn);
 
 // out[r] = x[r] / rms(x[r]) * weight, for `rows` rows of `dim` (out may equal x).
 void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t dim,

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "core/model/cpu_ops.h"
 #include "kernels/cpu/packed_gemm.h"
 
 namespace ribbon {
@@ -87,19 +88,14 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
                                      .ldo = w.n,
                                      .m = rows,
                                      .accumulate = accumulate};
-  // Work items are (panel, chunk of rows), panel-major, so a thread's contiguous share keeps one
-  // panel in cache while its rows go by. A task gets at least ~256K multiply-adds, so the tiny
-  // GEMMs of a small model stay on one thread instead of paying a fork and a barrier each.
+  // Work items are (panel, chunk of rows); a thread keeps one panel in cache while a chunk's rows
+  // go by. The tiny GEMMs of a small model stay on one thread (ParallelItems).
   const int64_t panels = kernels::PackedPanels(w.n);
   const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
   const int64_t chunk_rows = std::min(rows, kRowChunk);
-  const int64_t grain =
-      std::max<int64_t>(1, (int64_t{1} << 18) / (chunk_rows * w.k * kernels::kPanelWidth));
-  at::parallel_for(0, panels * chunks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t panel = item / chunks, row = (item % chunks) * kRowChunk;
-      kernels::PackedGemmCpu(args, panel, panel + 1, row, row + kRowChunk);
-    }
+  cpu::ParallelItems(panels * chunks, chunk_rows * w.k * kernels::kPanelWidth, [&](int64_t item) {
+    const int64_t panel = item / chunks, row = (item % chunks) * kRowChunk;
+    kernels::PackedGemmCpu(args, panel, panel + 1, row, row + kRowChunk);
   });
 }
 

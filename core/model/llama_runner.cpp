@@ -249,9 +249,12 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
   a.block_size = block_size_;
   a.sliding_window = static_cast<int32_t>(c_.sliding_window);
   a.scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
+  // An item walks one row's keys for a KV group's heads; 64 keys is the work assumed per item
+  // when deciding whether a step's attention is worth more than one thread.
   const int64_t items = kernels::PagedAttentionWorkItems(a);
-  at::parallel_for(0, items, 1,
-                   [&](int64_t begin, int64_t end) { kernels::PagedAttentionCpu(a, begin, end); });
+  const int64_t work_per_item = 64 * c_.head_dim * (c_.num_heads / c_.num_kv_heads);
+  cpu::ParallelItems(items, work_per_item,
+                     [&](int64_t item) { kernels::PagedAttentionCpu(a, item, item + 1); });
 }
 
 void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
