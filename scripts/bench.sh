@@ -17,9 +17,9 @@
 # Knobs: RIBBON_BENCH_THREADS (default 2), RIBBON_BENCH_SCALE (prompt counts of packing_bench,
 # default 1), RIBBON_BENCH_ONLY (space-separated subset of: peers chain packing metrics hf tokenizer;
 # default: peers chain packing metrics; hf, ribbon vs transformers, stays as a reference), BENCH_QUICK=1.
-# The full default run has not been timed end to end yet (BENCH_QUICK=1 is a few minutes once
-# the peers are built, plus the packing bench); the load average is printed throughout,
-# because other jobs on the same cores change every figure.
+# The full default run took 14 min 39 s on a quiet 2-core machine once the peers were built
+# (docs/perf/peers-2026-12-05-1203e08.md); BENCH_QUICK=1 is a few minutes. The load average is
+# printed throughout, because other jobs on the same cores change every figure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
