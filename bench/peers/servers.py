@@ -37,11 +37,19 @@ class Server:
         self.log.close()
 
 
+class ExitedEarly(RuntimeError):
+    """A server process ended before it was ready; returncode < 0 means killed by a signal."""
+
+    def __init__(self, what, returncode):
+        super().__init__(f"{what} exited with {returncode} before it was ready")
+        self.returncode = returncode
+
+
 def wait_for(predicate, what, proc, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before it was ready")
+            raise ExitedEarly(what, proc.returncode)
         try:
             value = predicate()
             if value:

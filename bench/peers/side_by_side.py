@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.request
 
-from servers import Server, start_llama_server, start_ribbond, start_vllm, wait_for
+from servers import ExitedEarly, Server, start_llama_server, start_ribbond, start_vllm, wait_for
 
 ENGINE_BATCHES = [1, 8, 32]
 CONCURRENCY = [1, 8, 32]
@@ -70,22 +70,37 @@ def ribbon_engine(build, hf_dir, threads, decode):
 NO_REPACK = set()  # GGUF files llama.cpp crashed on with weight repacking (logged once each)
 
 
+def with_repack_fallback(gguf, what, run):
+    """run(no_repack). Where the peer dies by a signal with its weights repacked (llama.cpp
+    0c1e570's AMX path segfaults on Q4_1 on Xeons with AMX inside this VM, seen 2026-12-05), the
+    file is run again, and from then on, with --no-repack: its generic AVX-512 kernels."""
+    if gguf in NO_REPACK:
+        return run(True)
+    try:
+        return run(False)
+    except ExitedEarly as e:
+        if e.returncode >= 0:
+            raise
+        log(f"{what} died by signal {-e.returncode} on {os.path.basename(gguf)}; run again with "
+            "--no-repack (recorded as llama_cpp_no_repack in the JSON)")
+        NO_REPACK.add(gguf)
+        return run(True)
+
+
 def llama_engine(peer_bin, gguf, threads, decode):
-    """llama-batched-bench on one file. Where the peer dies by a signal with its weights repacked
-    (llama.cpp 0c1e570's AMX path segfaults on Q4_1 on Xeons with AMX inside this VM, seen
-    2026-12-05), the file is rerun, and kept, with --no-repack: its generic AVX-512 kernels."""
     ctx = max(ENGINE_BATCHES) * (128 + decode) + 256
     cmd = [os.path.join(peer_bin, "llama-batched-bench"), "-m", gguf, "-c", str(ctx), "-b", "2048",
            "-ub", "512", "-npp", "128", "-ntg", str(decode), "-npl", ",".join(map(str, ENGINE_BATCHES)),
            "-t", str(threads), "-tb", str(threads), "--output-format", "jsonl"]
-    out = subprocess.run(cmd + (["--no-repack"] if gguf in NO_REPACK else []), capture_output=True,
-                         text=True)
-    if out.returncode < 0 and gguf not in NO_REPACK:
-        log(f"llama-batched-bench died by signal {-out.returncode} on {os.path.basename(gguf)}; "
-            "rerun with --no-repack (recorded as llama_cpp_no_repack in the JSON)")
-        NO_REPACK.add(gguf)
-        out = subprocess.run(cmd + ["--no-repack"], capture_output=True, text=True)
-    out.check_returncode()
+
+    def run(no_repack):
+        out = subprocess.run(cmd + (["--no-repack"] if no_repack else []), capture_output=True, text=True)
+        if out.returncode < 0:
+            raise ExitedEarly("llama-batched-bench", out.returncode)
+        out.check_returncode()
+        return out
+
+    out = with_repack_fallback(gguf, "llama-batched-bench", run)
     rows = [json.loads(l) for l in (out.stdout + out.stderr).splitlines() if l.startswith("{")]
     return {r["pl"]: {"prefill": r["speed_pp"], "decode": r["speed_tg"]} for r in rows}
 
@@ -150,29 +165,18 @@ def requests_for(c, quick):
     return max(2, c) if quick else {1: 4, 8: 16}.get(c, c)
 
 
-def start_peer_server(a, gguf, work):
-    """llama-server on gguf; as llama_engine, a file it dies on by a signal with its weights
-    repacked is started again, and kept, with --no-repack."""
-    try:
-        return start_llama_server(a, gguf, work, no_repack=gguf in NO_REPACK)
-    except RuntimeError as e:
-        if gguf in NO_REPACK or "exited with -" not in str(e):
-            raise
-        log(f"{e} on {os.path.basename(gguf)}; started again with --no-repack")
-        NO_REPACK.add(gguf)
-        return start_llama_server(a, gguf, work, no_repack=True)
-
-
 def start_servers(a, name, hf_dir, gguf, work, servers):
     """Fills servers (side -> (Server, target, model name for the bench)) as each comes up, so
     that the caller stops every one started even when a later one fails."""
     server, target = start_ribbond(a, hf_dir, work)
     servers["ribbon"] = (server, target, "")
     if a.peer_bin:
-        server, target = start_peer_server(a, gguf, work)
+        server, target = with_repack_fallback(
+            gguf, "llama-server", lambda nr: start_llama_server(a, gguf, work, nr))
         servers["llama.cpp"] = (server, target, "")
         for label, ref in a.references.get(name, []):
-            server, target = start_peer_server(a, ref, work)
+            server, target = with_repack_fallback(
+                ref, "llama-server", lambda nr, ref=ref: start_llama_server(a, ref, work, nr))
             servers[label] = (server, target, "")
     if a.vllm_python and name not in a.vllm_skip:
         try:

@@ -21,6 +21,7 @@ namespace ribbon::kernels::packed_gemm_detail {
 // +11 %. A one-row tile streams faster without it (batch 1 -17 % with it), so it has none. The
 // distance (4, 16 or 64 rows) made no measurable difference. Prefetching changes no result.
 constexpr int64_t kPrefetchRows = 16;
+constexpr int kFloatsPerCacheLine = 16;
 
 // Rows [row0, row0 + R) against columns [c0, c0 + C * lanes) of one panel; `valid` is how many of
 // the panel's 64 columns exist (fewer only in the last panel).
@@ -36,7 +37,7 @@ inline void Tile(const PackedGemmArgs& g, const float* panel, int64_t col_base, 
   const float* w = panel + c0;
   for (int64_t i = 0; i < g.k; ++i, w += kPanelWidth) {
     if constexpr (R > 1) {
-      for (int c = 0; c < C * V::kLanes; c += 16) {
+      for (int c = 0; c < C * V::kLanes; c += kFloatsPerCacheLine) {
         __builtin_prefetch(w + kPrefetchRows * kPanelWidth + c);
       }
     }
