@@ -108,27 +108,4 @@ void AddBias(float* out, const float* bias, int64_t rows, int64_t width, int64_t
   });
 }
 
-void FloatToBf16(const float* in, uint16_t* out, int64_t n) {
-  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, in + i, 4);
-      const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
-      out[i] =
-          std::isnan(in[i]) ? uint16_t{0x7FC0} : static_cast<uint16_t>((bits + rounding) >> 16);
-    }
-  });
-}
-
-void Bf16ToFloat(const uint16_t* in, float* out, int64_t n, bool accumulate) {
-  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const uint32_t bits = static_cast<uint32_t>(in[i]) << 16;
-      float value;
-      std::memcpy(&value, &bits, 4);
-      out[i] = accumulate ? out[i] + value : value;
-    }
-  });
-}
-
 }  // namespace ribbon::cpu

@@ -42,9 +42,4 @@ void WriteKv(const float* k_src, const float* v_src, int64_t src_stride, const i
 // out[r] += bias for `rows` rows of `width` with stride.
 void AddBias(float* out, const float* bias, int64_t rows, int64_t width, int64_t stride);
 
-// bfloat16 stored as raw 16-bit patterns (round to nearest even), so this header stays torch-free.
-void FloatToBf16(const float* in, uint16_t* out, int64_t n);
-// out = float(in), or out += float(in) when `accumulate`.
-void Bf16ToFloat(const uint16_t* in, float* out, int64_t n, bool accumulate);
-
 }  // namespace ribbon::cpu

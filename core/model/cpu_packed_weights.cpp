@@ -23,17 +23,20 @@ constexpr int64_t kRowChunk = 240;
 }  // namespace
 
 absl::StatusOr<PackedWeights> PackedWeights::Pack(std::span<at::Tensor* const> tensors,
+                                                  kernels::PackedDtype dtype,
                                                   std::vector<PackedLinear>* linears) {
-  int64_t floats = 0;
+  const int64_t element_bytes = kernels::PackedElementBytes(dtype);
+  int64_t total = 0;
   for (const at::Tensor* t : tensors) {
-    if (t->dim() != 2 || t->scalar_type() != at::kFloat) {
-      return absl::InvalidArgumentError("PackedWeights: every weight must be a float32 matrix");
+    if (t->dim() != 2 || !at::isFloatingType(t->scalar_type())) {
+      return absl::InvalidArgumentError(
+          "PackedWeights: every weight must be a floating-point matrix");
     }
-    // Each weight starts on a 64-byte boundary (16 floats).
-    floats += RoundUp(kernels::PackedWeightFloats(t->size(0), t->size(1)), 16);
+    // Each weight starts on a 64-byte boundary.
+    total += RoundUp(kernels::PackedWeightElements(t->size(0), t->size(1)) * element_bytes, 64);
   }
   PackedWeights packed;
-  packed.bytes_ = floats * static_cast<int64_t>(sizeof(float));
+  packed.bytes_ = total;
   // One huge page more than needed, so the start can be moved to a 2 MiB boundary.
   packed.mapping_size_ = RoundUp(static_cast<size_t>(packed.bytes_), kHugePage) + kHugePage;
   void* map = mmap(nullptr, packed.mapping_size_, PROT_READ | PROT_WRITE,
@@ -43,19 +46,20 @@ absl::StatusOr<PackedWeights> PackedWeights::Pack(std::span<at::Tensor* const> t
         absl::StrFormat("cannot map %d bytes for the packed CPU weights", packed.mapping_size_));
   }
   packed.mapping_ = map;
-  float* base = reinterpret_cast<float*>(RoundUp(reinterpret_cast<uintptr_t>(map), kHugePage));
+  char* base = reinterpret_cast<char*>(RoundUp(reinterpret_cast<uintptr_t>(map), kHugePage));
   packed.huge_pages_ = madvise(base, RoundUp(packed.bytes_, kHugePage), MADV_HUGEPAGE) == 0;
   linears->clear();
-  float* next = base;
+  char* next = base;
   for (at::Tensor* t : tensors) {
-    const at::Tensor w = t->contiguous();
+    // A bfloat16 checkpoint tensor is widened first (exactly), so packing rounds only once.
+    const at::Tensor w = t->to(at::kFloat).contiguous();
     const int64_t n = w.size(0), k = w.size(1);
     const float* src = w.data_ptr<float>();
     at::parallel_for(0, kernels::PackedPanels(n), 1, [&](int64_t begin, int64_t end) {
-      kernels::PackWeightCpu(src, k, n, k, next, begin, end);
+      kernels::PackWeightCpu(src, k, n, k, next, dtype, begin, end);
     });
-    linears->push_back({next, n, k});
-    next += RoundUp(kernels::PackedWeightFloats(n, k), 16);
+    linears->push_back({next, dtype, n, k});
+    next += RoundUp(kernels::PackedWeightElements(n, k) * element_bytes, 64);
     *t = at::Tensor();
   }
   return packed;
@@ -87,7 +91,8 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
                                      .out = out,
                                      .ldo = w.n,
                                      .m = rows,
-                                     .accumulate = accumulate};
+                                     .accumulate = accumulate,
+                                     .dtype = w.dtype};
   // Work items are (panel, chunk of rows); a thread keeps one panel in cache while a chunk's rows
   // go by. The tiny GEMMs of a small model stay on one thread (ParallelItems).
   const int64_t panels = kernels::PackedPanels(w.n);
@@ -101,7 +106,7 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
 
 void GatherPackedRows(const PackedLinear& w, const int32_t* ids, float* out, int64_t rows) {
   at::parallel_for(0, rows, std::max<int64_t>(1, 4096 / w.k), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) kernels::UnpackRowCpu(w.data, w.k, ids[r], out + r * w.k);
+    for (int64_t r = begin; r < end; ++r) kernels::UnpackRowCpu(w.data, w.dtype, w.k, ids[r], out + r * w.k);
   });
 }
 

@@ -1,4 +1,4 @@
-// PackedWeights: the CPU runner's float32 GEMM weights, packed once at load into
+// PackedWeights: the CPU runner's GEMM weights (float32 or bfloat16), packed once at load into
 // kernels/cpu/packed_gemm's panel layout inside one mapping that is 2 MiB-aligned and advised
 // for transparent huge pages; and the threaded GEMM over them.
 //
@@ -20,23 +20,26 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kernels/cpu/packed_gemm.h"
 
 namespace ribbon {
 
-// One packed [n, k] weight (out features n, in features k).
+// One packed [n, k] weight (out features n, in features k), of `dtype`.
 struct PackedLinear {
-  const float* data = nullptr;
+  const void* data = nullptr;
+  kernels::PackedDtype dtype = kernels::PackedDtype::kFloat32;
   int64_t n = 0;
   int64_t k = 0;
 };
 
 class PackedWeights {
  public:
-  // Packs each tensor (float32, 2-D [n, k]) into the mapping, in order, and releases it right
-  // after (`*tensor` is reset), so peak memory stays near one copy of the weights. Returns
-  // RESOURCE_EXHAUSTED when the mapping cannot be made, INVALID_ARGUMENT for a tensor that is not
-  // float32 2-D.
+  // Packs each tensor (2-D [n, k], floating point) into the mapping as `dtype`, in order, and
+  // releases it right after (`*tensor` is reset), so peak memory stays near one copy of the
+  // weights. Returns RESOURCE_EXHAUSTED when the mapping cannot be made, INVALID_ARGUMENT for a
+  // tensor that is not a floating-point matrix.
   static absl::StatusOr<PackedWeights> Pack(std::span<at::Tensor* const> tensors,
+                                            kernels::PackedDtype dtype,
                                             std::vector<PackedLinear>* linears);
 
   PackedWeights(PackedWeights&& other) noexcept;
@@ -45,7 +48,7 @@ class PackedWeights {
   PackedWeights& operator=(const PackedWeights&) = delete;
   ~PackedWeights();
 
-  int64_t bytes() const { return bytes_; }         // the packed floats, zero padding included
+  int64_t bytes() const { return bytes_; }         // the packed weights, zero padding included
   bool huge_pages() const { return huge_pages_; }  // the kernel accepted the advice
 
  private:

@@ -1,11 +1,10 @@
-// The CPU ModelRunner for Llama-family decoders (Llama, Mistral, Qwen2), float32.
-// One step = a constant number of ATen GEMM calls per layer plus hand-written loops
-// (core/model/cpu_ops) and one attention kernel over the whole ribbon (kernels/cpu).
+// The CPU ModelRunner for Llama-family decoders (Llama, Mistral, Qwen2): float32 or bfloat16
+// weights, float32 arithmetic. One step = four packed GEMMs per layer (kernels/cpu/packed_gemm)
+// plus hand-written loops (core/model/cpu_ops) and one attention kernel over the whole ribbon.
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
-#include <ATen/ops/mm.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
 
@@ -32,22 +31,18 @@
 namespace ribbon {
 namespace {
 
-// One GEMM weight as the runner uses it: float32 weights packed for kernels/cpu/packed_gemm (one
-// kernel for every step size, so a row's result never depends on the rest of the step), or
-// bfloat16 weights kept [n, k] for torch's mm.
-struct CpuLinear {
-  PackedLinear packed;
-  at::Tensor bf16;
-};
-
+// The GEMM weights of one layer, packed for kernels/cpu/packed_gemm in the compute dtype: one
+// kernel for every step size, so a row's result never depends on the rest of the step (float32
+// and bfloat16 alike).
 struct CpuLayerLinears {
-  CpuLinear qkv, o, gate_up, down;
+  PackedLinear qkv, o, gate_up, down;
 };
 
 class LlamaCpuRunner final : public HostSamplingRunner {
  public:
-  // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations stay float32).
-  LlamaCpuRunner(ModelConfig config, LlamaWeights weights, at::ScalarType gemm_dtype)
+  // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations, products and
+  // sums stay float32).
+  LlamaCpuRunner(ModelConfig config, LlamaWeights weights, kernels::PackedDtype gemm_dtype)
       : c_(std::move(config)),
         w_(std::move(weights)),
         gemm_dtype_(gemm_dtype),
@@ -59,11 +54,10 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
     return absl::StrFormat(
-        "cpu %s GEMMs, float32 activations and KV, %d threads, attention=cpu-paged",
-        gemm_dtype_ == at::kBFloat16
-            ? std::string("bfloat16")
-            : absl::StrFormat("float32 packed (%s%s)", kernels::PackedGemmIsa(),
-                              packed_ && packed_->huge_pages() ? ", huge pages" : ""),
+        "cpu %s packed GEMMs (%s%s), float32 activations and KV, %d threads, "
+        "attention=cpu-paged",
+        gemm_dtype_ == kernels::PackedDtype::kBFloat16 ? "bfloat16" : "float32",
+        kernels::PackedGemmIsa(), packed_ && packed_->huge_pages() ? ", huge pages" : "",
         at::get_num_threads());
   }
   int64_t weight_bytes() const override { return w_.bytes; }
@@ -108,9 +102,6 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   }
 
  private:
-  absl::Status PackFloatWeights();
-  // out[rows, n] = in[rows, k] @ w[n, k]^T (or += when `accumulate`), in the weights' dtype.
-  void Gemm(float* out, const float* in, const CpuLinear& w, int64_t rows, bool accumulate);
   void Embed(std::span<const int32_t> tokens, float* out);
   absl::Status Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
                        std::span<float> logits);
@@ -120,10 +111,10 @@ class LlamaCpuRunner final : public HostSamplingRunner {
 
   ModelConfig c_;
   LlamaWeights w_;
-  at::ScalarType gemm_dtype_;
+  kernels::PackedDtype gemm_dtype_;
   RopeTables rope_;
   std::vector<CpuLayerLinears> linears_;
-  CpuLinear lm_head_;  // float32: also the embedding table when the two are tied
+  PackedLinear lm_head_;  // also the float32 embedding table when the two are tied
   std::optional<PackedWeights> packed_;
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
   int32_t num_blocks_ = 0;
@@ -131,14 +122,12 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   // Workspaces sized for `capacity_` rows, reused every step.
   int64_t capacity_ = 0;
   at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
-  at::Tensor bf16_in_, bf16_out_;  // GEMM operands when the weights are bfloat16
   int64_t rows_ = 0;               // rows of the step in flight
 };
 
-// float32 GEMM weights are packed for kernels/cpu/packed_gemm (PackFloatWeights). bfloat16 ones
-// stay [out, in] ([n, k]) as the checkpoint stores them: torch's bf16 mm is fast on the
-// transposed view of a contiguous [out, in] tensor; on a contiguous [in, out] one it falls back
-// to a path 30-40x slower (bench on AVX2, m = 1..512).
+// Every GEMM weight goes into one huge-page mapping, released tensor by tensor. A tied float32
+// embedding is not kept twice: token rows are read back out of the packed LM head (Embed). A
+// bfloat16 LM head would round the embedding, so then the float32 table stays.
 absl::Status LlamaCpuRunner::PrepareGemmWeights() {
   c10::InferenceMode guard;
   const bool tied = w_.lm_head.data_ptr() == w_.embed.data_ptr();
@@ -148,59 +137,21 @@ absl::Status LlamaCpuRunner::PrepareGemmWeights() {
       if (t->defined()) w_.bytes += t->nbytes();
     }
   }
-  if (gemm_dtype_ == at::kFloat) return PackFloatWeights();
-  auto convert = [](at::Tensor& w) { return CpuLinear{{}, w.to(at::kBFloat16).contiguous()}; };
-  for (LlamaLayerWeights& layer : w_.layers) {
-    linears_.push_back(
-        {convert(layer.qkv), convert(layer.o), convert(layer.gate_up), convert(layer.down)});
-    layer.qkv = layer.o = layer.gate_up = layer.down = at::Tensor();
-  }
-  lm_head_ = convert(w_.lm_head);
-  w_.lm_head = at::Tensor();
-  w_.bytes += w_.embed.nbytes() + (tied ? 0 : lm_head_.bf16.nbytes());
-  for (const CpuLayerLinears& l : linears_) {
-    w_.bytes +=
-        l.qkv.bf16.nbytes() + l.o.bf16.nbytes() + l.gate_up.bf16.nbytes() + l.down.bf16.nbytes();
-  }
-  return absl::OkStatus();
-}
-
-// Every GEMM weight goes into one huge-page mapping, released tensor by tensor. A tied embedding
-// is not kept twice: token rows are read back out of the packed LM head (Embed).
-absl::Status LlamaCpuRunner::PackFloatWeights() {
-  const bool tied = w_.lm_head.data_ptr() == w_.embed.data_ptr();
   std::vector<at::Tensor*> tensors;
   for (LlamaLayerWeights& layer : w_.layers) {
     for (at::Tensor* t : {&layer.qkv, &layer.o, &layer.gate_up, &layer.down}) tensors.push_back(t);
   }
   tensors.push_back(&w_.lm_head);
   std::vector<PackedLinear> packed;
-  ASSIGN_OR_RETURN(PackedWeights weights, PackedWeights::Pack(tensors, &packed));
+  ASSIGN_OR_RETURN(PackedWeights weights, PackedWeights::Pack(tensors, gemm_dtype_, &packed));
   for (size_t l = 0; l < w_.layers.size(); ++l) {
-    linears_.push_back(
-        {{packed[4 * l]}, {packed[4 * l + 1]}, {packed[4 * l + 2]}, {packed[4 * l + 3]}});
+    linears_.push_back({packed[4 * l], packed[4 * l + 1], packed[4 * l + 2], packed[4 * l + 3]});
   }
-  lm_head_ = {packed.back(), {}};
-  if (tied) w_.embed = at::Tensor();
+  lm_head_ = packed.back();
+  if (tied && gemm_dtype_ == kernels::PackedDtype::kFloat32) w_.embed = at::Tensor();
   w_.bytes += weights.bytes() + (w_.embed.defined() ? w_.embed.nbytes() : 0);
   packed_ = std::move(weights);
   return absl::OkStatus();
-}
-
-void LlamaCpuRunner::Gemm(float* out, const float* in, const CpuLinear& w, int64_t rows,
-                          bool accumulate) {
-  if (w.packed.data) {
-    PackedGemm(w.packed, in, out, rows, accumulate);
-    return;
-  }
-  const int64_t n = w.bf16.size(0), k = w.bf16.size(1);
-  uint16_t* a16 = static_cast<uint16_t*>(bf16_in_.data_ptr());
-  uint16_t* o16 = static_cast<uint16_t*>(bf16_out_.data_ptr());
-  cpu::FloatToBf16(in, a16, rows * k);
-  at::Tensor o16_view = at::from_blob(o16, {rows, n}, at::TensorOptions().dtype(at::kBFloat16));
-  at::mm_out(o16_view, at::from_blob(a16, {rows, k}, at::TensorOptions().dtype(at::kBFloat16)),
-             w.bf16.t());
-  cpu::Bf16ToFloat(o16, out, rows * n, accumulate);
 }
 
 void LlamaCpuRunner::Embed(std::span<const int32_t> tokens, float* out) {
@@ -208,7 +159,7 @@ void LlamaCpuRunner::Embed(std::span<const int32_t> tokens, float* out) {
   if (w_.embed.defined()) {
     cpu::GatherRows(w_.embed.data_ptr<float>(), tokens.data(), out, rows, c_.hidden_size);
   } else {
-    GatherPackedRows(lm_head_.packed, tokens.data(), out, rows);
+    GatherPackedRows(lm_head_, tokens.data(), out, rows);
   }
 }
 
@@ -222,12 +173,6 @@ void LlamaCpuRunner::EnsureWorkspace(int64_t rows) {
   attn_ = at::empty({capacity_, c_.q_size()}, at::kFloat);
   gate_up_ = at::empty({capacity_, 2 * c_.intermediate_size}, at::kFloat);
   act_ = at::empty({capacity_, c_.intermediate_size}, at::kFloat);
-  if (gemm_dtype_ == at::kBFloat16) {
-    const int64_t widest =
-        std::max({d, c_.q_size() + 2 * c_.kv_size(), 2 * c_.intermediate_size, c_.vocab_size});
-    bf16_in_ = at::empty({capacity_, widest}, at::kBFloat16);
-    bf16_out_ = at::empty({capacity_, widest}, at::kBFloat16);
-  }
 }
 
 void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const {
@@ -268,7 +213,7 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
   const float eps = static_cast<float>(c_.rms_norm_eps);
 
   cpu::RmsNorm(x, w.attn_norm.data_ptr<float>(), h, t, d, d, d, eps);
-  Gemm(qkv, h, lin.qkv, t, /*accumulate=*/false);
+  PackedGemm(lin.qkv, h, qkv, t, /*accumulate=*/false);
   if (w.qkv_bias.defined())
     cpu::AddBias(qkv, w.qkv_bias.data_ptr<float>(), t, qkv_width, qkv_width);
   cpu::ApplyRope(qkv, t, qkv_width, c_.num_heads, c_.head_dim, plan.positions.data(),
@@ -280,14 +225,14 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
                v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
   float* attn = attn_.data_ptr<float>();
   Attention(plan, layer, qkv, attn);
-  Gemm(x, attn, lin.o, t, /*accumulate=*/true);
+  PackedGemm(lin.o, attn, x, t, /*accumulate=*/true);
 
   cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
   float* gate_up = gate_up_.data_ptr<float>();
-  Gemm(gate_up, h, lin.gate_up, t, /*accumulate=*/false);
+  PackedGemm(lin.gate_up, h, gate_up, t, /*accumulate=*/false);
   float* act = act_.data_ptr<float>();
   cpu::SiluMul(gate_up, act, t, f);
-  Gemm(x, act, lin.down, t, /*accumulate=*/true);
+  PackedGemm(lin.down, act, x, t, /*accumulate=*/true);
 }
 
 absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32_t> row_tokens,
@@ -308,20 +253,23 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32
   cpu::GatherRows(x_.data_ptr<float>(), plan.sample_rows.data(), h, s, d);
   cpu::RmsNorm(h, w_.final_norm.data_ptr<float>(), h, s, d, d, d,
                static_cast<float>(c_.rms_norm_eps));
-  Gemm(logits.data(), h, lm_head_, s, /*accumulate=*/false);
+  PackedGemm(lm_head_, h, logits.data(), s, /*accumulate=*/false);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions& options) {
-  // "auto" is float32 on the CPU: bfloat16 GEMMs need AMX or AVX512-BF16 to pay off.
+  // "auto" is float32 on the CPU: bfloat16 weights halve what a decode streams but the products
+  // still run in float32, so a prefill gains nothing.
   const std::optional<ComputeDtype> dtype = ParseComputeDtype(options.dtype);
   if (!dtype || *dtype == ComputeDtype::kFloat16) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dtype \"", options.dtype, "\" is not supported on the CPU (float32 or bfloat16)"));
   }
-  const at::ScalarType gemm_dtype = *dtype == ComputeDtype::kBFloat16 ? at::kBFloat16 : at::kFloat;
+  const kernels::PackedDtype gemm_dtype = *dtype == ComputeDtype::kBFloat16
+                                              ? kernels::PackedDtype::kBFloat16
+                                              : kernels::PackedDtype::kFloat32;
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   // Large buffers always come from mmap and go back to the system when freed; glibc's adaptive
   // threshold would otherwise keep loading's temporaries resident (and tensors are large).

@@ -4,6 +4,11 @@
 //   out[r, j] = s, or out[r, j] + s when `accumulate`, where
 //   s = 0; for i = 0 .. k-1 in order: s = fma(a[r, i], w[j, i], s)      (float32, fused)
 //
+// The packed weight is float32, or bfloat16 (rounded to nearest even when packed): then w[j, i]
+// above is the bfloat16 value widened exactly to float32, and everything else is the same: the
+// activations, the products and the sum stay float32. Half the bytes to stream per decode step,
+// and unlike a bf16 x bf16 GEMM with a bf16 output, no rounding of activations or results.
+//
 // That order is the contract: an output depends only on its row of `a` and its weight row, so it
 // is bitwise the same whatever the number of rows, the other rows, the panel or row range of the
 // call, or the instruction set that ran it (AVX-512, AVX2 and the portable loop all compute the
@@ -25,31 +30,42 @@ namespace ribbon::kernels {
 
 inline constexpr int64_t kPanelWidth = 64;
 
+// The element type of a packed weight.
+enum class PackedDtype : uint8_t { kFloat32, kBFloat16 };
+
+// Bytes per element of `dtype` (4 or 2).
+int64_t PackedElementBytes(PackedDtype dtype);
 // ceil(n / 64).
 int64_t PackedPanels(int64_t n);
-// Floats a packed [n, k] weight occupies: PackedPanels(n) * k * 64.
-int64_t PackedWeightFloats(int64_t n, int64_t k);
+// Elements a packed [n, k] weight occupies: PackedPanels(n) * k * 64.
+int64_t PackedWeightElements(int64_t n, int64_t k);
 
-// Packs w ([n, k] row-major, row j at w + j * ldw: torch's Linear layout) into `packed` (64-byte
-// aligned, PackedWeightFloats(n, k) floats): panel p holds columns [64p, 64p + 64) as [k][64];
-// columns past n are zero. Panels [panel_begin, panel_end) only, so callers may split it.
-void PackWeightCpu(const float* w, int64_t ldw, int64_t n, int64_t k, float* packed,
-                   int64_t panel_begin, int64_t panel_end);
+// Packs w ([n, k] float32 row-major, row j at w + j * ldw: torch's Linear layout) into `packed`
+// (64-byte aligned, PackedWeightElements(n, k) elements of `dtype`): panel p holds columns
+// [64p, 64p + 64) as [k][64]; columns past n are zero. bfloat16 rounds to nearest even (as
+// torch's conversion does). Panels [panel_begin, panel_end) only, so callers may split it.
+void PackWeightCpu(const float* w, int64_t ldw, int64_t n, int64_t k, void* packed,
+                   PackedDtype dtype, int64_t panel_begin, int64_t panel_end);
 
-// Copies weight row j (w[j, 0..k)) back out of the packed layout: a tied embedding is looked up
-// in the packed LM head instead of being kept twice.
-void UnpackRowCpu(const float* packed, int64_t k, int64_t j, float* out);
+// Copies weight row j (w[j, 0..k)) back out of the packed layout, as float32: a tied embedding
+// is looked up in the packed LM head instead of being kept twice.
+void UnpackRowCpu(const void* packed, PackedDtype dtype, int64_t k, int64_t j, float* out);
+
+// float32 -> bfloat16 bits, rounded to nearest even (NaN stays NaN); and back, exactly.
+uint16_t FloatToBf16Bits(float x);
+float Bf16BitsToFloat(uint16_t bits);
 
 struct PackedGemmArgs {
   const float* a = nullptr;  // [m, k], row r at a + r * lda
   int64_t lda = 0;
-  const float* packed = nullptr;  // PackWeightCpu's layout of an [n, k] weight
+  const void* packed = nullptr;  // PackWeightCpu's layout of an [n, k] weight, of `dtype`
   int64_t n = 0;
   int64_t k = 0;
   float* out = nullptr;  // [m, n], row r at out + r * ldo
   int64_t ldo = 0;
   int64_t m = 0;
   bool accumulate = false;
+  PackedDtype dtype = PackedDtype::kFloat32;
 };
 
 // Computes out[row_begin:row_end, 64 * panel_begin : min(64 * panel_end, n)).

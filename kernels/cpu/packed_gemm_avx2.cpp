@@ -12,6 +12,11 @@ struct Avx2 {
   static constexpr int kLanes = 8;
   static T Zero() { return _mm256_setzero_ps(); }
   static T Load(const float* p) { return _mm256_loadu_ps(p); }
+  // 8 bfloat16 weights widened exactly: the bits move to the top half of each float32 lane.
+  static T Load(const uint16_t* p) {
+    const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+  }
   static void Store(float* p, T v) { _mm256_storeu_ps(p, v); }
   static T Set1(float x) { return _mm256_set1_ps(x); }
   static T Fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }

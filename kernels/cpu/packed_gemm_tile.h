@@ -21,23 +21,24 @@ namespace ribbon::kernels::packed_gemm_detail {
 // +11 %. A one-row tile streams faster without it (batch 1 -17 % with it), so it has none. The
 // distance (4, 16 or 64 rows) made no measurable difference. Prefetching changes no result.
 constexpr int64_t kPrefetchRows = 16;
-constexpr int kFloatsPerCacheLine = 16;
+constexpr int kCacheLineBytes = 64;
 
-// Rows [row0, row0 + R) against columns [c0, c0 + C * lanes) of one panel; `valid` is how many of
-// the panel's 64 columns exist (fewer only in the last panel).
-template <class V, int R, int C>
-inline void Tile(const PackedGemmArgs& g, const float* panel, int64_t col_base, int64_t row0,
-                 int c0, int valid) {
+// Rows [row0, row0 + R) against columns [c0, c0 + C * lanes) of one panel of W (float or
+// uint16_t bfloat16 bits: V::Load widens either to float32 lanes); `valid` is how many of the
+// panel's 64 columns exist (fewer only in the last panel).
+template <class V, class W, int R, int C>
+inline void Tile(const PackedGemmArgs& g, const W* panel, int64_t col_base, int64_t row0, int c0,
+                 int valid) {
   typename V::T acc[R][C];
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) acc[r][c] = V::Zero();
   }
   const float* a[R];
   for (int r = 0; r < R; ++r) a[r] = g.a + (row0 + r) * g.lda;
-  const float* w = panel + c0;
+  const W* w = panel + c0;
   for (int64_t i = 0; i < g.k; ++i, w += kPanelWidth) {
     if constexpr (R > 1) {
-      for (int c = 0; c < C * V::kLanes; c += kFloatsPerCacheLine) {
+      for (int c = 0; c < C * V::kLanes; c += kCacheLineBytes / static_cast<int>(sizeof(W))) {
         __builtin_prefetch(w + kPrefetchRows * kPanelWidth + c);
       }
     }
@@ -65,14 +66,14 @@ inline void Tile(const PackedGemmArgs& g, const float* panel, int64_t col_base, 
 }
 
 // The R rows left over after the full tiles of RMax rows (R < RMax), as one tile.
-template <class V, int R, int C>
-inline void TailRows(const PackedGemmArgs& g, const float* panel, int64_t col_base, int64_t row0,
+template <class V, class W, int R, int C>
+inline void TailRows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int64_t row0,
                      int64_t rows, int c0, int valid) {
   if constexpr (R > 0) {
     if (rows == R) {
-      Tile<V, R, C>(g, panel, col_base, row0, c0, valid);
+      Tile<V, W, R, C>(g, panel, col_base, row0, c0, valid);
     } else {
-      TailRows<V, R - 1, C>(g, panel, col_base, row0, rows, c0, valid);
+      TailRows<V, W, R - 1, C>(g, panel, col_base, row0, rows, c0, valid);
     }
   }
 }
@@ -80,18 +81,30 @@ inline void TailRows(const PackedGemmArgs& g, const float* panel, int64_t col_ba
 // Panels [panel_begin, panel_end) x rows [row_begin, row_end): each panel in passes of C vectors
 // (one pass with AVX-512, two with AVX2), each pass over the rows RMax at a time, so a panel
 // stays in cache while every row of the range goes by.
-template <class V, int RMax, int C>
-void Gemm(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int64_t row_begin,
-          int64_t row_end) {
+template <class V, class W, int RMax, int C>
+void GemmOf(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int64_t row_begin,
+            int64_t row_end) {
   for (int64_t p = panel_begin; p < panel_end; ++p) {
-    const float* panel = g.packed + p * g.k * kPanelWidth;
+    const W* panel = static_cast<const W*>(g.packed) + p * g.k * kPanelWidth;
     const int64_t col_base = p * kPanelWidth;
     const int valid = static_cast<int>(std::min<int64_t>(kPanelWidth, g.n - col_base));
     for (int c0 = 0; c0 < valid; c0 += C * V::kLanes) {
       int64_t r = row_begin;
-      for (; r + RMax <= row_end; r += RMax) Tile<V, RMax, C>(g, panel, col_base, r, c0, valid);
-      TailRows<V, RMax - 1, C>(g, panel, col_base, r, row_end - r, c0, valid);
+      for (; r + RMax <= row_end; r += RMax) {
+        Tile<V, W, RMax, C>(g, panel, col_base, r, c0, valid);
+      }
+      TailRows<V, W, RMax - 1, C>(g, panel, col_base, r, row_end - r, c0, valid);
     }
+  }
+}
+
+template <class V, int RMax, int C>
+void Gemm(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int64_t row_begin,
+          int64_t row_end) {
+  if (g.dtype == PackedDtype::kBFloat16) {
+    GemmOf<V, uint16_t, RMax, C>(g, panel_begin, panel_end, row_begin, row_end);
+  } else {
+    GemmOf<V, float, RMax, C>(g, panel_begin, panel_end, row_begin, row_end);
   }
 }
 
