@@ -1,5 +1,6 @@
 # Finds libtorch inside the pinned Python environment's torch wheel and checks its C++ ABI.
-# Exposes ribbon::torch_cpu (and ribbon::torch_cuda when the CUDA libraries are usable).
+# Exposes ribbon::torch_cpu (and ribbon::torch_cuda when the CUDA libraries are usable), and
+# ribbon::torch_openmp for code that calls at::parallel_for.
 # Include directories stay PRIVATE to the targets that link these.
 execute_process(
   COMMAND ${RIBBON_PYTHON} -c "import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(int(torch._C._GLIBCXX_USE_CXX11_ABI)); print(torch.__version__)"
@@ -31,3 +32,14 @@ target_link_libraries(ribbon_torch_cpu INTERFACE
 target_compile_definitions(ribbon_torch_cpu INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
 target_link_options(ribbon_torch_cpu INTERFACE "-Wl,-rpath,${RIBBON_TORCH_LIBDIR}")
 add_library(ribbon::torch_cpu ALIAS ribbon_torch_cpu)
+
+# at::parallel_for is a header template: compiled without -fopenmp (no _OPENMP), it runs its body
+# serially on the calling thread. Code that calls it compiles with -fopenmp and links the wheel's
+# own libgomp, so the process has one OpenMP runtime and one thread pool, torch's.
+if(NOT EXISTS "${RIBBON_TORCH_LIBDIR}/libgomp.so.1")
+  message(FATAL_ERROR "the torch wheel has no lib/libgomp.so.1; ribbon needs torch's OpenMP runtime")
+endif()
+add_library(ribbon_torch_openmp INTERFACE)
+target_compile_options(ribbon_torch_openmp INTERFACE -fopenmp)
+target_link_libraries(ribbon_torch_openmp INTERFACE "${RIBBON_TORCH_LIBDIR}/libgomp.so.1")
+add_library(ribbon::torch_openmp ALIAS ribbon_torch_openmp)
