@@ -149,11 +149,15 @@ def engine_side_by_side(a, name, hf_dir, gguf, bandwidth):
 
 # ---------------------------------------------------------------- serving
 
-def bench(a, target, concurrency, num, out, vocab, label, model=""):
+def bench(a, target, concurrency, num, out, vocab, label, model="", rep=0):
+    """rep: the repeat; each repeat sends prompts of its own (seed), since a server that caches
+    prompts (llama-server's slots keep their last prompt's KV) would otherwise answer a repeat's
+    identical prompts from its cache: in the 2026-12-05 run llama-server's second repeat
+    evaluated 1 prompt token instead of 128, which halved its TTFT p50."""
     cmd = [os.path.join(a.ribbon_build, "bench", "serving", "ribbon-bench"), "--target", target,
            "--num-requests", str(num), "--warmup", str(min(concurrency, 4)), "--concurrency",
            str(concurrency), "--input", "fixed:128", "--output", "fixed:64", "--vocab", str(vocab),
-           "--seed", str(concurrency), "--label", label, "--out", out, "--timeout-s", "900"]
+           "--seed", str(1000 * (rep + 1) + concurrency), "--label", label, "--out", out, "--timeout-s", "900"]
     if model:
         cmd += ["--model", model]
     subprocess.run(cmd, check=False)  # exit 1 = a token-count mismatch: kept in the JSON
@@ -202,7 +206,7 @@ def serving_side_by_side(a, name, hf_dir, gguf, vocab, work):
                     server.check_alive(side)
                     out = os.path.join(work, f"serving-{name}-{side.replace(' ', '_')}-c{c}-r{rep}.json")
                     runs[side][c].append(bench(a, target, c, requests_for(c, a.quick), out, vocab, label,
-                                               model))
+                                               model, rep))
     finally:
         for server, _, _ in servers.values():
             server.stop()

@@ -74,7 +74,7 @@ def main():
                 out = os.path.join(work, f"{name.replace(' ', '-')}-r{rep}.json")
                 log(f"{name} round {rep + 1}")
                 result["configs"][name]["runs"].append(
-                    bench(a, target, a.concurrency, a.requests, out, vocab, f"{name} #{rep + 1}"))
+                    bench(a, target, a.concurrency, a.requests, out, vocab, f"{name} #{rep + 1}", rep=rep))
     finally:
         for server, _ in servers.values():
             server.stop()
