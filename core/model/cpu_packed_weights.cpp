@@ -106,7 +106,8 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
 
 void GatherPackedRows(const PackedLinear& w, const int32_t* ids, float* out, int64_t rows) {
   at::parallel_for(0, rows, std::max<int64_t>(1, 4096 / w.k), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) kernels::UnpackRowCpu(w.data, w.dtype, w.k, ids[r], out + r * w.k);
+    for (int64_t r = begin; r < end; ++r)
+      kernels::UnpackRowCpu(w.data, w.dtype, w.k, ids[r], out + r * w.k);
   });
 }
 

@@ -122,7 +122,7 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   // Workspaces sized for `capacity_` rows, reused every step.
   int64_t capacity_ = 0;
   at::Tensor x_, h_, qkv_, attn_, gate_up_, act_;
-  int64_t rows_ = 0;               // rows of the step in flight
+  int64_t rows_ = 0;  // rows of the step in flight
 };
 
 // Every GEMM weight goes into one huge-page mapping, released tensor by tensor. A tied float32

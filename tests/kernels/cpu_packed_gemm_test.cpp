@@ -39,8 +39,16 @@ Problem Make(int64_t m, int64_t n, int64_t k, std::mt19937& rng,
 }
 
 PackedGemmArgs Args(Problem& p, std::vector<float>& out, bool accumulate) {
-  return {p.a.data(), p.lda, p.packed.data(), p.n, p.k, out.data(), p.ldo, p.m, accumulate,
-          p.dtype};
+  return {.a = p.a.data(),
+          .lda = p.lda,
+          .packed = p.packed.data(),
+          .n = p.n,
+          .k = p.k,
+          .out = out.data(),
+          .ldo = p.ldo,
+          .m = p.m,
+          .accumulate = accumulate,
+          .dtype = p.dtype};
 }
 
 // The weight as the chain sees it: bfloat16 is the rounded value, widened.
@@ -115,7 +123,6 @@ TEST_CASE("packed GEMM equals the fused chain for every shape, instruction set a
   }
 }
 
-
 TEST_CASE("packed GEMM: any split into panel and row ranges gives the same bits",
           "[kernels][gemm]") {
   std::mt19937 rng(11);
@@ -168,7 +175,7 @@ TEST_CASE("bfloat16 packing rounds to nearest even", "[kernels][gemm]") {
   REQUIRE(FloatToBf16Bits(1.0f) == 0x3F80);
   REQUIRE(FloatToBf16Bits(-2.0f) == 0xC000);
   REQUIRE(FloatToBf16Bits(std::ldexp(1.0f, 0) + std::ldexp(1.0f, -8)) == 0x3F80);  // tie: even
-  REQUIRE(FloatToBf16Bits(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3F82);              // tie: even
+  REQUIRE(FloatToBf16Bits(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3F82);             // tie: even
   REQUIRE(FloatToBf16Bits(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -12)) == 0x3F81);
   REQUIRE(std::isnan(Bf16BitsToFloat(FloatToBf16Bits(std::nanf("")))));
   REQUIRE(std::isinf(Bf16BitsToFloat(FloatToBf16Bits(3.4e38f))));  // rounds past the largest
