@@ -5,7 +5,8 @@
 //
 // Every output is one fused multiply-add chain over k in order (packed_gemm.h's contract): the
 // tile only decides how many chains run side by side, never the order within one, so the vector
-// width, the tile shape and the row range cannot change a result.
+// width, the tile shape, the row range and the k blocking cannot change a result (a chain paused
+// at a block boundary goes to memory as a float and comes back unchanged).
 #pragma once
 
 #include <algorithm>
@@ -15,29 +16,66 @@
 
 namespace ribbon::kernels::packed_gemm_detail {
 
-// How far ahead (panel rows) a multi-row tile asks for its weights. A tile of several rows runs
-// each panel row through R x C fused multiply-adds, long enough for the hardware prefetcher to
-// fall behind: llama-100m decode, 2 threads, Intel Xeon (2026-12-05), batch 8 +24 %, batch 32
-// +11 %. A one-row tile streams faster without it (batch 1 -17 % with it), so it has none. The
-// distance (4, 16 or 64 rows) made no measurable difference. Prefetching changes no result.
+// How far ahead (panel rows) a lone multi-row tile asks for its weights. A tile of several rows
+// runs each panel row through R x C fused multiply-adds, long enough for the hardware prefetcher
+// to fall behind: llama-100m decode, 2 threads, Intel Xeon (2026-12-05), batch 8 +24 %. A
+// one-row tile streams faster without it (batch 1 -17 % with it), so it has none.
 constexpr int64_t kPrefetchRows = 16;
 constexpr int kCacheLineBytes = 64;
+
+// More rows than one tile holds, up to kGroupRows (a batch of decodes), are run k block by k
+// block (kBlockSteps panel rows, 16 KiB of float32 weights), every tile over one block before the
+// next: the block comes from memory once and every tile finds it in cache. While the tiles
+// compute, they ask for the next block, spread evenly over their steps, so the memory keeps
+// streaming during the arithmetic instead of waiting for a first tile to miss (llama-100m-shaped
+// GEMMs, 2 threads, Intel Xeon: 8 rows -18 %, 32 rows -26 % time). The paused chains ([rows][64]
+// floats, at most 12 KiB) stay in L1 between blocks. More rows (a prefill's chunk) use each
+// weight so often that memory is not their limit: they run whole-k tiles, as blocking cost them
+// 14 % (the chains' trips to L1 and the bookkeeping of the requests).
+// Block sizes of 32, 64 and 128 steps measured the same; the next block goes to L2 (prefetcht1:
+// a 16 KiB block beside the current one and the paused chains would crowd L1), a few per cent
+// faster than to L1.
+constexpr int64_t kBlockSteps = 64;
+constexpr int64_t kGroupRows = 48;
+constexpr int kNextBlockLocality = 2;
+
+// What one tile covers: panel rows [k0, k1); `partial` holds the group's paused chains (row
+// stride kPanelWidth, this tile's first row first), read when k0 > 0 and written when k1 < k;
+// `next`/`next_lines`: cache lines of the next block this tile asks for, spread over its steps.
+struct TileSpan {
+  int64_t k0 = 0;
+  int64_t k1 = 0;
+  float* partial = nullptr;
+  const char* next = nullptr;
+  int64_t next_lines = 0;
+};
 
 // Rows [row0, row0 + R) against columns [c0, c0 + C * lanes) of one panel of W (float or
 // uint16_t bfloat16 bits: V::Load widens either to float32 lanes); `valid` is how many of the
 // panel's 64 columns exist (fewer only in the last panel).
 template <class V, class W, int R, int C>
 inline void Tile(const PackedGemmArgs& g, const W* panel, int64_t col_base, int64_t row0, int c0,
-                 int valid) {
+                 int valid, const TileSpan& span) {
   typename V::T acc[R][C];
   for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) acc[r][c] = V::Zero();
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] =
+          span.k0 == 0 ? V::Zero() : V::Load(span.partial + r * kPanelWidth + c0 + c * V::kLanes);
+    }
   }
   const float* a[R];
   for (int r = 0; r < R; ++r) a[r] = g.a + (row0 + r) * g.lda;
-  const W* w = panel + c0;
-  for (int64_t i = 0; i < g.k; ++i, w += kPanelWidth) {
-    if constexpr (R > 1) {
+  const bool blocked = span.partial != nullptr;
+  const int64_t steps = span.k1 - span.k0;
+  int64_t owed = 0;  // next-block lines asked for so far, times `steps` (no division per step)
+  const char* next = span.next;
+  const W* w = panel + span.k0 * kPanelWidth + c0;
+  for (int64_t i = span.k0; i < span.k1; ++i, w += kPanelWidth) {
+    if (blocked) {
+      for (owed += span.next_lines; owed >= steps; owed -= steps, next += kCacheLineBytes) {
+        __builtin_prefetch(next, 0, kNextBlockLocality);
+      }
+    } else if constexpr (R > 1) {
       for (int c = 0; c < C * V::kLanes; c += kCacheLineBytes / static_cast<int>(sizeof(W))) {
         __builtin_prefetch(w + kPrefetchRows * kPanelWidth + c);
       }
@@ -48,6 +86,14 @@ inline void Tile(const PackedGemmArgs& g, const W* panel, int64_t col_base, int6
       const typename V::T av = V::Set1(a[r][i]);
       for (int c = 0; c < C; ++c) acc[r][c] = V::Fma(av, wv[c], acc[r][c]);
     }
+  }
+  if (span.k1 < g.k) {
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        V::Store(span.partial + r * kPanelWidth + c0 + c * V::kLanes, acc[r][c]);
+      }
+    }
+    return;
   }
   for (int r = 0; r < R; ++r) {
     float* out = g.out + (row0 + r) * g.ldo + col_base + c0;
@@ -68,32 +114,67 @@ inline void Tile(const PackedGemmArgs& g, const W* panel, int64_t col_base, int6
 // The R rows left over after the full tiles of RMax rows (R < RMax), as one tile.
 template <class V, class W, int R, int C>
 inline void TailRows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int64_t row0,
-                     int64_t rows, int c0, int valid) {
+                     int64_t rows, int c0, int valid, const TileSpan& span) {
   if constexpr (R > 0) {
     if (rows == R) {
-      Tile<V, W, R, C>(g, panel, col_base, row0, c0, valid);
+      Tile<V, W, R, C>(g, panel, col_base, row0, c0, valid, span);
     } else {
-      TailRows<V, W, R - 1, C>(g, panel, col_base, row0, rows, c0, valid);
+      TailRows<V, W, R - 1, C>(g, panel, col_base, row0, rows, c0, valid, span);
     }
   }
 }
 
-// Panels [panel_begin, panel_end) x rows [row_begin, row_end): each panel in passes of C vectors
-// (one pass with AVX-512, two with AVX2), each pass over the rows RMax at a time, so a panel
-// stays in cache while every row of the range goes by.
+// Rows [row_begin, row_end) of one panel over panel rows [k0, k1), in tiles of RMax rows (and
+// one of the rest), each pass of C vectors in turn; the tiles share out `next_lines` lines of
+// the next block at `next` in proportion to their rows (their time), so the requests stay even.
+template <class V, class W, int RMax, int C>
+void Rows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int valid, int64_t row_begin,
+          int64_t row_end, const TileSpan& span) {
+  const int64_t rows = row_end - row_begin;
+  const int64_t passes = (valid + C * V::kLanes - 1) / (C * V::kLanes);
+  const int64_t total = passes * rows;
+  int64_t done = 0;  // rows run so far, over all passes
+  for (int c0 = 0; c0 < valid; c0 += C * V::kLanes) {
+    for (int64_t r = row_begin; r < row_end; r += RMax) {
+      const int64_t tile_rows = std::min<int64_t>(RMax, row_end - r);
+      TileSpan own = span;
+      const int64_t first = span.next_lines * done / total;
+      done += tile_rows;
+      own.next_lines = span.next_lines * done / total - first;
+      if (own.next) own.next += first * kCacheLineBytes;
+      if (own.partial) own.partial += (r - row_begin) * kPanelWidth;
+      if (r + RMax <= row_end) {
+        Tile<V, W, RMax, C>(g, panel, col_base, r, c0, valid, own);
+      } else {
+        TailRows<V, W, RMax - 1, C>(g, panel, col_base, r, row_end - r, c0, valid, own);
+      }
+    }
+  }
+}
+
+// Panels [panel_begin, panel_end) x rows [row_begin, row_end). One tile's rows, more than
+// kGroupRows rows, or a k of one block run over the whole of k at once; the rest block by block.
 template <class V, class W, int RMax, int C>
 void GemmOf(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int64_t row_begin,
             int64_t row_end) {
+  alignas(64) float partial[kGroupRows * kPanelWidth];
   for (int64_t p = panel_begin; p < panel_end; ++p) {
     const W* panel = static_cast<const W*>(g.packed) + p * g.k * kPanelWidth;
     const int64_t col_base = p * kPanelWidth;
     const int valid = static_cast<int>(std::min<int64_t>(kPanelWidth, g.n - col_base));
-    for (int c0 = 0; c0 < valid; c0 += C * V::kLanes) {
-      int64_t r = row_begin;
-      for (; r + RMax <= row_end; r += RMax) {
-        Tile<V, W, RMax, C>(g, panel, col_base, r, c0, valid);
-      }
-      TailRows<V, W, RMax - 1, C>(g, panel, col_base, r, row_end - r, c0, valid);
+    const int64_t rows = row_end - row_begin;
+    if (rows <= RMax || rows > kGroupRows || g.k <= kBlockSteps) {
+      Rows<V, W, RMax, C>(g, panel, col_base, valid, row_begin, row_end, {0, g.k});
+      continue;
+    }
+    for (int64_t k0 = 0; k0 < g.k; k0 += kBlockSteps) {
+      const int64_t k1 = std::min(g.k, k0 + kBlockSteps);
+      const int64_t next_steps = std::min(g.k, k1 + kBlockSteps) - k1;
+      const char* next = reinterpret_cast<const char*>(panel + k1 * kPanelWidth);
+      const int64_t lines =
+          next_steps * kPanelWidth * static_cast<int64_t>(sizeof(W)) / kCacheLineBytes;
+      Rows<V, W, RMax, C>(g, panel, col_base, valid, row_begin, row_end,
+                          {k0, k1, partial, lines > 0 ? next : nullptr, lines});
     }
   }
 }
