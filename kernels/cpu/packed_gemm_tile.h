@@ -39,7 +39,7 @@ constexpr int64_t kBlockSteps = 64;
 constexpr int64_t kGroupRows = 48;
 constexpr int kNextBlockLocality = 2;
 
-// What one tile covers: panel rows [k0, k1); `partial` holds the group's paused chains (row
+// What one tile covers: panel rows [k0, k1); `partial` holds the rows' paused chains (row
 // stride kPanelWidth, this tile's first row first), read when k0 > 0 and written when k1 < k;
 // `next`/`next_lines`: cache lines of the next block this tile asks for, spread over its steps.
 struct TileSpan {
@@ -141,7 +141,7 @@ void Rows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int valid, 
       const int64_t first = span.next_lines * done / total;
       done += tile_rows;
       own.next_lines = span.next_lines * done / total - first;
-      if (own.next) own.next += first * kCacheLineBytes;
+      own.next += first * kCacheLineBytes;
       if (own.partial) own.partial += (r - row_begin) * kPanelWidth;
       if (r + RMax <= row_end) {
         Tile<V, W, RMax, C>(g, panel, col_base, r, c0, valid, own);
@@ -174,7 +174,7 @@ void GemmOf(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int
       const int64_t lines =
           next_steps * kPanelWidth * static_cast<int64_t>(sizeof(W)) / kCacheLineBytes;
       Rows<V, W, RMax, C>(g, panel, col_base, valid, row_begin, row_end,
-                          {k0, k1, partial, lines > 0 ? next : nullptr, lines});
+                          {k0, k1, partial, next, lines});
     }
   }
 }
