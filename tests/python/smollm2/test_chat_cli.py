@@ -37,7 +37,7 @@ def test_serve_then_chat_answers_paris(tmp_path):
 
         done = subprocess.run([h.RIBBON_CLI, "--address", daemon.address, "chat",
                                "What is the capital of France?", "--verbose"],
-                              capture_output=True, timeout=120)
+                              capture_output=True, timeout=120 * h.TIME_SCALE)
         assert done.returncode == 0, done.stderr
         answer, report = done.stdout.decode(), done.stderr.decode()
         assert "Paris" in answer, answer
@@ -49,7 +49,7 @@ def test_serve_then_chat_answers_paris(tmp_path):
         print(f"ribbon chat: {answer.strip()!r}; {report.strip()}")
 
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=60 * h.TIME_SCALE) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
