@@ -35,28 +35,56 @@ namespace {
 using nlohmann::json;
 int g_vocab = 512;
 
-class FakeGeneration final : public ribbon::v1::Generation::Service {
-  grpc::Status Generate(grpc::ServerContext*, const ribbon::v1::GenerateRequest* request,
-                        grpc::ServerWriter<ribbon::v1::GenerateResponse>* writer) override {
-    const int n = request->has_max_new_tokens() ? static_cast<int>(request->max_new_tokens()) : 16;
-    for (int i = 0; i < n; ++i) {
-      ribbon::v1::GenerateResponse message;
-      message.add_token_ids(3 + i % (g_vocab - 3));
-      message.set_text("x");
-      if (i + 1 == n) {
-        message.set_finish_reason(ribbon::v1::FINISH_REASON_LENGTH);
-        message.mutable_usage()->set_prompt_tokens(request->token_ids().ids_size());
-        message.mutable_usage()->set_generated_tokens(n);
-      }
-      if (!writer->Write(message)) return grpc::Status::CANCELLED;
-    }
-    return grpc::Status::OK;
+// One Generate stream: writes its tokens one message at a time, each as soon as the previous
+// one is written. The callback API runs it on gRPC's own threads; with the sync API every
+// stream held a thread that blocked on each write, and at concurrency 32 on two cores those
+// threads' wake-ups, not the client, set the floor the bench measured.
+class TokenStream final : public grpc::ServerWriteReactor<ribbon::v1::GenerateResponse> {
+ public:
+  explicit TokenStream(const ribbon::v1::GenerateRequest& request)
+      : n_(request.has_max_new_tokens() ? static_cast<int>(request.max_new_tokens()) : 16),
+        prompt_(request.token_ids().ids_size()) {
+    Next();
   }
-  grpc::Status GetModelInfo(grpc::ServerContext*, const ribbon::v1::GetModelInfoRequest*,
-                            ribbon::v1::ModelInfo* info) override {
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status::CANCELLED);
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (sent_ == n_) return Finish(grpc::Status::OK);
+    message_.Clear();
+    message_.add_token_ids(3 + sent_ % (g_vocab - 3));
+    message_.set_text("x");
+    if (++sent_ == n_) {
+      message_.set_finish_reason(ribbon::v1::FINISH_REASON_LENGTH);
+      message_.mutable_usage()->set_prompt_tokens(prompt_);
+      message_.mutable_usage()->set_generated_tokens(n_);
+    }
+    StartWrite(&message_);
+  }
+
+  const int n_;
+  const int prompt_;
+  int sent_ = 0;
+  ribbon::v1::GenerateResponse message_;
+};
+
+class FakeGeneration final : public ribbon::v1::Generation::CallbackService {
+  grpc::ServerWriteReactor<ribbon::v1::GenerateResponse>* Generate(
+      grpc::CallbackServerContext*, const ribbon::v1::GenerateRequest* request) override {
+    return new TokenStream(*request);
+  }
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
+                                         const ribbon::v1::GetModelInfoRequest*,
+                                         ribbon::v1::ModelInfo* info) override {
     info->set_vocab_size(g_vocab);
     info->set_architecture("fake");
-    return grpc::Status::OK;
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 };
 
