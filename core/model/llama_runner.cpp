@@ -194,10 +194,15 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
   a.block_size = block_size_;
   a.sliding_window = static_cast<int32_t>(c_.sliding_window);
   a.scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
-  // An item walks one row's keys for a KV group's heads; 64 keys is the work assumed per item
-  // when deciding whether a step's attention is worth more than one thread.
+  // An item covers every KV head of its row (the cache is read a whole token row at a time)
+  // once the rows alone give each thread two items; a step with fewer rows splits by KV head.
+  const int64_t rows = plan.cu_seqlens[plan.num_seqs];
+  a.kv_heads_per_item = rows >= 2 * at::get_num_threads() ? a.num_kv_heads : 1;
+  // 64 keys is the work assumed per item when deciding whether a step's attention is worth
+  // more than one thread.
   const int64_t items = kernels::PagedAttentionWorkItems(a);
-  const int64_t work_per_item = 64 * c_.head_dim * (c_.num_heads / c_.num_kv_heads);
+  const int64_t work_per_item =
+      64 * c_.head_dim * (c_.num_heads / c_.num_kv_heads) * a.kv_heads_per_item;
   cpu::ParallelItems(items, work_per_item,
                      [&](int64_t item) { kernels::PagedAttentionCpu(a, item, item + 1); });
 }

@@ -20,6 +20,12 @@ int32_t SequenceOfRow(const PagedAttentionArgs& a, int32_t row) {
   return static_cast<int32_t>(std::upper_bound(a.cu_seqlens, end, row) - a.cu_seqlens) - 1;
 }
 
+// KV heads one work item covers: args.kv_heads_per_item where it divides num_kv_heads, else 1.
+int32_t KvHeadsPerItem(const PagedAttentionArgs& a) {
+  const int32_t n = a.kv_heads_per_item;
+  return n > 0 && n <= a.num_kv_heads && a.num_kv_heads % n == 0 ? n : 1;
+}
+
 inline float Dot(const float* __restrict x, const float* __restrict y, int32_t n) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -30,6 +36,16 @@ inline float Dot(const float* __restrict x, const float* __restrict y, int32_t n
 inline void Axpy(float* __restrict acc, float w, const float* __restrict v, int32_t n) {
 #pragma omp simd
   for (int32_t i = 0; i < n; ++i) acc[i] += w * v[i];
+}
+
+// Asks for every cache line of `n` rows of `hd` floats, `stride` apart, to be brought towards the
+// core (L2). The loads that follow then find their lines arriving together rather than waiting
+// on memory one strided row at a time.
+inline void PrefetchRows(const float* base, int32_t n, int64_t stride, int32_t hd) {
+  constexpr int32_t kLineFloats = 16;
+  for (int32_t j = 0; j < n; ++j) {
+    for (int32_t c = 0; c < hd; c += kLineFloats) __builtin_prefetch(base + j * stride + c, 0, 2);
+  }
 }
 
 #ifdef RIBBON_ATTENTION_AVX2
@@ -50,84 +66,118 @@ inline __m256 EightScores(const float* q, const float* k, int64_t stride, int32_
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// out[g][c, c + 8) = sum over keys of probs[g][t] * v_t[c, c + 8) for G heads, the G sums kept in
-// registers over the whole walk of the values.
-template <int G, typename Walk>
-void EightValueLanes(const float* const* probs, float* const* outs, int32_t c, Walk&& walk) {
-  __m256 r[G];
-  for (int g = 0; g < G; ++g) r[g] = _mm256_setzero_ps();
+// out[g][c, c + 8W) = sum over keys of probs[g][t] * v_t[c, c + 8W) for G heads, the G x W sums
+// kept in registers over the whole walk of the values. Each lane's sum runs over the keys in
+// order whatever W is, so W changes only how many of a value row's cache lines one walk
+// brings in together (the walks are bound on memory, not arithmetic), never the result.
+template <int G, int W, typename Walk>
+void ValueLanes(const float* const* probs, float* const* outs, int32_t c, Walk&& walk) {
+  __m256 r[G][W];
+  for (int g = 0; g < G; ++g)
+    for (int w = 0; w < W; ++w) r[g][w] = _mm256_setzero_ps();
   walk([&](int32_t t, const float* v) {
-    const __m256 vv = _mm256_loadu_ps(v + c);
-    for (int g = 0; g < G; ++g) r[g] = _mm256_fmadd_ps(_mm256_set1_ps(probs[g][t]), vv, r[g]);
+    __m256 p[G];
+    for (int g = 0; g < G; ++g) p[g] = _mm256_set1_ps(probs[g][t]);
+    for (int w = 0; w < W; ++w) {
+      const __m256 vv = _mm256_loadu_ps(v + c + 8 * w);
+      for (int g = 0; g < G; ++g) r[g][w] = _mm256_fmadd_ps(p[g], vv, r[g][w]);
+    }
   });
-  for (int g = 0; g < G; ++g) _mm256_storeu_ps(outs[g] + c, r[g]);
+  for (int g = 0; g < G; ++g)
+    for (int w = 0; w < W; ++w) _mm256_storeu_ps(outs[g] + c + 8 * w, r[g][w]);
+}
+
+// ValueLanes over all of [0, hd) for G heads: as wide a W as the 16 registers allow.
+template <int G, typename Walk>
+void AllValueLanes(const float* const* probs, float* const* outs, int32_t hd, Walk&& walk) {
+  constexpr int kWide = G <= 3 ? 4 : 2;  // G x W sums + G weights + 1 value <= 16 registers
+  int32_t c = 0;
+  for (; c + 8 * kWide <= hd; c += 8 * kWide) ValueLanes<G, kWide>(probs, outs, c, walk);
+  for (; c < hd; c += 8) ValueLanes<G, 1>(probs, outs, c, walk);
 }
 #endif
 
-// One query row: the row's scores against every visible key are computed first, for all query
-// heads of the group in one walk of the keys, then one softmax per head over the whole context,
-// then one walk of the values. Every step of it depends only on this row, its position and its
-// sequence's cache.
-void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv_head,
-                  std::vector<float>& scores, std::vector<float>& acc) {
-  const int32_t group = a.num_heads / a.num_kv_heads;
-  const int32_t hd = a.head_dim;
-  const int64_t token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
-  const int32_t pos = a.positions[row];
-  const int32_t first = a.sliding_window > 0 ? std::max(0, pos - a.sliding_window + 1) : 0;
-  const int32_t len = pos - first + 1;
-  const float* q = a.q + row * a.q_row_stride + static_cast<int64_t>(kv_head) * group * hd;
-  if (static_cast<int64_t>(scores.size()) < static_cast<int64_t>(group) * len)
-    scores.resize(static_cast<size_t>(group) * len);
-  acc.assign(static_cast<size_t>(group) * hd, 0.0f);
-  const int32_t* table = a.block_tables + static_cast<int64_t>(seq) * a.max_blocks_per_seq;
-  const int64_t head_offset = static_cast<int64_t>(kv_head) * hd;
-  // Calls fn(t, offset) for each visible key t = position - first, block by block.
-  auto for_each_key = [&](auto&& fn) {
-    for (int32_t start = first - first % a.block_size; start <= pos; start += a.block_size) {
+// Where one row's visible keys lie: key t = position - first of its sequence, block by block.
+struct RowKeys {
+  const int32_t* table = nullptr;  // the sequence's block table
+  int32_t first = 0, pos = 0, len = 0, block_size = 0;
+  int64_t token_stride = 0;  // floats from one token's row of the cache to the next
+
+  // Calls fn(t0, n, offset): keys t0 .. t0 + n - 1 lie `token_stride` apart from `offset`
+  // (the start of key t0's row, head 0).
+  template <typename Fn>
+  void ForEachRun(Fn&& fn) const {
+    for (int32_t start = first - first % block_size; start <= pos; start += block_size) {
       const int64_t base =
-          static_cast<int64_t>(table[start / a.block_size]) * a.block_size * token_stride +
-          head_offset;
-      const int32_t lo = std::max(first, start), hi = std::min(pos, start + a.block_size - 1);
-      for (int32_t p = lo; p <= hi; ++p) fn(p - first, base + (p - start) * token_stride);
-    }
-  };
-  // Calls fn(t0, n, offset): keys t0 .. t0 + n - 1 lie `token_stride` apart from `offset`.
-  auto for_each_run = [&](auto&& fn) {
-    for (int32_t start = first - first % a.block_size; start <= pos; start += a.block_size) {
-      const int64_t base =
-          static_cast<int64_t>(table[start / a.block_size]) * a.block_size * token_stride +
-          head_offset;
-      const int32_t lo = std::max(first, start), hi = std::min(pos, start + a.block_size - 1);
+          static_cast<int64_t>(table[start / block_size]) * block_size * token_stride;
+      const int32_t lo = std::max(first, start), hi = std::min(pos, start + block_size - 1);
       fn(lo - first, hi - lo + 1, base + (lo - start) * token_stride);
     }
-  };
-  for_each_run([&](int32_t t0, int32_t n, int64_t offset) {
-    const float* k = a.k_cache + offset;
+  }
+  // Calls fn(t, offset) for each visible key. `ahead` (may be null) is the cache the walk reads
+  // `floats` floats of at offset + `ahead_offset`: those rows are asked for kPrefetchKeys keys
+  // before the walk reaches them (within a block), so a few rows' lines are on their way at a
+  // time; asking for a whole block's at once stalled on the full miss queue instead.
+  template <typename Fn>
+  void ForEachKey(Fn&& fn, const float* ahead = nullptr, int64_t ahead_offset = 0,
+                  int32_t floats = 0) const {
+    constexpr int32_t kPrefetchKeys = 4;
+    ForEachRun([&](int32_t t0, int32_t n, int64_t offset) {
+      if (ahead != nullptr) {
+        PrefetchRows(ahead + offset + ahead_offset, std::min(n, kPrefetchKeys), token_stride,
+                     floats);
+      }
+      for (int32_t j = 0; j < n; ++j) {
+        if (ahead != nullptr && j + kPrefetchKeys < n) {
+          PrefetchRows(ahead + offset + ahead_offset + (j + kPrefetchKeys) * token_stride, 1,
+                       token_stride, floats);
+        }
+        fn(t0 + j, offset + j * token_stride);
+      }
+    });
+  }
+};
+
+// scores[h * len + t] = scale * q_h . k_t for the row's `heads` query heads (consecutive, from
+// KV head kv0 on), in one walk of the keys: each run of keys is read for all the item's KV heads
+// together, so the walk moves through whole token rows of the cache rather than striding over
+// them once per KV head. The values of the run are asked for at the same time (PrefetchRows):
+// the value walk after the softmax then finds them in L2.
+void RowScores(const PagedAttentionArgs& a, const RowKeys& keys, const float* q, int32_t kv0,
+               int32_t heads, float* scores) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int64_t stride = keys.token_stride;
+  const int32_t len = keys.len;
+  keys.ForEachRun([&](int32_t t0, int32_t n, int64_t offset) {
+    const float* k = a.k_cache + offset + static_cast<int64_t>(kv0) * hd;
     int32_t j = 0;
 #ifdef RIBBON_ATTENTION_AVX2
     if (hd % 8 == 0) {
       const __m256 scale = _mm256_set1_ps(a.scale);
       for (; j + 8 <= n; j += 8) {
-        for (int32_t g = 0; g < group; ++g) {
+        for (int32_t h = 0; h < heads; ++h) {
           _mm256_storeu_ps(
-              scores.data() + static_cast<size_t>(g) * len + t0 + j,
-              _mm256_mul_ps(EightScores(q + g * hd, k + j * token_stride, token_stride, hd),
+              scores + static_cast<size_t>(h) * len + t0 + j,
+              _mm256_mul_ps(EightScores(q + h * hd, k + j * stride + h / group * hd, stride, hd),
                             scale));
         }
       }
     }
 #endif
     for (; j < n; ++j) {
-      for (int32_t g = 0; g < group; ++g) {
-        scores[static_cast<size_t>(g) * len + t0 + j] =
-            Dot(q + g * hd, k + j * token_stride, hd) * a.scale;
+      for (int32_t h = 0; h < heads; ++h) {
+        scores[static_cast<size_t>(h) * len + t0 + j] =
+            Dot(q + h * hd, k + j * stride + h / group * hd, hd) * a.scale;
       }
     }
   });
-  float denom[kMaxQueryGroup];
-  for (int32_t g = 0; g < group; ++g) {
-    float* s = scores.data() + static_cast<size_t>(g) * len;
+}
+
+// Each head's scores become exp(score - max) in place; returns their sum in denom[h].
+void Softmax(float* scores, int32_t heads, int32_t len, float* denom) {
+  for (int32_t h = 0; h < heads; ++h) {
+    float* s = scores + static_cast<size_t>(h) * len;
     float max = -std::numeric_limits<float>::infinity();
     for (int32_t t = 0; t < len; ++t) max = std::max(max, s[t]);
     float sum = 0.0f;
@@ -136,37 +186,44 @@ void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t
       s[t] = ExpNonPositive(s[t] - max);
       sum += s[t];
     }
-    denom[g] = sum;
+    denom[h] = sum;
   }
-  float* out = a.out + static_cast<int64_t>(row) * a.num_heads * hd + head_offset * group;
+}
+
+// out_h = sum over keys of probs_h[t] * v_t / denom[h], for one KV head's `group` query heads
+// (probs and out point at the first of them).
+void GroupValues(const PagedAttentionArgs& a, const RowKeys& keys, int64_t head_offset,
+                 const float* probs, const float* denom, float* out, std::vector<float>& acc) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int32_t len = keys.len;
 #ifdef RIBBON_ATTENTION_AVX2
   if (hd % 8 == 0) {
     auto walk = [&](auto&& fn) {
-      for_each_key([&](int32_t t, int64_t offset) { fn(t, a.v_cache + offset); });
+      keys.ForEachKey([&](int32_t t, int64_t offset) { fn(t, a.v_cache + offset + head_offset); },
+                      a.v_cache, head_offset, hd);
     };
     for (int32_t g0 = 0; g0 < group; g0 += 4) {
-      const float* probs[4];
+      const float* p[4];
       float* outs[4];
       const int32_t heads = std::min(4, group - g0);
       for (int32_t g = 0; g < heads; ++g) {
-        probs[g] = scores.data() + static_cast<size_t>(g0 + g) * len;
+        p[g] = probs + static_cast<size_t>(g0 + g) * len;
         outs[g] = out + (g0 + g) * hd;
       }
-      for (int32_t c = 0; c < hd; c += 8) {
-        switch (heads) {
-          case 1:
-            EightValueLanes<1>(probs, outs, c, walk);
-            break;
-          case 2:
-            EightValueLanes<2>(probs, outs, c, walk);
-            break;
-          case 3:
-            EightValueLanes<3>(probs, outs, c, walk);
-            break;
-          default:
-            EightValueLanes<4>(probs, outs, c, walk);
-            break;
-        }
+      switch (heads) {
+        case 1:
+          AllValueLanes<1>(p, outs, hd, walk);
+          break;
+        case 2:
+          AllValueLanes<2>(p, outs, hd, walk);
+          break;
+        case 3:
+          AllValueLanes<3>(p, outs, hd, walk);
+          break;
+        default:
+          AllValueLanes<4>(p, outs, hd, walk);
+          break;
       }
     }
     for (int32_t g = 0; g < group; ++g) {
@@ -176,10 +233,11 @@ void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t
     return;
   }
 #endif
-  for_each_key([&](int32_t t, int64_t offset) {
-    const float* v = a.v_cache + offset;
+  acc.assign(static_cast<size_t>(group) * hd, 0.0f);
+  keys.ForEachKey([&](int32_t t, int64_t offset) {
+    const float* v = a.v_cache + offset + head_offset;
     for (int32_t g = 0; g < group; ++g)
-      Axpy(acc.data() + g * hd, scores[static_cast<size_t>(g) * len + t], v, hd);
+      Axpy(acc.data() + g * hd, probs[static_cast<size_t>(g) * len + t], v, hd);
   });
   for (int32_t g = 0; g < group; ++g) {
     const float inv = 1.0f / denom[g];
@@ -187,22 +245,56 @@ void AttendOneRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t
   }
 }
 
+// One query row for KV heads [kv0, kv0 + kv_count): the scores of their query heads against
+// every visible key in one walk of the keys, one softmax per head over the whole context, then
+// one walk of the values per KV head. Every step of a head's computation depends only on this
+// row, its position and its sequence's cache, never on how many KV heads the item covers.
+void AttendRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv0, int32_t kv_count,
+               std::vector<float>& scores, std::vector<float>& acc) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int32_t heads = kv_count * group;
+  RowKeys keys;
+  keys.table = a.block_tables + static_cast<int64_t>(seq) * a.max_blocks_per_seq;
+  keys.pos = a.positions[row];
+  keys.first = a.sliding_window > 0 ? std::max(0, keys.pos - a.sliding_window + 1) : 0;
+  keys.len = keys.pos - keys.first + 1;
+  keys.block_size = a.block_size;
+  keys.token_stride = static_cast<int64_t>(a.num_kv_heads) * hd;
+  const size_t score_floats = static_cast<size_t>(heads) * keys.len;
+  if (scores.size() < score_floats + heads) scores.resize(score_floats + heads);
+  float* denom = scores.data() + score_floats;
+  const float* q = a.q + row * a.q_row_stride + static_cast<int64_t>(kv0) * group * hd;
+  RowScores(a, keys, q, kv0, heads, scores.data());
+  Softmax(scores.data(), heads, keys.len, denom);
+  float* out =
+      a.out + static_cast<int64_t>(row) * a.num_heads * hd + static_cast<int64_t>(kv0) * group * hd;
+  for (int32_t h = 0; h < kv_count; ++h) {
+    const int64_t first_head = static_cast<int64_t>(h) * group;
+    GroupValues(a, keys, static_cast<int64_t>(kv0 + h) * hd, scores.data() + first_head * keys.len,
+                denom + first_head, out + first_head * hd, acc);
+  }
+}
+
 }  // namespace
 
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args) {
-  return static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) * args.num_kv_heads;
+  return static_cast<int64_t>(args.cu_seqlens[args.num_seqs]) *
+         (args.num_kv_heads / KvHeadsPerItem(args));
 }
 
 void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t end) {
   thread_local std::vector<float> scores, acc;
   const int32_t real_rows = args.cu_seqlens[args.num_seqs];
+  const int32_t per_item = KvHeadsPerItem(args);
+  const int32_t items_per_row = args.num_kv_heads / per_item;
   for (int64_t item = begin; item < end; ++item) {
     // Rows in zigzag order (0, last, 1, last - 1, ...): a contiguous share of items then holds
     // short and long causal rows alike, so threads given equal shares get equal work.
-    const int32_t k = static_cast<int32_t>(item / args.num_kv_heads);
+    const int32_t k = static_cast<int32_t>(item / items_per_row);
     const int32_t row = k % 2 == 0 ? k / 2 : real_rows - 1 - k / 2;
-    const int32_t kv_head = static_cast<int32_t>(item % args.num_kv_heads);
-    AttendOneRow(args, SequenceOfRow(args, row), row, kv_head, scores, acc);
+    const int32_t kv0 = static_cast<int32_t>(item % items_per_row) * per_item;
+    AttendRow(args, SequenceOfRow(args, row), row, kv0, per_item, scores, acc);
   }
 }
 

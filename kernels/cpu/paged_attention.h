@@ -3,9 +3,9 @@
 // work items [0, PagedAttentionWorkItems(args)) across threads (see core/model for the libtorch
 // adapter that uses at::parallel_for) and calls PagedAttentionCpu on disjoint ranges.
 //
-// One work item is one (query row, KV head) pair; it computes the outputs of the
-// num_heads / num_kv_heads query heads that share that KV head, walking the row's visible keys
-// once for all of them: scores, one softmax per head in fp32, then one walk of the values. A row
+// One work item is one query row and kv_heads_per_item KV heads; it computes the outputs of the
+// query heads that share those KV heads, walking the row's visible keys once for all of them:
+// scores, one softmax per head in fp32, then one walk of the values per KV head. A row
 // attends to key positions [max(0, pos - window + 1), pos] of its own sequence, so causality
 // follows the positions and chunked prefill needs nothing special. Keys must already be in the
 // cache.
@@ -41,13 +41,18 @@ struct PagedAttentionArgs {
   int32_t block_size = 16;     // at most kMaxBlockSize
   int32_t sliding_window = 0;  // 0 = unlimited
   float scale = 1.0f;
+  // KV heads one work item walks together (a divisor of num_kv_heads; anything else counts as
+  // 1). More reads each key's row of the cache as one contiguous run instead of a stride per
+  // KV head, which memory serves faster; fewer gives more items to split across threads. The
+  // outputs are the same either way, bit for bit.
+  int32_t kv_heads_per_item = 1;
 };
 
 inline constexpr int32_t kMaxHeadDim = 256;
 inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
 inline constexpr int32_t kMaxBlockSize = 64;
 
-// Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads.
+// Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads / kv_heads_per_item.
 int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args);
 
 // Computes work items [begin, end).

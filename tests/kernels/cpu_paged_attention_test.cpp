@@ -105,7 +105,7 @@ std::vector<float> Reference(const Problem& p) {
   return out;
 }
 
-std::vector<float> RunKernel(const Problem& p, uint32_t split_seed) {
+std::vector<float> RunKernel(const Problem& p, uint32_t split_seed, int32_t kv_heads_per_item = 1) {
   const Shape& s = p.shape;
   std::vector<float> out(p.q.size(), -7.0f);
   PagedAttentionArgs a;
@@ -125,6 +125,7 @@ std::vector<float> RunKernel(const Problem& p, uint32_t split_seed) {
   a.block_size = s.block_size;
   a.sliding_window = s.window;
   a.scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  a.kv_heads_per_item = kv_heads_per_item;
   // Disjoint ranges of random sizes, as threads would take them.
   std::mt19937 rng(split_seed);
   const int64_t items = PagedAttentionWorkItems(a);
@@ -190,6 +191,31 @@ TEST_CASE("CPU paged attention: tiles spanning many one-row sequences and one lo
   RequireClose(long_prompt, 8);
   Shape windowed{4, 1, 16, 16, 48, {300, 5, 260}, {300, 5, 37}};
   RequireClose(windowed, 9);
+}
+
+TEST_CASE("CPU paged attention: items over several KV heads give the same bits as one each",
+          "[kernels][attention]") {
+  std::mt19937 rng(11);
+  for (uint32_t seed = 0; seed < 30; ++seed) {
+    Shape s;
+    s.num_kv_heads = 1 + static_cast<int32_t>(rng() % 4);
+    s.num_heads = s.num_kv_heads * (1 + static_cast<int32_t>(rng() % 4));
+    s.head_dim = seed % 2 == 0 ? 64 : 24;
+    s.block_size = seed % 3 == 0 ? 1 : 16;
+    s.window = seed % 5 == 0 ? 20 : 0;
+    for (int32_t i = 0; i < 1 + static_cast<int32_t>(rng() % 5); ++i) {
+      const int32_t kv_len = 1 + static_cast<int32_t>(rng() % 120);
+      s.kv_lens.push_back(kv_len);
+      s.q_lens.push_back(i % 2 == 0 ? 1 : kv_len);
+    }
+    const Problem p = Make(s, seed);
+    const std::vector<float> one = RunKernel(p, seed);
+    // Every divisor of num_kv_heads, and 3 where it is not one (then counted as 1).
+    for (int32_t per_item : {2, 3, 4, s.num_kv_heads}) {
+      INFO("kv heads " << s.num_kv_heads << " per item " << per_item << " seed " << seed);
+      CHECK(RunKernel(p, seed + 7, per_item) == one);
+    }
+  }
 }
 
 }  // namespace ribbon::kernels
