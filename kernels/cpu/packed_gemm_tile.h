@@ -111,7 +111,7 @@ inline void Tile(const PackedGemmArgs& g, const W* panel, int64_t col_base, int6
   }
 }
 
-// The R rows left over after the full tiles of RMax rows (R < RMax), as one tile.
+// A tile of `rows` rows, fewer than RMax (R is the largest it may be), as one tile.
 template <class V, class W, int R, int C>
 inline void TailRows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int64_t row0,
                      int64_t rows, int c0, int valid, const TileSpan& span) {
@@ -124,9 +124,10 @@ inline void TailRows(const PackedGemmArgs& g, const W* panel, int64_t col_base, 
   }
 }
 
-// Rows [row_begin, row_end) of one panel over panel rows [k0, k1), in tiles of RMax rows (and
-// one of the rest), each pass of C vectors in turn; the tiles share out `next_lines` lines of
-// the next block at `next` in proportion to their rows (their time), so the requests stay even.
+// Rows [row_begin, row_end) of one panel over panel rows [k0, k1), in as few tiles of at most
+// RMax rows as cover them, of equal size (within one row), each pass of C vectors in turn; the
+// tiles share out `next_lines` lines of the next block at `next` in proportion to their rows (their
+// time), so the requests stay even.
 template <class V, class W, int RMax, int C>
 void Rows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int valid, int64_t row_begin,
           int64_t row_end, const TileSpan& span) {
@@ -134,20 +135,25 @@ void Rows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int valid, 
   const int64_t passes = (valid + C * V::kLanes - 1) / (C * V::kLanes);
   const int64_t total = passes * rows;
   int64_t done = 0;  // rows run so far, over all passes
+  // As few tiles as RMax allows, of equal rows (8 rows: 4 + 4, not 6 + 2): llama-100m decode at
+  // batch 8, 2 threads, Intel Xeon (2026-12-05), +6 % with the same arithmetic.
+  const int64_t tiles = (rows + RMax - 1) / RMax;
   for (int c0 = 0; c0 < valid; c0 += C * V::kLanes) {
-    for (int64_t r = row_begin; r < row_end; r += RMax) {
-      const int64_t tile_rows = std::min<int64_t>(RMax, row_end - r);
+    int64_t r = row_begin;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t tile_rows = rows / tiles + (t < rows % tiles ? 1 : 0);
       TileSpan own = span;
       const int64_t first = span.next_lines * done / total;
       done += tile_rows;
       own.next_lines = span.next_lines * done / total - first;
       own.next += first * kCacheLineBytes;
       if (own.partial) own.partial += (r - row_begin) * kPanelWidth;
-      if (r + RMax <= row_end) {
+      if (tile_rows == RMax) {
         Tile<V, W, RMax, C>(g, panel, col_base, r, c0, valid, own);
       } else {
-        TailRows<V, W, RMax - 1, C>(g, panel, col_base, r, row_end - r, c0, valid, own);
+        TailRows<V, W, RMax - 1, C>(g, panel, col_base, r, tile_rows, c0, valid, own);
       }
+      r += tile_rows;
     }
   }
 }
