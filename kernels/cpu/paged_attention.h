@@ -49,7 +49,6 @@ struct PagedAttentionArgs {
 };
 
 inline constexpr int32_t kMaxHeadDim = 256;
-inline constexpr int32_t kMaxQueryGroup = 16;  // num_heads / num_kv_heads
 inline constexpr int32_t kMaxBlockSize = 64;
 
 // Number of work items: real rows (cu_seqlens[num_seqs]) x num_kv_heads / kv_heads_per_item.
