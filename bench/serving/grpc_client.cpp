@@ -24,10 +24,10 @@ namespace {
 
 using ribbon::v1::GenerateResponse;
 
-// One request's stream. The completion-queue thread owns it from StartCall until it marks
-// the call finished; Run reads `rec` only after that.
+// One request's stream. The completion-queue thread owns everything but `mu`/`done` from
+// StartCall until it sets `done` (under `mu`); Run reads `rec` only after that.
 struct Call {
-  enum class State { kStarting, kReading, kFinishing, kDone };
+  enum class State { kStarting, kReading, kFinishing };
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientAsyncReader<GenerateResponse>> reader;
   GenerateResponse response;
@@ -36,6 +36,7 @@ struct Call {
   State state = State::kStarting;
   std::mutex mu;
   std::condition_variable finished;
+  bool done = false;  // guarded by mu
 };
 
 class GrpcClient final : public Client {
@@ -69,7 +70,7 @@ class GrpcClient final : public Client {
     call.rec.sent = SteadyNow();
     call.reader->StartCall(&call);
     std::unique_lock<std::mutex> lock(call.mu);
-    call.finished.wait(lock, [&] { return call.state == Call::State::kDone; });
+    call.finished.wait(lock, [&] { return call.done; });
     return std::move(call.rec);
   }
 
@@ -113,12 +114,10 @@ class GrpcClient final : public Client {
               absl::StrCat("grpc ", call.status.error_code(), ": ", call.status.error_message());
         }
         std::lock_guard<std::mutex> lock(call.mu);
-        call.state = Call::State::kDone;
+        call.done = true;
         call.finished.notify_one();
         return;
       }
-      case Call::State::kDone:
-        return;
     }
   }
 

@@ -114,23 +114,21 @@ struct RowKeys {
       fn(lo - first, hi - lo + 1, base + (lo - start) * token_stride);
     }
   }
-  // Calls fn(t, offset) for each visible key. `ahead` (may be null) is the cache the walk reads
-  // `floats` floats of at offset + `ahead_offset`: those rows are asked for kPrefetchKeys keys
+  // Calls fn(t, offset) for each visible key. `ahead` (may be null): the walk reads `floats`
+  // floats at ahead + offset for each key, and those rows are asked for kPrefetchKeys keys
   // before the walk reaches them (within a block), so a few rows' lines are on their way at a
   // time; asking for a whole block's at once stalled on the full miss queue instead.
   template <typename Fn>
-  void ForEachKey(Fn&& fn, const float* ahead = nullptr, int64_t ahead_offset = 0,
-                  int32_t floats = 0) const {
+  void ForEachKey(Fn&& fn, const float* ahead = nullptr, int32_t floats = 0) const {
     constexpr int32_t kPrefetchKeys = 4;
     ForEachRun([&](int32_t t0, int32_t n, int64_t offset) {
       if (ahead != nullptr) {
-        PrefetchRows(ahead + offset + ahead_offset, std::min(n, kPrefetchKeys), token_stride,
-                     floats);
+        PrefetchRows(ahead + offset, std::min(n, kPrefetchKeys), token_stride, floats);
       }
       for (int32_t j = 0; j < n; ++j) {
         if (ahead != nullptr && j + kPrefetchKeys < n) {
-          PrefetchRows(ahead + offset + ahead_offset + (j + kPrefetchKeys) * token_stride, 1,
-                       token_stride, floats);
+          PrefetchRows(ahead + offset + (j + kPrefetchKeys) * token_stride, 1, token_stride,
+                       floats);
         }
         fn(t0 + j, offset + j * token_stride);
       }
@@ -141,8 +139,7 @@ struct RowKeys {
 // scores[h * len + t] = scale * q_h . k_t for the row's `heads` query heads (consecutive, from
 // KV head kv0 on), in one walk of the keys: each run of keys is read for all the item's KV heads
 // together, so the walk moves through whole token rows of the cache rather than striding over
-// them once per KV head. The values of the run are asked for at the same time (PrefetchRows):
-// the value walk after the softmax then finds them in L2.
+// them once per KV head.
 void RowScores(const PagedAttentionArgs& a, const RowKeys& keys, const float* q, int32_t kv0,
                int32_t heads, float* scores) {
   const int32_t group = a.num_heads / a.num_kv_heads;
@@ -201,7 +198,7 @@ void GroupValues(const PagedAttentionArgs& a, const RowKeys& keys, int64_t head_
   if (hd % 8 == 0) {
     auto walk = [&](auto&& fn) {
       keys.ForEachKey([&](int32_t t, int64_t offset) { fn(t, a.v_cache + offset + head_offset); },
-                      a.v_cache, head_offset, hd);
+                      a.v_cache + head_offset, hd);
     };
     for (int32_t g0 = 0; g0 < group; g0 += 4) {
       const float* p[4];
