@@ -66,15 +66,17 @@ inline __m256 EightScores(const float* q, const float* k, int64_t stride, int32_
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// out[g][c, c + 8W) = sum over keys of probs[g][t] * v_t[c, c + 8W) for G heads, the G x W sums
-// kept in registers over the whole walk of the values. Each lane's sum runs over the keys in
-// order whatever W is, so W changes only how many of a value row's cache lines one walk
-// brings in together (the walks are bound on memory, not arithmetic), never the result.
+// out[g][c, c + 8W) += probs[g][t] * v_t[c, c + 8W) for G heads over the keys of one walk, in
+// key order, the G x W sums kept in registers for the walk and in `outs` between walks: a sum
+// paused at the end of a walk goes to memory as a float and comes back unchanged, so the
+// walks over a row's runs of keys add up to the one chain over all its keys. Each lane's sum
+// runs over the keys in order whatever W is, so W changes only how many of a value row's cache
+// lines one walk brings in together, never the result.
 template <int G, int W, typename Walk>
 void ValueLanes(const float* const* probs, float* const* outs, int32_t c, Walk&& walk) {
   __m256 r[G][W];
   for (int g = 0; g < G; ++g)
-    for (int w = 0; w < W; ++w) r[g][w] = _mm256_setzero_ps();
+    for (int w = 0; w < W; ++w) r[g][w] = _mm256_loadu_ps(outs[g] + c + 8 * w);
   walk([&](int32_t t, const float* v) {
     __m256 p[G];
     for (int g = 0; g < G; ++g) p[g] = _mm256_set1_ps(probs[g][t]);
@@ -97,42 +99,55 @@ void AllValueLanes(const float* const* probs, float* const* outs, int32_t hd, Wa
 }
 #endif
 
+// Keys t0 .. t0 + n - 1 of a row, `token_stride` floats apart from `offset` (the start of key
+// t0's row of the cache, head 0): the part of one block the row sees.
+struct KeyRun {
+  int32_t t0 = 0, n = 0;
+  int64_t offset = 0;
+};
+
 // Where one row's visible keys lie: key t = position - first of its sequence, block by block.
 struct RowKeys {
   const int32_t* table = nullptr;  // the sequence's block table
   int32_t first = 0, pos = 0, len = 0, block_size = 0;
   int64_t token_stride = 0;  // floats from one token's row of the cache to the next
 
-  // Calls fn(t0, n, offset): keys t0 .. t0 + n - 1 lie `token_stride` apart from `offset`
-  // (the start of key t0's row, head 0).
+  // Calls fn(run) for each run of keys, in order.
   template <typename Fn>
   void ForEachRun(Fn&& fn) const {
-    for (int32_t start = first - first % block_size; start <= pos; start += block_size) {
-      const int64_t base =
-          static_cast<int64_t>(table[start / block_size]) * block_size * token_stride;
-      const int32_t lo = std::max(first, start), hi = std::min(pos, start + block_size - 1);
-      fn(lo - first, hi - lo + 1, base + (lo - start) * token_stride);
+    for (KeyRun run = RunAt(first); run.n > 0; run = RunAt(run.t0 + first + run.n)) fn(run);
+  }
+  // Calls fn(t, offset) for each key of `run`. `ahead` (may be null): the walk reads `floats`
+  // floats at ahead + offset for each key, and those rows are asked for kPrefetchKeys keys
+  // before the walk reaches them (within the run), so a few rows' lines are on their way at a
+  // time; asking for a whole block's at once stalled on the full miss queue instead, and so did
+  // asking for the next run's (or, in the score walk, for any keys at all: the hardware
+  // prefetcher streams a walk over whole rows better).
+  template <typename Fn>
+  void ForEachKeyOfRun(const KeyRun& run, Fn&& fn, const float* ahead, int32_t floats) const {
+    constexpr int32_t kPrefetchKeys = 4;
+    if (ahead != nullptr) {
+      PrefetchRows(ahead + run.offset, std::min(run.n, kPrefetchKeys), token_stride, floats);
+    }
+    for (int32_t j = 0; j < run.n; ++j) {
+      if (ahead != nullptr && j + kPrefetchKeys < run.n) {
+        PrefetchRows(ahead + run.offset + (j + kPrefetchKeys) * token_stride, 1, token_stride,
+                     floats);
+      }
+      fn(run.t0 + j, run.offset + j * token_stride);
     }
   }
-  // Calls fn(t, offset) for each visible key. `ahead` (may be null): the walk reads `floats`
-  // floats at ahead + offset for each key, and those rows are asked for kPrefetchKeys keys
-  // before the walk reaches them (within a block), so a few rows' lines are on their way at a
-  // time; asking for a whole block's at once stalled on the full miss queue instead.
-  template <typename Fn>
-  void ForEachKey(Fn&& fn, const float* ahead = nullptr, int32_t floats = 0) const {
-    constexpr int32_t kPrefetchKeys = 4;
-    ForEachRun([&](int32_t t0, int32_t n, int64_t offset) {
-      if (ahead != nullptr) {
-        PrefetchRows(ahead + offset, std::min(n, kPrefetchKeys), token_stride, floats);
-      }
-      for (int32_t j = 0; j < n; ++j) {
-        if (ahead != nullptr && j + kPrefetchKeys < n) {
-          PrefetchRows(ahead + offset + (j + kPrefetchKeys) * token_stride, 1, token_stride,
-                       floats);
-        }
-        fn(t0 + j, offset + j * token_stride);
-      }
-    });
+
+ private:
+  // The run from position `start` (the window's first key, or a block's first position) to the
+  // end of its block or pos; empty past pos.
+  KeyRun RunAt(int32_t start) const {
+    if (start > pos) return {};
+    const int32_t block_start = start - start % block_size;
+    const int64_t base =
+        static_cast<int64_t>(table[block_start / block_size]) * block_size * token_stride;
+    const int32_t lo = std::max(first, start), hi = std::min(pos, block_start + block_size - 1);
+    return {lo - first, hi - lo + 1, base + (lo - block_start) * token_stride};
   }
 };
 
@@ -146,8 +161,10 @@ void RowScores(const PagedAttentionArgs& a, const RowKeys& keys, const float* q,
   const int32_t hd = a.head_dim;
   const int64_t stride = keys.token_stride;
   const int32_t len = keys.len;
-  keys.ForEachRun([&](int32_t t0, int32_t n, int64_t offset) {
-    const float* k = a.k_cache + offset + static_cast<int64_t>(kv0) * hd;
+  const float* item_keys = a.k_cache + static_cast<int64_t>(kv0) * hd;
+  keys.ForEachRun([&](const KeyRun& run) {
+    const int32_t t0 = run.t0, n = run.n;
+    const float* k = item_keys + run.offset;
     int32_t j = 0;
 #ifdef RIBBON_ATTENTION_AVX2
     if (hd % 8 == 0) {
@@ -176,6 +193,8 @@ void Softmax(float* scores, int32_t heads, int32_t len, float* denom) {
   for (int32_t h = 0; h < heads; ++h) {
     float* s = scores + static_cast<size_t>(h) * len;
     float max = -std::numeric_limits<float>::infinity();
+    // A maximum is the same in any order, so the lanes may take it.
+#pragma omp simd reduction(max : max)
     for (int32_t t = 0; t < len; ++t) max = std::max(max, s[t]);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -187,19 +206,22 @@ void Softmax(float* scores, int32_t heads, int32_t len, float* denom) {
   }
 }
 
-// out_h = sum over keys of probs_h[t] * v_t / denom[h], for one KV head's `group` query heads
-// (probs and out point at the first of them).
-void GroupValues(const PagedAttentionArgs& a, const RowKeys& keys, int64_t head_offset,
-                 const float* probs, const float* denom, float* out, std::vector<float>& acc) {
+// out_h += sum over the keys of `run` (ForEachRun's) of probs_h[t] * v_t, in key
+// order, for one KV head's `group` query heads (probs and out point at the first of them), the
+// KV head's values at head_offset in each token row. `ahead`, `floats`: what the walk asks for
+// as it goes (RowKeys::ForEachKeyOfRun).
+void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& run,
+               int64_t head_offset, const float* probs, float* out, const float* ahead,
+               int32_t floats) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int32_t len = keys.len;
+  auto walk = [&](auto&& fn) {
+    keys.ForEachKeyOfRun(
+        run, [&](int32_t t, int64_t off) { fn(t, a.v_cache + off + head_offset); }, ahead, floats);
+  };
 #ifdef RIBBON_ATTENTION_AVX2
   if (hd % 8 == 0) {
-    auto walk = [&](auto&& fn) {
-      keys.ForEachKey([&](int32_t t, int64_t offset) { fn(t, a.v_cache + offset + head_offset); },
-                      a.v_cache + head_offset, hd);
-    };
     for (int32_t g0 = 0; g0 < group; g0 += 4) {
       const float* p[4];
       float* outs[4];
@@ -223,31 +245,49 @@ void GroupValues(const PagedAttentionArgs& a, const RowKeys& keys, int64_t head_
           break;
       }
     }
-    for (int32_t g = 0; g < group; ++g) {
-      const float inv = 1.0f / denom[g];
-      for (int32_t d = 0; d < hd; ++d) out[g * hd + d] *= inv;
-    }
     return;
   }
 #endif
-  acc.assign(static_cast<size_t>(group) * hd, 0.0f);
-  keys.ForEachKey([&](int32_t t, int64_t offset) {
-    const float* v = a.v_cache + offset + head_offset;
+  walk([&](int32_t t, const float* v) {
     for (int32_t g = 0; g < group; ++g)
-      Axpy(acc.data() + g * hd, probs[static_cast<size_t>(g) * len + t], v, hd);
+      Axpy(out + g * hd, probs[static_cast<size_t>(g) * len + t], v, hd);
   });
-  for (int32_t g = 0; g < group; ++g) {
+}
+
+// out_h = sum over the visible keys of probs_h[t] * v_t / denom[h] for the item's query heads
+// (those of KV heads [kv0, kv0 + kv_count); probs as RowScores wrote them), run by run: a run's
+// value rows are read for every KV head of the item while they are in L1 (the first head's walk
+// asks for the whole rows), so the cache is read in whole token rows, in order, rather than
+// once per KV head at a stride (which waited on memory for most of a batch-8 decode's value
+// walks). Each output lane is still one sum over the keys in order (RunValues), so the result
+// does not depend on kv_count.
+void ItemValues(const PagedAttentionArgs& a, const RowKeys& keys, int32_t kv0, int32_t kv_count,
+                const float* probs, const float* denom, float* out) {
+  const int32_t group = a.num_heads / a.num_kv_heads;
+  const int32_t hd = a.head_dim;
+  const int32_t heads = kv_count * group;
+  std::fill(out, out + static_cast<size_t>(heads) * hd, 0.0f);
+  const float* item_values = a.v_cache + static_cast<int64_t>(kv0) * hd;
+  keys.ForEachRun([&](const KeyRun& run) {
+    for (int32_t h = 0; h < kv_count; ++h) {
+      const int64_t first_head = static_cast<int64_t>(h) * group;
+      RunValues(a, keys, run, static_cast<int64_t>(kv0 + h) * hd, probs + first_head * keys.len,
+                out + first_head * hd, h == 0 ? item_values : nullptr, kv_count * hd);
+    }
+  });
+  for (int32_t g = 0; g < heads; ++g) {
     const float inv = 1.0f / denom[g];
-    for (int32_t d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
+    for (int32_t d = 0; d < hd; ++d) out[g * hd + d] *= inv;
   }
 }
 
 // One query row for KV heads [kv0, kv0 + kv_count): the scores of their query heads against
 // every visible key in one walk of the keys, one softmax per head over the whole context, then
-// one walk of the values per KV head. Every step of a head's computation depends only on this
-// row, its position and its sequence's cache, never on how many KV heads the item covers.
+// one walk of the values (every KV head of the item per run of keys). Every step of a head's
+// computation depends only on this row, its position and its sequence's cache, never on how many KV
+// heads the item covers.
 void AttendRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv0, int32_t kv_count,
-               std::vector<float>& scores, std::vector<float>& acc) {
+               std::vector<float>& scores) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int32_t heads = kv_count * group;
@@ -266,11 +306,7 @@ void AttendRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv
   Softmax(scores.data(), heads, keys.len, denom);
   float* out =
       a.out + static_cast<int64_t>(row) * a.num_heads * hd + static_cast<int64_t>(kv0) * group * hd;
-  for (int32_t h = 0; h < kv_count; ++h) {
-    const int64_t first_head = static_cast<int64_t>(h) * group;
-    GroupValues(a, keys, static_cast<int64_t>(kv0 + h) * hd, scores.data() + first_head * keys.len,
-                denom + first_head, out + first_head * hd, acc);
-  }
+  ItemValues(a, keys, kv0, kv_count, scores.data(), denom, out);
 }
 
 }  // namespace
@@ -281,7 +317,7 @@ int64_t PagedAttentionWorkItems(const PagedAttentionArgs& args) {
 }
 
 void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t end) {
-  thread_local std::vector<float> scores, acc;
+  thread_local std::vector<float> scores;
   const int32_t real_rows = args.cu_seqlens[args.num_seqs];
   const int32_t per_item = KvHeadsPerItem(args);
   const int32_t items_per_row = args.num_kv_heads / per_item;
@@ -291,7 +327,7 @@ void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t en
     const int32_t k = static_cast<int32_t>(item / items_per_row);
     const int32_t row = k % 2 == 0 ? k / 2 : real_rows - 1 - k / 2;
     const int32_t kv0 = static_cast<int32_t>(item % items_per_row) * per_item;
-    AttendRow(args, SequenceOfRow(args, row), row, kv0, per_item, scores, acc);
+    AttendRow(args, SequenceOfRow(args, row), row, kv0, per_item, scores);
   }
 }
 

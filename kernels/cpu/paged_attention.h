@@ -5,10 +5,10 @@
 //
 // One work item is one query row and kv_heads_per_item KV heads; it computes the outputs of the
 // query heads that share those KV heads, walking the row's visible keys once for all of them:
-// scores, one softmax per head in fp32, then one walk of the values per KV head. A row
-// attends to key positions [max(0, pos - window + 1), pos] of its own sequence, so causality
-// follows the positions and chunked prefill needs nothing special. Keys must already be in the
-// cache.
+// scores, one softmax per head in fp32, then one walk of the values (each run of keys for all the
+// item's KV heads). A row attends to key positions [max(0, pos - window + 1), pos] of its own
+// sequence, so causality follows the positions and chunked prefill needs nothing special. Keys must
+// already be in the cache.
 //
 // Batch invariance: every operation of a row's computation (the order of each dot product, of
 // the softmax sums, of the value sums) depends only on that row, its position and its sequence's
