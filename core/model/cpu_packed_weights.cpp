@@ -1,7 +1,6 @@
 #include "core/model/cpu_packed_weights.h"
 
 #include <ATen/Parallel.h>
-#include <sys/mman.h>
 
 #include <utility>
 
@@ -12,13 +11,15 @@
 namespace ribbon {
 namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
-
 size_t RoundUp(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
 
 // Rows per work item: a multiple of both tiles' heights (6 and 3), small enough that a prefill
 // splits across threads even when the weight has a single panel.
 constexpr int64_t kRowChunk = 240;
+
+// Up to this many rows (a batch of decodes) a GEMM is split by contiguous panel ranges, one per
+// thread; more (a prefill) by (panel, chunk of rows) items.
+constexpr int64_t kRangeRows = 48;
 
 }  // namespace
 
@@ -37,19 +38,12 @@ absl::StatusOr<PackedWeights> PackedWeights::Pack(std::span<at::Tensor* const> t
   }
   PackedWeights packed;
   packed.bytes_ = total;
-  // One huge page more than needed, so the start can be moved to a 2 MiB boundary.
-  packed.mapping_size_ = RoundUp(static_cast<size_t>(packed.bytes_), kHugePage) + kHugePage;
-  void* map = mmap(nullptr, packed.mapping_size_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (map == MAP_FAILED) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("cannot map %d bytes for the packed CPU weights", packed.mapping_size_));
-  }
-  packed.mapping_ = map;
-  char* base = reinterpret_cast<char*>(RoundUp(reinterpret_cast<uintptr_t>(map), kHugePage));
-  packed.huge_pages_ = madvise(base, RoundUp(packed.bytes_, kHugePage), MADV_HUGEPAGE) == 0;
+  absl::StatusOr<HugePageMapping> mapping =
+      HugePageMapping::Map(static_cast<size_t>(total), "the packed CPU weights");
+  if (!mapping.ok()) return mapping.status();
+  packed.mapping_ = *std::move(mapping);
   linears->clear();
-  char* next = base;
+  char* next = static_cast<char*>(packed.mapping_.data());
   for (at::Tensor* t : tensors) {
     // A bfloat16 checkpoint tensor is widened first (exactly), so packing rounds only once.
     const at::Tensor w = t->to(at::kFloat).contiguous();
@@ -65,23 +59,6 @@ absl::StatusOr<PackedWeights> PackedWeights::Pack(std::span<at::Tensor* const> t
   return packed;
 }
 
-PackedWeights::PackedWeights(PackedWeights&& other) noexcept { *this = std::move(other); }
-
-PackedWeights& PackedWeights::operator=(PackedWeights&& other) noexcept {
-  if (this != &other) {
-    if (mapping_) munmap(mapping_, mapping_size_);
-    mapping_ = std::exchange(other.mapping_, nullptr);
-    mapping_size_ = std::exchange(other.mapping_size_, 0);
-    bytes_ = std::exchange(other.bytes_, 0);
-    huge_pages_ = std::exchange(other.huge_pages_, false);
-  }
-  return *this;
-}
-
-PackedWeights::~PackedWeights() {
-  if (mapping_) munmap(mapping_, mapping_size_);
-}
-
 void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows, bool accumulate) {
   const kernels::PackedGemmArgs args{.a = in,
                                      .lda = w.k,
@@ -93,9 +70,22 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
                                      .m = rows,
                                      .accumulate = accumulate,
                                      .dtype = w.dtype};
-  // Work items are (panel, chunk of rows); a thread keeps one panel in cache while a chunk's rows
-  // go by. The tiny GEMMs of a small model stay on one thread (ParallelItems).
+  // The tiny GEMMs of a small model stay on one thread (ParallelItems).
   const int64_t panels = kernels::PackedPanels(w.n);
+  if (rows <= kRangeRows) {
+    // A decode-sized step: one contiguous range of panels per thread, streamed front to back
+    // (a one-row call walks several panels side by side, packed_gemm.h). Panels handed out
+    // one at a time interleaved the threads' streams: llama-100m decode, 2 threads, Intel Xeon
+    // (2026-12-05), batch 8 +8 %, batch 32 +5 % with ranges.
+    const int64_t threads = std::min<int64_t>(at::get_num_threads(), panels);
+    const int64_t work = rows * panels * w.k * kernels::kPanelWidth / threads;
+    cpu::ParallelItems(threads, work, [&](int64_t t) {
+      kernels::PackedGemmCpu(args, panels * t / threads, panels * (t + 1) / threads, 0, rows);
+    });
+    return;
+  }
+  // A prefill: items of (panel, chunk of rows); a thread keeps one panel in cache while a chunk's
+  // rows go by.
   const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
   const int64_t chunk_rows = std::min(rows, kRowChunk);
   cpu::ParallelItems(panels * chunks, chunk_rows * w.k * kernels::kPanelWidth, [&](int64_t item) {

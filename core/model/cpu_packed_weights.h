@@ -1,12 +1,10 @@
 // PackedWeights: the CPU runner's GEMM weights (float32 or bfloat16), packed once at load into
-// kernels/cpu/packed_gemm's panel layout inside one mapping that is 2 MiB-aligned and advised
-// for transparent huge pages; and the threaded GEMM over them.
+// kernels/cpu/packed_gemm's panel layout inside one HugePageMapping; and the threaded GEMM over
+// them.
 //
 // Why one kernel for every step size: a row's result then never depends on what else is in the
 // step (packed_gemm.h's order contract), so seeded sampling gives the same tokens alone or
 // batched; and the packed layout lets a decode stream each weight once per step.
-// Why huge pages: a decode step streams every weight once; through 4 KiB pages the same stream
-// read at about half the rate (one core of the 2-core dev machine: 17 vs 32 GB/s).
 //
 // Private to core/model (includes ATen). Ownership: PackedWeights owns the mapping; the
 // PackedLinear views it hands out stay valid while it lives. Threads: immutable after Pack;
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/model/cpu_huge_pages.h"
 #include "kernels/cpu/packed_gemm.h"
 
 namespace ribbon {
@@ -42,21 +41,13 @@ class PackedWeights {
                                             kernels::PackedDtype dtype,
                                             std::vector<PackedLinear>* linears);
 
-  PackedWeights(PackedWeights&& other) noexcept;
-  PackedWeights& operator=(PackedWeights&& other) noexcept;
-  PackedWeights(const PackedWeights&) = delete;
-  PackedWeights& operator=(const PackedWeights&) = delete;
-  ~PackedWeights();
-
-  int64_t bytes() const { return bytes_; }         // the packed weights, zero padding included
-  bool huge_pages() const { return huge_pages_; }  // the kernel accepted the advice
+  int64_t bytes() const { return bytes_; }  // the packed weights, zero padding included
+  bool huge_pages() const { return mapping_.huge_pages(); }  // the kernel accepted the advice
 
  private:
   PackedWeights() = default;
-  void* mapping_ = nullptr;
-  size_t mapping_size_ = 0;
+  HugePageMapping mapping_;
   int64_t bytes_ = 0;
-  bool huge_pages_ = false;
 };
 
 // out[rows, n] = in[rows, k] @ w^T, or += when `accumulate` (rows contiguous: lda = k, ldo = n).

@@ -22,6 +22,8 @@
 //
 // Framework-free: raw pointers, no allocation, no threads of its own. The caller splits the work
 // into (panel, row range) pieces across threads; concurrent calls on disjoint pieces are safe.
+// A one-row call walks up to 4 of its panels side by side (several memory streams read faster
+// than one), so a one-row GEMM is best split into one contiguous range of panels per thread.
 #pragma once
 
 #include <cstdint>

@@ -158,11 +158,79 @@ void Rows(const PackedGemmArgs& g, const W* panel, int64_t col_base, int valid, 
   }
 }
 
+// A one-row GEMM (a lone decode) walks kRowStreams panels side by side: every weight is still
+// read once, but as that many streams of memory instead of one, which the hardware prefetchers
+// serve faster (llama-100m-shaped weights, 2 threads, Intel Xeon, 2026-12-05: 33.4 GB/s against
+// 30.2 GB/s mean; 5 and 6 streams measured the same as 4, 8 less).
+constexpr int kRowStreams = 4;
+
+// Row `row` against S whole panels from p0 on (each a pass of C vectors covering all 64 columns):
+// each output is the same single chain over k as Tile's, S x C of them side by side.
+template <class V, class W, int S, int C>
+inline void RowPanels(const PackedGemmArgs& g, int64_t p0, int64_t row) {
+  static_assert(C * V::kLanes == kPanelWidth);
+  typename V::T acc[S][C];
+  const W* w[S];
+  for (int s = 0; s < S; ++s) {
+    w[s] = static_cast<const W*>(g.packed) + (p0 + s) * g.k * kPanelWidth;
+    for (int c = 0; c < C; ++c) acc[s][c] = V::Zero();
+  }
+  const float* a = g.a + row * g.lda;
+  for (int64_t i = 0; i < g.k; ++i) {
+    const typename V::T av = V::Set1(a[i]);
+    for (int s = 0; s < S; ++s) {
+      for (int c = 0; c < C; ++c) {
+        acc[s][c] = V::Fma(av, V::Load(w[s] + i * kPanelWidth + c * V::kLanes), acc[s][c]);
+      }
+    }
+  }
+  float* out = g.out + row * g.ldo + p0 * kPanelWidth;
+  for (int s = 0; s < S; ++s) {
+    for (int c = 0; c < C; ++c) {
+      float* o = out + s * kPanelWidth + c * V::kLanes;
+      V::Store(o, g.accumulate ? V::Add(V::Load(o), acc[s][c]) : acc[s][c]);
+    }
+  }
+}
+
+// Row `row` against the whole panels [panel_begin, panel_end), kRowStreams at a time.
+template <class V, class W, int C>
+void RowOfWholePanels(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end,
+                      int64_t row) {
+  int64_t p = panel_begin;
+  for (; p + kRowStreams <= panel_end; p += kRowStreams) {
+    RowPanels<V, W, kRowStreams, C>(g, p, row);
+  }
+  switch (panel_end - p) {
+    case 3:
+      RowPanels<V, W, 3, C>(g, p, row);
+      break;
+    case 2:
+      RowPanels<V, W, 2, C>(g, p, row);
+      break;
+    case 1:
+      RowPanels<V, W, 1, C>(g, p, row);
+      break;
+    default:
+      break;
+  }
+}
+
 // Panels [panel_begin, panel_end) x rows [row_begin, row_end). One tile's rows, more than
 // kGroupRows rows, or a k of one block run over the whole of k at once; the rest block by block.
 template <class V, class W, int RMax, int C>
 void GemmOf(const PackedGemmArgs& g, int64_t panel_begin, int64_t panel_end, int64_t row_begin,
             int64_t row_end) {
+  static_assert(kRowStreams == 4);  // RowOfWholePanels' remainder cases
+  if constexpr (C * V::kLanes == kPanelWidth) {
+    if (row_end - row_begin == 1) {
+      const int64_t whole_end = std::min(panel_end, g.n / kPanelWidth);
+      if (panel_begin < whole_end) {
+        RowOfWholePanels<V, W, C>(g, panel_begin, whole_end, row_begin);
+        panel_begin = whole_end;  // a last, partial panel (if any) goes the general way
+      }
+    }
+  }
   alignas(64) float partial[kGroupRows * kPanelWidth];
   for (int64_t p = panel_begin; p < panel_end; ++p) {
     const W* panel = static_cast<const W*>(g.packed) + p * g.k * kPanelWidth;

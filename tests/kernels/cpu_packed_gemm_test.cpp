@@ -112,7 +112,9 @@ TEST_CASE("packed GEMM equals the fused chain for every shape, instruction set a
   std::mt19937 rng(7);
   for (PackedDtype dtype : {PackedDtype::kFloat32, PackedDtype::kBFloat16}) {
     for (int64_t k : {1, 7, 64, 300}) {
-      for (int64_t n : {1, 17, 64, 65, 130, 200}) {
+      // 448 and 600: a one-row call walks whole panels 4 at a time (7 = 4 + 3; 9 = 4 + 4 + 1, then
+      // a partial panel).
+      for (int64_t n : {1, 17, 64, 65, 130, 200, 448, 600}) {
         for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 11, 13, 33, 70}) {
           Problem p = Make(m, n, k, rng, dtype);
           INFO("dtype " << (dtype == PackedDtype::kBFloat16 ? "bf16" : "f32"));

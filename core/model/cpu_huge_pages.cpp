@@ -1,0 +1,71 @@
+#include "core/model/cpu_huge_pages.h"
+
+#include <ATen/ops/from_blob.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+
+namespace ribbon {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+size_t RoundUp(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
+
+}  // namespace
+
+absl::StatusOr<HugePageMapping> HugePageMapping::Map(size_t bytes, const char* what) {
+  HugePageMapping m;
+  // One huge page more than needed, so the start can be moved to a 2 MiB boundary. Without
+  // MAP_NORESERVE, so that the kernel refuses at once a size it could never back (as malloc
+  // would) instead of killing the process when the pages are touched.
+  m.mapping_size_ = RoundUp(bytes, kHugePage) + kHugePage;
+  void* map =
+      mmap(nullptr, m.mapping_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("cannot map %d bytes for %s", m.mapping_size_, what));
+  }
+  m.mapping_ = map;
+  m.base_ = reinterpret_cast<void*>(RoundUp(reinterpret_cast<uintptr_t>(map), kHugePage));
+  m.huge_pages_ = madvise(m.base_, RoundUp(bytes, kHugePage), MADV_HUGEPAGE) == 0;
+  return m;
+}
+
+HugePageMapping::HugePageMapping(HugePageMapping&& other) noexcept { *this = std::move(other); }
+
+HugePageMapping& HugePageMapping::operator=(HugePageMapping&& other) noexcept {
+  if (this != &other) {
+    if (mapping_) munmap(mapping_, mapping_size_);
+    mapping_ = std::exchange(other.mapping_, nullptr);
+    mapping_size_ = std::exchange(other.mapping_size_, 0);
+    base_ = std::exchange(other.base_, nullptr);
+    huge_pages_ = std::exchange(other.huge_pages_, false);
+  }
+  return *this;
+}
+
+HugePageMapping::~HugePageMapping() {
+  if (mapping_) munmap(mapping_, mapping_size_);
+}
+
+absl::StatusOr<at::Tensor> ZeroFloatsInHugePages(at::IntArrayRef sizes, const char* what) {
+  int64_t elements = 1;
+  for (const int64_t s : sizes) elements *= s;
+  const size_t bytes = static_cast<size_t>(elements) * sizeof(float);
+  absl::StatusOr<HugePageMapping> mapping = HugePageMapping::Map(bytes, what);
+  if (!mapping.ok()) return mapping.status();
+  // Touched now (the pages are zero already): the memory is committed at allocation, where a
+  // shortage shows, not at the first step that reaches it.
+  std::memset(mapping->data(), 0, bytes);
+  auto owner = std::make_shared<HugePageMapping>(*std::move(mapping));
+  void* data = owner->data();
+  return at::from_blob(data, sizes, [owner](void*) mutable { owner.reset(); },
+                       at::TensorOptions().dtype(at::kFloat));
+}
+
+}  // namespace ribbon

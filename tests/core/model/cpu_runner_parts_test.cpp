@@ -1,0 +1,62 @@
+// Two parts of the CPU runner checked on their own: SiluMul's vectorised exp against libm over
+// the whole range an activation takes (it replaced a scalar std::exp call), and the huge-page
+// tensors the KV cache lives in.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "absl/strings/match.h"
+
+#include "core/model/cpu_huge_pages.h"
+#include "core/model/cpu_ops.h"
+
+namespace ribbon {
+namespace {
+
+TEST_CASE("SiluMul agrees with x / (1 + exp(-x)) * up to a few float32 roundings", "[model]") {
+  constexpr int64_t kInter = 4001;  // odd: the vector loop's remainder runs too
+  std::vector<float> gate_up(2 * kInter), out(kInter);
+  for (int64_t i = 0; i < kInter; ++i) {
+    gate_up[i] = -120.0f + 240.0f * static_cast<float>(i) / (kInter - 1);  // both tails, and 0
+    gate_up[kInter + i] = 0.5f + static_cast<float>(i % 7);
+  }
+  cpu::SiluMul(gate_up.data(), out.data(), 1, kInter);
+  int64_t checked = 0;
+  for (int64_t i = 0; i < kInter; ++i) {
+    const double x = gate_up[i], up = gate_up[kInter + i];
+    const double want = x / (1.0 + std::exp(-x)) * up;
+    INFO("x = " << x);
+    CHECK(std::isfinite(out[i]));
+    // Relative 2e-6 (a handful of float32 roundings and the exp's 2e-7), or absolute where the
+    // result underflows towards 0 for very negative x.
+    CHECK(std::abs(out[i] - want) <= 2e-6 * std::abs(want) + 1e-30);
+    ++checked;
+  }
+  CHECK(checked == kInter);
+  // Exactly 0 at 0, and silu(x) -> x for large x.
+  CHECK(out[(kInter - 1) / 2] == 0.0f);
+  CHECK(out[kInter - 1] == gate_up[kInter - 1] * gate_up[2 * kInter - 1]);
+}
+
+TEST_CASE("ZeroFloatsInHugePages gives zeroed, 2 MiB-aligned float32 memory, or an error",
+          "[model]") {
+  absl::StatusOr<at::Tensor> t = ZeroFloatsInHugePages({3, 1000, 256}, "a test cache");
+  REQUIRE(t.ok());
+  CHECK(t->scalar_type() == at::kFloat);
+  CHECK(t->sizes() == at::IntArrayRef({3, 1000, 256}));
+  CHECK(reinterpret_cast<uintptr_t>(t->data_ptr()) % (uintptr_t{2} << 20) == 0);
+  CHECK(t->abs().sum().item<float>() == 0.0f);
+  t->fill_(1.0f);  // writable
+  CHECK(t->sum().item<float>() == 3.0f * 1000 * 256);
+  // Far more than any machine has: refused at once, not overcommitted and killed on touch.
+  const absl::StatusOr<at::Tensor> huge =
+      ZeroFloatsInHugePages({int64_t{1} << 40, 64}, "an impossible cache");
+  CHECK(huge.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(absl::StrContains(huge.status().message(), "an impossible cache"));
+}
+
+}  // namespace
+}  // namespace ribbon
