@@ -6,7 +6,8 @@
 Engine: prefill and decode tok/s per batch, each side, the ratio ribbon / llama.cpp (F32), and
 each decode figure as a share of that side's bandwidth roofline. Serving: output tok/s, TTFT
 p50 / p90 and ITL p50 per concurrency, each server, ribbon / the best peer on the same weights,
-token-count checks and ribbon-bench's own floor (bench_overhead_pct)."""
+token-count checks and ribbon-bench's own floor (bench_overhead_pct, and bench_overhead_paced_pct
+where the server's pacing was replayed)."""
 import json
 import sys
 
@@ -70,8 +71,12 @@ def serving_tables(rows):
             bad = sum(r[s]["token_mismatches"] for r in rs if s in r)
             checked = sum(r[s]["requests_checked"] for r in rs if s in r)
             floor = max((r[s].get("bench_overhead_pct", 0) for r in rs if s in r), default=0)
+            paced = [(r["concurrency"], r[s]["bench_overhead_paced_pct"]) for r in rs
+                     if s in r and "bench_overhead_paced_pct" in r[s]]
             checks.append(f"{s}: {checked} requests checked, {bad} token-count mismatches, {failed} failed, "
-                          f"bench floor at most {floor:.2f} % of mean e2e")
+                          f"bench floor at most {floor:.2f} % of mean e2e"
+                          + ("" if not paced else " back to back; paced as this server ("
+                             + ", ".join(f"c={c} {p:.2f} %" for c, p in paced) + ")"))
         out.append("\n" + "; ".join(checks) + ".")
     return out
 

@@ -1,12 +1,17 @@
 // ribbon-bench-fake-server: a trivial server for measuring ribbon-bench's own overhead. It
 // answers ribbon.v1.Generation.Generate (gRPC) and POST /v1/completions (OpenAI-style SSE) by
-// streaming max_new_tokens tokens at once, one message per token, with the usage a real server
-// would report. Whatever latency ribbon-bench measures against it is the bench's own cost plus
-// the transport's, the floor under any figure it reports.
+// streaming max_new_tokens tokens, one message per token, with the usage a real server would
+// report. Whatever latency ribbon-bench measures against it is the bench's own cost plus the
+// transport's, the floor under any figure it reports.
 //
 //   ribbon-bench-fake-server [--grpc 127.0.0.1:0] [--http-port 0] [--port-file FILE]
-//                            [--vocab 512] [--max-seconds 600]
+//                            [--vocab 512] [--max-seconds 600] [--ttft-us 0] [--itl-us 0]
 // Listens on loopback only; exits after --max-seconds (so a forgotten one does not linger).
+// By default every token goes out at once, back to back: the bench then receives a whole
+// stream's messages one after another, the most its per-message cost can add. With --ttft-us /
+// --itl-us, token i is due ttft + i * itl after the request arrived (as a real server paces
+// them, so the bench's work on one message overlaps the wait for the next); what the bench
+// then measures beyond ttft + (n - 1) * itl is what it and the transport add to a real stream.
 //
 // The HTTP side is a plain socket server (a thread per connection, a listen backlog of 1,024)
 // rather than cpp-httplib: Debian ships httplib compiled, with a listen backlog of 5 and 8 worker
@@ -20,6 +25,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <queue>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -34,6 +43,68 @@ namespace {
 
 using nlohmann::json;
 int g_vocab = 512;
+
+// When token i of a stream that started at `start` is due (--ttft-us, --itl-us; 0, 0: at once).
+struct Pacing {
+  int64_t ttft_us = 0, itl_us = 0;
+  bool on() const { return ttft_us > 0 || itl_us > 0; }
+  std::chrono::system_clock::time_point Due(std::chrono::system_clock::time_point start,
+                                            int i) const {
+    return start + std::chrono::microseconds(ttft_us + i * itl_us);
+  }
+};
+Pacing g_pacing;
+
+// Runs callbacks at their due times, on one thread of its own. (grpc::Alarm's callbacks came
+// up to a millisecond late and in bunches, which paced nothing.)
+class Pacer {
+ public:
+  static Pacer& Get() {
+    static Pacer* pacer = new Pacer();  // lives as long as the process; its thread never ends
+    return *pacer;
+  }
+  void At(std::chrono::system_clock::time_point due, std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push({due, seq_++, std::move(fn)});
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  struct Item {
+    std::chrono::system_clock::time_point due;
+    uint64_t seq;
+    std::function<void()> fn;
+    bool operator>(const Item& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+  };
+  Pacer() {
+    std::thread([this] { Run(); }).detach();
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (queue_.empty()) {
+        wake_.wait(lock);
+        continue;
+      }
+      const auto due = queue_.top().due;
+      if (std::chrono::system_clock::now() < due) {
+        wake_.wait_until(lock, due);
+        continue;
+      }
+      std::function<void()> fn = queue_.top().fn;
+      queue_.pop();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue_;
+  uint64_t seq_ = 0;
+};
 
 // One Generate stream: writes its tokens one message at a time, each as soon as the previous
 // one is written. The callback API runs it on gRPC's own threads; with the sync API every
@@ -55,6 +126,15 @@ class TokenStream final : public grpc::ServerWriteReactor<ribbon::v1::GenerateRe
  private:
   void Next() {
     if (sent_ == n_) return Finish(grpc::Status::OK);
+    const auto due = g_pacing.Due(start_, sent_);
+    if (g_pacing.on() && std::chrono::system_clock::now() < due) {
+      // The pacer's thread runs Write when due; nothing else touches the stream till then.
+      Pacer::Get().At(due, [this] { Write(); });
+      return;
+    }
+    Write();
+  }
+  void Write() {
     message_.Clear();
     message_.add_token_ids(3 + sent_ % (g_vocab - 3));
     message_.set_text("x");
@@ -68,6 +148,7 @@ class TokenStream final : public grpc::ServerWriteReactor<ribbon::v1::GenerateRe
 
   const int n_;
   const int prompt_;
+  const std::chrono::system_clock::time_point start_ = std::chrono::system_clock::now();
   int sent_ = 0;
   ribbon::v1::GenerateResponse message_;
 };
@@ -148,6 +229,7 @@ void ServeRequests(int fd) {
       if (n <= 0) return;
       in.append(buf, static_cast<size_t>(n));
     }
+    const auto arrived = std::chrono::system_clock::now();
     const bool completions = in.rfind("POST /v1/completions ", 0) == 0;
     int status = 404;
     std::vector<std::string> events;
@@ -163,7 +245,13 @@ void ServeRequests(int fd) {
     bool ok = SendAll(fd,
                       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n");
-    for (const std::string& event : events) ok = ok && SendAll(fd, Chunk(event));
+    for (size_t i = 0; i < events.size(); ++i) {
+      // The token events are paced; the usage and [DONE] follow the last token at once.
+      if (g_pacing.on() && i + 2 < events.size()) {
+        std::this_thread::sleep_until(g_pacing.Due(arrived, static_cast<int>(i)));
+      }
+      ok = ok && SendAll(fd, Chunk(events[i]));
+    }
     if (!ok || !SendAll(fd, "0\r\n\r\n")) return;
   }
 }
@@ -210,6 +298,10 @@ int main(int argc, char** argv) {
       g_vocab = std::stoi(v);
     else if (k == "--max-seconds")
       max_seconds = std::stod(v);
+    else if (k == "--ttft-us")
+      g_pacing.ttft_us = std::stoll(v);
+    else if (k == "--itl-us")
+      g_pacing.itl_us = std::stoll(v);
     else {
       std::fprintf(stderr, "ribbon-bench-fake-server: unknown flag %s\n", k.c_str());
       return 2;

@@ -75,3 +75,34 @@ def test_an_unreachable_server_is_counted_as_failed(fake_server):
     with open(out) as f:
         r = json.load(f)
     assert r["failed"] == 4 and r["completed"] == 0, r
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_a_paced_server_paces_its_tokens(transport):
+    """--ttft-us / --itl-us: token i is due ttft + i * itl after the request arrived, so a stream
+    can never end sooner than ttft + 63 * itl, and its tokens come about itl apart (not in
+    bunches), which is what the paced floor of bench/peers/side_by_side.py relies on."""
+    ttft_us, itl_us = 3000, 1500
+    with tempfile.TemporaryDirectory() as work:
+        port_file = os.path.join(work, "ports.json")
+        proc = subprocess.Popen([FAKE, "--port-file", port_file, "--max-seconds", "120",
+                                 "--ttft-us", str(ttft_us), "--itl-us", str(itl_us)],
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 30
+            while not os.path.exists(port_file) or not open(port_file).read():
+                assert proc.poll() is None, "the fake server exited"
+                assert time.time() < deadline, "the fake server did not write its ports"
+                time.sleep(0.05)
+            port = json.load(open(port_file))[transport + "_port"]
+            r = run_bench(f"{transport}://127.0.0.1:{port}", 4, 8, os.path.join(work, "paced.json"))
+        finally:
+            proc.kill()
+            proc.wait()
+    assert r["failed"] == 0 and r["output_tokens"] == 64 * 8, r.get("errors")
+    ideal_ms = (ttft_us + 63 * itl_us) / 1000
+    assert r["e2e_ms"]["p50"] >= ideal_ms, r["e2e_ms"]
+    assert r["ttft_ms"]["p50"] >= ttft_us / 1000, r["ttft_ms"]
+    # Paced, not bunched: the median gap is the interval (a late token is followed by an on-time
+    # one sooner, so the median may fall a little short, never to zero).
+    assert r["itl_ms"]["p50"] >= 0.5 * itl_us / 1000, r["itl_ms"]
