@@ -26,13 +26,13 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <queue>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <string>
 #include <thread>
 #include <vector>

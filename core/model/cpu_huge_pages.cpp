@@ -64,8 +64,9 @@ absl::StatusOr<at::Tensor> ZeroFloatsInHugePages(at::IntArrayRef sizes, const ch
   std::memset(mapping->data(), 0, bytes);
   auto owner = std::make_shared<HugePageMapping>(*std::move(mapping));
   void* data = owner->data();
-  return at::from_blob(data, sizes, [owner](void*) mutable { owner.reset(); },
-                       at::TensorOptions().dtype(at::kFloat));
+  return at::from_blob(
+      data, sizes, [owner](void*) mutable { owner.reset(); },
+      at::TensorOptions().dtype(at::kFloat));
 }
 
 }  // namespace ribbon
