@@ -1,7 +1,7 @@
 // cpu_throughput: prefill and decode tokens/s of the engine on the CPU.
 //
 //   cpu_throughput MODEL_DIR [--batches 1,8,32] [--prompt 128] [--decode 32] [--threads 2]
-//                  [--dtype float32]
+//                  [--dtype float32] [--kv-cache-dtype auto]
 // For each batch size B: B requests of `prompt` random tokens are submitted at once; the first
 // step prefills them all in one ribbon (prefill tokens/s = B * prompt / step time), then `decode`
 // steps each add one token per sequence (decode tokens/s = B * decode / time). Prints one JSON
@@ -25,6 +25,7 @@ struct Args {
   int decode = 32;
   int threads = 2;
   std::string dtype = "float32";
+  std::string kv_cache_dtype = "auto";
 };
 
 class CountingSink final : public ribbon::RequestSink {
@@ -52,6 +53,8 @@ bool Parse(int argc, char** argv, Args& a) {
       a.threads = std::stoi(v);
     } else if (k == "--dtype") {
       a.dtype = v;
+    } else if (k == "--kv-cache-dtype") {
+      a.kv_cache_dtype = v;
     } else {
       return false;
     }
@@ -76,7 +79,10 @@ bool Submit(ribbon::Engine& engine, int batch, int prompt, int new_tokens, int64
 }
 
 int RunBatch(const Args& a, int batch) {
-  auto model = ribbon::LoadModel({.path = a.model, .dtype = a.dtype, .num_threads = a.threads});
+  auto model = ribbon::LoadModel({.path = a.model,
+                                  .dtype = a.dtype,
+                                  .kv_cache_dtype = a.kv_cache_dtype,
+                                  .num_threads = a.threads});
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
     return 1;
@@ -126,7 +132,7 @@ int main(int argc, char** argv) {
   if (!Parse(argc, argv, a)) {
     std::fprintf(stderr,
                  "usage: cpu_throughput MODEL_DIR [--batches 1,8,32] [--prompt N] [--decode N] "
-                 "[--threads N]\n");
+                 "[--threads N] [--dtype D] [--kv-cache-dtype D]\n");
     return 2;
   }
   for (int b : a.batches) {

@@ -49,6 +49,10 @@ void AddModelAndServerOptions(std::vector<ConfigOption>& o) {
   o.push_back(Str("model.dtype", "Compute dtype; \"auto\" = the checkpoint's.",
                   Field(&C::model, &ModelSection::dtype),
                   {"auto", "float32", "bfloat16", "float16"}));
+  o.push_back(Str("model.kv_cache_dtype",
+                  "KV cache element type; \"auto\" = float32 on the CPU, the compute dtype on "
+                  "a GPU. \"float16\" (CPU) halves what attention reads.",
+                  Field(&C::model, &ModelSection::kv_cache_dtype), {"auto", "float32", "float16"}));
   o.push_back(Str("model.attention_backend", "Attention implementation; \"auto\" picks per device.",
                   Field(&C::model, &ModelSection::attention_backend),
                   {"auto", "reference", "flash", "cudnn", "flashinfer"}));

@@ -28,6 +28,7 @@ struct ModelSection {
   std::string tokenizer_path;  // "" = model.path
   std::string device = "cpu";
   std::string dtype = "auto";
+  std::string kv_cache_dtype = "auto";
   std::string attention_backend = "auto";
   std::string sampling = "auto";  // "auto" or "host" (ModelLoadOptions::sampling)
   int64_t num_threads = 0;

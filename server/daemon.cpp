@@ -178,6 +178,7 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadModelRunner(const ModelSection&
   load.path = model.path;
   load.device = model.device;
   load.dtype = model.dtype;
+  load.kv_cache_dtype = model.kv_cache_dtype;
   load.attention_backend = model.attention_backend;
   load.sampling = model.sampling;
   load.num_threads = static_cast<int32_t>(model.num_threads);

@@ -53,10 +53,11 @@ HugePageMapping::~HugePageMapping() {
   if (mapping_) munmap(mapping_, mapping_size_);
 }
 
-absl::StatusOr<at::Tensor> ZeroFloatsInHugePages(at::IntArrayRef sizes, const char* what) {
+absl::StatusOr<at::Tensor> ZerosInHugePages(at::IntArrayRef sizes, at::ScalarType dtype,
+                                            const char* what) {
   int64_t elements = 1;
   for (const int64_t s : sizes) elements *= s;
-  const size_t bytes = static_cast<size_t>(elements) * sizeof(float);
+  const size_t bytes = static_cast<size_t>(elements) * c10::elementSize(dtype);
   absl::StatusOr<HugePageMapping> mapping = HugePageMapping::Map(bytes, what);
   if (!mapping.ok()) return mapping.status();
   // Touched now (the pages are zero already): the memory is committed at allocation, where a
@@ -65,8 +66,7 @@ absl::StatusOr<at::Tensor> ZeroFloatsInHugePages(at::IntArrayRef sizes, const ch
   auto owner = std::make_shared<HugePageMapping>(*std::move(mapping));
   void* data = owner->data();
   return at::from_blob(
-      data, sizes, [owner](void*) mutable { owner.reset(); },
-      at::TensorOptions().dtype(at::kFloat));
+      data, sizes, [owner](void*) mutable { owner.reset(); }, at::TensorOptions().dtype(dtype));
 }
 
 }  // namespace ribbon

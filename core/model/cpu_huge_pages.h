@@ -44,9 +44,10 @@ class HugePageMapping {
   bool huge_pages_ = false;
 };
 
-// A float32 tensor of `sizes`, zero-filled and touched (so its memory is committed now, as
+// A tensor of `sizes` and `dtype`, zero-filled and touched (so its memory is committed now, as
 // at::zeros would), in huge pages; the mapping is freed with the tensor's storage.
 // RESOURCE_EXHAUSTED when it cannot be mapped.
-absl::StatusOr<at::Tensor> ZeroFloatsInHugePages(at::IntArrayRef sizes, const char* what);
+absl::StatusOr<at::Tensor> ZerosInHugePages(at::IntArrayRef sizes, at::ScalarType dtype,
+                                            const char* what);
 
 }  // namespace ribbon

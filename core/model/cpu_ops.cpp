@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/half.h"
 
 namespace ribbon::cpu {
 namespace {
@@ -97,13 +98,24 @@ void GatherRows(const float* table, const int32_t* ids, float* out, int64_t rows
 }
 
 void WriteKv(const float* k_src, const float* v_src, int64_t src_stride, const int32_t* slots,
-             int64_t rows, int64_t kv_width, float* k_cache, float* v_cache) {
+             int64_t rows, int64_t kv_width, kernels::KvDtype dtype, void* k_cache, void* v_cache) {
   at::parallel_for(0, rows, Grain(2 * kv_width), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       if (slots[r] < 0) continue;
       const int64_t dst = static_cast<int64_t>(slots[r]) * kv_width;
-      std::memcpy(k_cache + dst, k_src + r * src_stride, kv_width * sizeof(float));
-      std::memcpy(v_cache + dst, v_src + r * src_stride, kv_width * sizeof(float));
+      const float* k = k_src + r * src_stride;
+      const float* v = v_src + r * src_stride;
+      if (dtype == kernels::KvDtype::kFloat16) {
+        uint16_t* kd = static_cast<uint16_t*>(k_cache) + dst;
+        uint16_t* vd = static_cast<uint16_t*>(v_cache) + dst;
+        for (int64_t i = 0; i < kv_width; ++i) {
+          kd[i] = kernels::FloatToHalfBits(k[i]);
+          vd[i] = kernels::FloatToHalfBits(v[i]);
+        }
+      } else {
+        std::memcpy(static_cast<float*>(k_cache) + dst, k, kv_width * sizeof(float));
+        std::memcpy(static_cast<float*>(v_cache) + dst, v, kv_width * sizeof(float));
+      }
     }
   });
 }

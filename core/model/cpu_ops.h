@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "kernels/cpu/paged_attention.h"
+
 namespace ribbon::cpu {
 
 // Runs fn(item) for every item in [0, items) on torch's intra-op threads, each thread taking the
@@ -35,9 +37,10 @@ void SiluMul(const float* gate_up, float* out, int64_t rows, int64_t inter);
 void GatherRows(const float* table, const int32_t* ids, float* out, int64_t rows, int64_t dim);
 
 // Writes each row's K and V (num_kv_heads * head_dim floats at k_src / v_src + r * src_stride)
-// into the cache slot slot_mapping[r]; rows with slot -1 are skipped.
+// into the cache slot slot_mapping[r], as `dtype` (float16 rounded to nearest even); rows with
+// slot -1 are skipped.
 void WriteKv(const float* k_src, const float* v_src, int64_t src_stride, const int32_t* slots,
-             int64_t rows, int64_t kv_width, float* k_cache, float* v_cache);
+             int64_t rows, int64_t kv_width, kernels::KvDtype dtype, void* k_cache, void* v_cache);
 
 // out[r] += bias for `rows` rows of `width` with stride.
 void AddBias(float* out, const float* bias, int64_t rows, int64_t width, int64_t stride);

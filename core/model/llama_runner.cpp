@@ -72,11 +72,13 @@ struct CpuLayerLinears {
 class LlamaCpuRunner final : public HostSamplingRunner {
  public:
   // `gemm_dtype` is float32, or bfloat16 for GEMM weights in bf16 (activations, products and
-  // sums stay float32).
-  LlamaCpuRunner(ModelConfig config, LlamaWeights weights, kernels::PackedDtype gemm_dtype)
+  // sums stay float32); `kv_dtype` is the KV cache's element type.
+  LlamaCpuRunner(ModelConfig config, LlamaWeights weights, kernels::PackedDtype gemm_dtype,
+                 kernels::KvDtype kv_dtype)
       : c_(std::move(config)),
         w_(std::move(weights)),
         gemm_dtype_(gemm_dtype),
+        kv_dtype_(kv_dtype),
         rope_(BuildRopeTables(c_, c_.max_position_embeddings)) {}
 
   // Puts every GEMM weight in the form its kernel reads (once, at load).
@@ -85,15 +87,15 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   const ModelConfig& config() const override { return c_; }
   std::string Describe() const override {
     return absl::StrFormat(
-        "cpu %s packed GEMMs (%s%s), float32 activations and KV, %d threads, "
+        "cpu %s packed GEMMs (%s%s), float32 activations, %s KV, %d threads, "
         "attention=cpu-paged",
         gemm_dtype_ == kernels::PackedDtype::kBFloat16 ? "bfloat16" : "float32",
         kernels::PackedGemmIsa(), packed_ && packed_->huge_pages() ? ", huge pages" : "",
-        at::get_num_threads());
+        kv_dtype_ == kernels::KvDtype::kFloat16 ? "float16" : "float32", at::get_num_threads());
   }
   int64_t weight_bytes() const override { return w_.bytes; }
   int64_t KvBytesPerBlock(int32_t block_size) const override {
-    return 2 * c_.num_layers * block_size * c_.kv_size() * static_cast<int64_t>(sizeof(float));
+    return 2 * c_.num_layers * block_size * c_.kv_size() * KvElementBytes();
   }
 
   absl::Status AllocateKvCache(int32_t num_blocks, int32_t block_size) override {
@@ -110,10 +112,11 @@ class LlamaCpuRunner final : public HostSamplingRunner {
       c10::InferenceMode guard;
       // In huge pages: a long context's attention streams its K and V rows like the weights.
       const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
+      const at::ScalarType type = kv_dtype_ == kernels::KvDtype::kFloat16 ? at::kHalf : at::kFloat;
       ASSIGN_OR_RETURN(k_cache_,
-                       ZeroFloatsInHugePages({c_.num_layers, slots, c_.kv_size()}, "the K cache"));
+                       ZerosInHugePages({c_.num_layers, slots, c_.kv_size()}, type, "the K cache"));
       ASSIGN_OR_RETURN(v_cache_,
-                       ZeroFloatsInHugePages({c_.num_layers, slots, c_.kv_size()}, "the V cache"));
+                       ZerosInHugePages({c_.num_layers, slots, c_.kv_size()}, type, "the V cache"));
       return absl::OkStatus();
     });
     if (!status.ok()) {
@@ -142,15 +145,21 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   void EnsureWorkspace(int64_t rows);
   void Attention(const StepPlan& plan, int64_t layer, float* qkv, float* out) const;
   void Layer(const StepPlan& plan, int64_t layer);
+  int64_t KvElementBytes() const { return kv_dtype_ == kernels::KvDtype::kFloat16 ? 2 : 4; }
+  // Layer `layer`'s part of a [layers, slots, kv_width] cache.
+  void* LayerCache(const at::Tensor& cache, int64_t layer) const {
+    return static_cast<char*>(cache.data_ptr()) + layer * cache.stride(0) * KvElementBytes();
+  }
 
   ModelConfig c_;
   LlamaWeights w_;
   kernels::PackedDtype gemm_dtype_;
+  kernels::KvDtype kv_dtype_;
   RopeTables rope_;
   std::vector<CpuLayerLinears> linears_;
   PackedLinear lm_head_;  // also the float32 embedding table when the two are tied
   std::optional<PackedWeights> packed_;
-  at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim]
+  at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim] of kv_dtype_
   int32_t num_blocks_ = 0;
   int32_t block_size_ = 16;
   // Workspaces sized for `capacity_` rows, reused every step.
@@ -214,8 +223,9 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
   kernels::PagedAttentionArgs a;
   a.q = qkv;
   a.q_row_stride = qkv_width;
-  a.k_cache = k_cache_.data_ptr<float>() + layer * k_cache_.stride(0);
-  a.v_cache = v_cache_.data_ptr<float>() + layer * v_cache_.stride(0);
+  a.k_cache = LayerCache(k_cache_, layer);
+  a.v_cache = LayerCache(v_cache_, layer);
+  a.kv_dtype = kv_dtype_;
   a.out = out;
   a.cu_seqlens = plan.cu_seqlens.data();
   a.positions = plan.positions.data();
@@ -257,9 +267,8 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
                  rope_.cos.data(), rope_.sin.data());
   cpu::ApplyRope(qkv + q, t, qkv_width, c_.num_kv_heads, c_.head_dim, plan.positions.data(),
                  rope_.cos.data(), rope_.sin.data());
-  cpu::WriteKv(qkv + q, qkv + q + kv, qkv_width, plan.slot_mapping.data(), t, kv,
-               k_cache_.data_ptr<float>() + layer * k_cache_.stride(0),
-               v_cache_.data_ptr<float>() + layer * v_cache_.stride(0));
+  cpu::WriteKv(qkv + q, qkv + q + kv, qkv_width, plan.slot_mapping.data(), t, kv, kv_dtype_,
+               LayerCache(k_cache_, layer), LayerCache(v_cache_, layer));
   float* attn = attn_.data_ptr<float>();
   Attention(plan, layer, qkv, attn);
   PackedGemm(lin.o, attn, x, t, /*accumulate=*/true);
@@ -307,6 +316,16 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions
   const kernels::PackedDtype gemm_dtype = *dtype == ComputeDtype::kBFloat16
                                               ? kernels::PackedDtype::kBFloat16
                                               : kernels::PackedDtype::kFloat32;
+  // "auto" is float32: a float16 cache halves what attention reads but rounds every key and
+  // value once, so it is asked for (llama.cpp's default is float16).
+  kernels::KvDtype kv_dtype = kernels::KvDtype::kFloat32;
+  if (options.kv_cache_dtype == "float16") {
+    kv_dtype = kernels::KvDtype::kFloat16;
+  } else if (options.kv_cache_dtype != "auto" && options.kv_cache_dtype != "float32") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.kv_cache_dtype: \"", options.kv_cache_dtype,
+                     "\" is not supported on the CPU (auto, float32 or float16)"));
+  }
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   // Large buffers always come from mmap and go back to the system when freed; glibc's adaptive
   // threshold would otherwise keep loading's temporaries resident (and tensors are large).
@@ -314,8 +333,8 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> LoadCpuModel(const ModelLoadOptions
   ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::Open(options.path));
   c10::InferenceMode guard;
   ASSIGN_OR_RETURN(LlamaWeights weights, LoadLlamaWeights(*checkpoint, {at::kFloat, at::kCPU}));
-  auto runner =
-      std::make_unique<LlamaCpuRunner>(checkpoint->config(), std::move(weights), gemm_dtype);
+  auto runner = std::make_unique<LlamaCpuRunner>(checkpoint->config(), std::move(weights),
+                                                 gemm_dtype, kv_dtype);
   RETURN_IF_ERROR(
       GuardTorch("preparing the CPU weights", [&] { return runner->PrepareGemmWeights(); }));
   return std::unique_ptr<ModelRunner>(std::move(runner));

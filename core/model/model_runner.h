@@ -47,6 +47,9 @@ struct ModelLoadOptions {
   std::string path;            // Hugging Face checkpoint directory
   std::string device = "cpu";  // "cpu" or "cuda[:N]"
   std::string dtype = "auto";  // compute dtype: "auto", "float32", "bfloat16", "float16"
+  // KV cache element type: "auto" (float32 on the CPU, the compute dtype on a GPU), "float32",
+  // "float16" (CPU: half the bytes attention reads, each key and value rounded once).
+  std::string kv_cache_dtype = "auto";
   std::string attention_backend = "auto";  // "auto", "reference", "flash", "cudnn", "flashinfer"
   int32_t num_threads = 0;                 // CPU intra-op threads; 0 = leave torch's default
   // "auto": a CUDA runner samples on the device the steps its sampler covers (the rest on the

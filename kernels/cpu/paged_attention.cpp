@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/half.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -26,6 +27,10 @@ int32_t KvHeadsPerItem(const PagedAttentionArgs& a) {
   return n > 0 && n <= a.num_kv_heads && a.num_kv_heads % n == 0 ? n : 1;
 }
 
+// A cache element as float32: itself, or a float16's exact value.
+inline float Widen(float x) { return x; }
+inline float Widen(uint16_t half) { return HalfBitsToFloat(half); }
+
 inline float Dot(const float* __restrict x, const float* __restrict y, int32_t n) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -33,33 +38,49 @@ inline float Dot(const float* __restrict x, const float* __restrict y, int32_t n
   return sum;
 }
 
-inline void Axpy(float* __restrict acc, float w, const float* __restrict v, int32_t n) {
+// Widened first, then the float32 Dot: a reduction's order is the compiler's choice per loop,
+// so a loop of its own over float16 could sum in another order than the float32 one.
+inline float Dot(const float* __restrict x, const uint16_t* __restrict y, int32_t n) {
+  float wide[kMaxHeadDim];
+  for (int32_t i = 0; i < n; ++i) wide[i] = HalfBitsToFloat(y[i]);
+  return Dot(x, wide, n);
+}
+
+template <typename E>
+inline void Axpy(float* __restrict acc, float w, const E* __restrict v, int32_t n) {
 #pragma omp simd
-  for (int32_t i = 0; i < n; ++i) acc[i] += w * v[i];
+  for (int32_t i = 0; i < n; ++i) acc[i] += w * Widen(v[i]);
 }
 
 // Asks for every cache line of `n` rows of `hd` floats, `stride` apart, to be brought towards the
 // core (L2). The loads that follow then find their lines arriving together rather than waiting
 // on memory one strided row at a time.
-inline void PrefetchRows(const float* base, int32_t n, int64_t stride, int32_t hd) {
-  constexpr int32_t kLineFloats = 16;
+template <typename E>
+inline void PrefetchRows(const E* base, int32_t n, int64_t stride, int32_t hd) {
+  constexpr int32_t kLineElements = 64 / sizeof(E);
   for (int32_t j = 0; j < n; ++j) {
-    for (int32_t c = 0; c < hd; c += kLineFloats) __builtin_prefetch(base + j * stride + c, 0, 2);
+    for (int32_t c = 0; c < hd; c += kLineElements) __builtin_prefetch(base + j * stride + c, 0, 2);
   }
 }
 
 #ifdef RIBBON_ATTENTION_AVX2
+// Eight cache elements as float32 lanes (float16 widened exactly by F16C, part of x86-64-v3).
+inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 Load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
 // Scores of the eight keys k + j * stride (j < 8) against q, over hd (a multiple of 8): eight
 // product vectors reduced across lanes together (two rounds of hadd and one of 128-bit halves),
 // rather than eight separate horizontal sums.
-inline __m256 EightScores(const float* q, const float* k, int64_t stride, int32_t hd) {
+template <typename E>
+inline __m256 EightScores(const float* q, const E* k, int64_t stride, int32_t hd) {
   __m256 p[8];
   const __m256 q0 = _mm256_loadu_ps(q);
-  for (int j = 0; j < 8; ++j) p[j] = _mm256_mul_ps(q0, _mm256_loadu_ps(k + j * stride));
+  for (int j = 0; j < 8; ++j) p[j] = _mm256_mul_ps(q0, Load8(k + j * stride));
   for (int32_t c = 8; c < hd; c += 8) {
     const __m256 qc = _mm256_loadu_ps(q + c);
-    for (int j = 0; j < 8; ++j)
-      p[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k + j * stride + c), p[j]);
+    for (int j = 0; j < 8; ++j) p[j] = _mm256_fmadd_ps(qc, Load8(k + j * stride + c), p[j]);
   }
   const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
   const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(p[4], p[5]), _mm256_hadd_ps(p[6], p[7]));
@@ -77,11 +98,11 @@ void ValueLanes(const float* const* probs, float* const* outs, int32_t c, Walk&&
   __m256 r[G][W];
   for (int g = 0; g < G; ++g)
     for (int w = 0; w < W; ++w) r[g][w] = _mm256_loadu_ps(outs[g] + c + 8 * w);
-  walk([&](int32_t t, const float* v) {
+  walk([&](int32_t t, const auto* v) {
     __m256 p[G];
     for (int g = 0; g < G; ++g) p[g] = _mm256_set1_ps(probs[g][t]);
     for (int w = 0; w < W; ++w) {
-      const __m256 vv = _mm256_loadu_ps(v + c + 8 * w);
+      const __m256 vv = Load8(v + c + 8 * w);
       for (int g = 0; g < G; ++g) r[g][w] = _mm256_fmadd_ps(p[g], vv, r[g][w]);
     }
   });
@@ -123,8 +144,8 @@ struct RowKeys {
   // time; asking for a whole block's at once stalled on the full miss queue instead, and so did
   // asking for the next run's (or, in the score walk, for any keys at all: the hardware
   // prefetcher streams a walk over whole rows better).
-  template <typename Fn>
-  void ForEachKeyOfRun(const KeyRun& run, Fn&& fn, const float* ahead, int32_t floats) const {
+  template <typename Fn, typename E>
+  void ForEachKeyOfRun(const KeyRun& run, Fn&& fn, const E* ahead, int32_t floats) const {
     constexpr int32_t kPrefetchKeys = 4;
     if (ahead != nullptr) {
       PrefetchRows(ahead + run.offset, std::min(run.n, kPrefetchKeys), token_stride, floats);
@@ -155,16 +176,17 @@ struct RowKeys {
 // KV head kv0 on), in one walk of the keys: each run of keys is read for all the item's KV heads
 // together, so the walk moves through whole token rows of the cache rather than striding over
 // them once per KV head.
+template <typename E>
 void RowScores(const PagedAttentionArgs& a, const RowKeys& keys, const float* q, int32_t kv0,
                int32_t heads, float* scores) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int64_t stride = keys.token_stride;
   const int32_t len = keys.len;
-  const float* item_keys = a.k_cache + static_cast<int64_t>(kv0) * hd;
+  const E* item_keys = static_cast<const E*>(a.k_cache) + static_cast<int64_t>(kv0) * hd;
   keys.ForEachRun([&](const KeyRun& run) {
     const int32_t t0 = run.t0, n = run.n;
-    const float* k = item_keys + run.offset;
+    const E* k = item_keys + run.offset;
     int32_t j = 0;
 #ifdef RIBBON_ATTENTION_AVX2
     if (hd % 8 == 0) {
@@ -210,15 +232,17 @@ void Softmax(float* scores, int32_t heads, int32_t len, float* denom) {
 // order, for one KV head's `group` query heads (probs and out point at the first of them), the
 // KV head's values at head_offset in each token row. `ahead`, `floats`: what the walk asks for
 // as it goes (RowKeys::ForEachKeyOfRun).
+template <typename E>
 void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& run,
-               int64_t head_offset, const float* probs, float* out, const float* ahead,
+               int64_t head_offset, const float* probs, float* out, const E* ahead,
                int32_t floats) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int32_t len = keys.len;
+  const E* values = static_cast<const E*>(a.v_cache);
   auto walk = [&](auto&& fn) {
     keys.ForEachKeyOfRun(
-        run, [&](int32_t t, int64_t off) { fn(t, a.v_cache + off + head_offset); }, ahead, floats);
+        run, [&](int32_t t, int64_t off) { fn(t, values + off + head_offset); }, ahead, floats);
   };
 #ifdef RIBBON_ATTENTION_AVX2
   if (hd % 8 == 0) {
@@ -248,7 +272,7 @@ void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& r
     return;
   }
 #endif
-  walk([&](int32_t t, const float* v) {
+  walk([&](int32_t t, const E* v) {
     for (int32_t g = 0; g < group; ++g)
       Axpy(out + g * hd, probs[static_cast<size_t>(g) * len + t], v, hd);
   });
@@ -261,18 +285,19 @@ void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& r
 // once per KV head at a stride (which waited on memory for most of a batch-8 decode's value
 // walks). Each output lane is still one sum over the keys in order (RunValues), so the result
 // does not depend on kv_count.
+template <typename E>
 void ItemValues(const PagedAttentionArgs& a, const RowKeys& keys, int32_t kv0, int32_t kv_count,
                 const float* probs, const float* denom, float* out) {
   const int32_t group = a.num_heads / a.num_kv_heads;
   const int32_t hd = a.head_dim;
   const int32_t heads = kv_count * group;
   std::fill(out, out + static_cast<size_t>(heads) * hd, 0.0f);
-  const float* item_values = a.v_cache + static_cast<int64_t>(kv0) * hd;
+  const E* item_values = static_cast<const E*>(a.v_cache) + static_cast<int64_t>(kv0) * hd;
   keys.ForEachRun([&](const KeyRun& run) {
     for (int32_t h = 0; h < kv_count; ++h) {
       const int64_t first_head = static_cast<int64_t>(h) * group;
-      RunValues(a, keys, run, static_cast<int64_t>(kv0 + h) * hd, probs + first_head * keys.len,
-                out + first_head * hd, h == 0 ? item_values : nullptr, kv_count * hd);
+      RunValues<E>(a, keys, run, static_cast<int64_t>(kv0 + h) * hd, probs + first_head * keys.len,
+                   out + first_head * hd, h == 0 ? item_values : nullptr, kv_count * hd);
     }
   });
   for (int32_t g = 0; g < heads; ++g) {
@@ -286,6 +311,7 @@ void ItemValues(const PagedAttentionArgs& a, const RowKeys& keys, int32_t kv0, i
 // one walk of the values (every KV head of the item per run of keys). Every step of a head's
 // computation depends only on this row, its position and its sequence's cache, never on how many KV
 // heads the item covers.
+template <typename E>
 void AttendRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv0, int32_t kv_count,
                std::vector<float>& scores) {
   const int32_t group = a.num_heads / a.num_kv_heads;
@@ -302,11 +328,11 @@ void AttendRow(const PagedAttentionArgs& a, int32_t seq, int32_t row, int32_t kv
   if (scores.size() < score_floats + heads) scores.resize(score_floats + heads);
   float* denom = scores.data() + score_floats;
   const float* q = a.q + row * a.q_row_stride + static_cast<int64_t>(kv0) * group * hd;
-  RowScores(a, keys, q, kv0, heads, scores.data());
+  RowScores<E>(a, keys, q, kv0, heads, scores.data());
   Softmax(scores.data(), heads, keys.len, denom);
   float* out =
       a.out + static_cast<int64_t>(row) * a.num_heads * hd + static_cast<int64_t>(kv0) * group * hd;
-  ItemValues(a, keys, kv0, kv_count, scores.data(), denom, out);
+  ItemValues<E>(a, keys, kv0, kv_count, scores.data(), denom, out);
 }
 
 }  // namespace
@@ -327,7 +353,11 @@ void PagedAttentionCpu(const PagedAttentionArgs& args, int64_t begin, int64_t en
     const int32_t k = static_cast<int32_t>(item / items_per_row);
     const int32_t row = k % 2 == 0 ? k / 2 : real_rows - 1 - k / 2;
     const int32_t kv0 = static_cast<int32_t>(item % items_per_row) * per_item;
-    AttendRow(args, SequenceOfRow(args, row), row, kv0, per_item, scores);
+    if (args.kv_dtype == KvDtype::kFloat16) {
+      AttendRow<uint16_t>(args, SequenceOfRow(args, row), row, kv0, per_item, scores);
+    } else {
+      AttendRow<float>(args, SequenceOfRow(args, row), row, kv0, per_item, scores);
+    }
   }
 }
 

@@ -24,11 +24,17 @@
 
 namespace ribbon::kernels {
 
+// The element type of the K and V caches. A float16 element is widened exactly to float32 when
+// read and everything else is the same, so the outputs are bitwise those of a float32 cache
+// holding the same (rounded) values: half the bytes for a decode to read, one rounding (on
+// write) the only difference.
+enum class KvDtype : uint8_t { kFloat32, kFloat16 };
+
 struct PagedAttentionArgs {
   const float* q = nullptr;               // row r, head h at q[r * q_row_stride + h * head_dim]
   int64_t q_row_stride = 0;               // elements
-  const float* k_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
-  const float* v_cache = nullptr;         // same layout
+  const void* k_cache = nullptr;          // [num_blocks, block_size, num_kv_heads, head_dim]
+  const void* v_cache = nullptr;          // same layout, and of kv_dtype (below) both
   float* out = nullptr;                   // [rows, num_heads, head_dim], contiguous
   const int32_t* cu_seqlens = nullptr;    // [num_seqs + 1]
   const int32_t* positions = nullptr;     // [rows]
@@ -46,6 +52,7 @@ struct PagedAttentionArgs {
   // KV head, which memory serves faster; fewer gives more items to split across threads. The
   // outputs are the same either way, bit for bit.
   int32_t kv_heads_per_item = 1;
+  KvDtype kv_dtype = KvDtype::kFloat32;  // of both caches
 };
 
 inline constexpr int32_t kMaxHeadDim = 256;

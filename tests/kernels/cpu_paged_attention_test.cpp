@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/paged_attention.h"
 
 namespace ribbon::kernels {
@@ -105,14 +106,18 @@ std::vector<float> Reference(const Problem& p) {
   return out;
 }
 
-std::vector<float> RunKernel(const Problem& p, uint32_t split_seed, int32_t kv_heads_per_item = 1) {
+// The kernel over caches k and v of `dtype` (the problem's own float32 ones by default).
+std::vector<float> RunKernel(const Problem& p, uint32_t split_seed, int32_t kv_heads_per_item = 1,
+                             const void* k = nullptr, const void* v = nullptr,
+                             KvDtype dtype = KvDtype::kFloat32) {
   const Shape& s = p.shape;
   std::vector<float> out(p.q.size(), -7.0f);
   PagedAttentionArgs a;
   a.q = p.q.data();
   a.q_row_stride = s.num_heads * s.head_dim;
-  a.k_cache = p.k_cache.data();
-  a.v_cache = p.v_cache.data();
+  a.k_cache = k != nullptr ? k : p.k_cache.data();
+  a.v_cache = v != nullptr ? v : p.v_cache.data();
+  a.kv_dtype = dtype;
   a.out = out.data();
   a.cu_seqlens = p.cu_seqlens.data();
   a.positions = p.positions.data();
@@ -214,6 +219,48 @@ TEST_CASE("CPU paged attention: items over several KV heads give the same bits a
     for (int32_t per_item : {2, 3, 4, s.num_kv_heads}) {
       INFO("kv heads " << s.num_kv_heads << " per item " << per_item << " seed " << seed);
       CHECK(RunKernel(p, seed + 7, per_item) == one);
+    }
+  }
+}
+
+TEST_CASE("CPU paged attention over a float16 cache equals float32 over the rounded values",
+          "[kernels][attention]") {
+  // The float16 path widens each element exactly and changes nothing else, so its outputs are
+  // bit for bit those of a float32 cache holding the same rounded values: every path (head dims
+  // that take the vector walks and 12, which takes the scalar one), decodes and prompts,
+  // windows, and items over one or several KV heads.
+  std::mt19937 rng(5);
+  for (uint32_t seed = 0; seed < 24; ++seed) {
+    Shape s;
+    s.num_kv_heads = 1 + static_cast<int32_t>(rng() % 4);
+    s.num_heads = s.num_kv_heads * (1 + static_cast<int32_t>(rng() % 3));
+    s.head_dim = seed % 3 == 0 ? 12 : seed % 3 == 1 ? 64 : 128;
+    s.block_size = seed % 4 == 0 ? 1 : 16;
+    s.window = seed % 5 == 0 ? 30 : 0;
+    for (int32_t i = 0; i < 1 + static_cast<int32_t>(rng() % 5); ++i) {
+      const int32_t kv_len = 1 + static_cast<int32_t>(rng() % 140);
+      s.kv_lens.push_back(kv_len);
+      s.q_lens.push_back(i % 2 == 0 ? 1 : kv_len);
+    }
+    const Problem p = Make(s, seed);
+    std::vector<uint16_t> k16(p.k_cache.size()), v16(p.v_cache.size());
+    std::vector<float> k_rounded(p.k_cache.size()), v_rounded(p.v_cache.size());
+    for (size_t i = 0; i < k16.size(); ++i) {
+      k16[i] = FloatToHalfBits(p.k_cache[i]);
+      v16[i] = FloatToHalfBits(p.v_cache[i]);
+      k_rounded[i] = HalfBitsToFloat(k16[i]);
+      v_rounded[i] = HalfBitsToFloat(v16[i]);
+    }
+    for (int32_t per_item : {1, s.num_kv_heads}) {
+      INFO("heads " << s.num_heads << "/" << s.num_kv_heads << " head_dim " << s.head_dim
+                    << " per item " << per_item << " seed " << seed);
+      const std::vector<float> want =
+          RunKernel(p, seed, per_item, k_rounded.data(), v_rounded.data(), KvDtype::kFloat32);
+      const std::vector<float> got =
+          RunKernel(p, seed + 3, per_item, k16.data(), v16.data(), KvDtype::kFloat16);
+      CHECK(got == want);
+      // And the rounding is a real change: the unrounded cache gives other bits.
+      if (seed == 1 && per_item == 1) CHECK(RunKernel(p, seed) != want);
     }
   }
 }

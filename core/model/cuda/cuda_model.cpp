@@ -73,6 +73,12 @@ absl::StatusOr<CudaRunnerOptions> ResolveOptions(const ModelLoadOptions& options
         absl::StrCat("model.sampling: \"", options.sampling, "\" is not auto or host"));
   }
   resolved.device_sampling = options.sampling == "auto";
+  // The GPU cache holds the compute dtype; a separate KV dtype is CPU-only for now.
+  if (options.kv_cache_dtype != "auto") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.kv_cache_dtype: \"", options.kv_cache_dtype,
+                     "\" is not supported on a GPU (auto: the compute dtype)"));
+  }
   const AttentionShape shape{static_cast<int32_t>(config.num_heads),
                              static_cast<int32_t>(config.num_kv_heads),
                              static_cast<int32_t>(config.head_dim),

@@ -41,9 +41,9 @@ TEST_CASE("SiluMul agrees with x / (1 + exp(-x)) * up to a few float32 roundings
   CHECK(out[kInter - 1] == gate_up[kInter - 1] * gate_up[2 * kInter - 1]);
 }
 
-TEST_CASE("ZeroFloatsInHugePages gives zeroed, 2 MiB-aligned float32 memory, or an error",
+TEST_CASE("ZerosInHugePages gives zeroed, 2 MiB-aligned memory of its dtype, or an error",
           "[model]") {
-  absl::StatusOr<at::Tensor> t = ZeroFloatsInHugePages({3, 1000, 256}, "a test cache");
+  absl::StatusOr<at::Tensor> t = ZerosInHugePages({3, 1000, 256}, at::kFloat, "a test cache");
   REQUIRE(t.ok());
   CHECK(t->scalar_type() == at::kFloat);
   CHECK(t->sizes() == at::IntArrayRef({3, 1000, 256}));
@@ -51,9 +51,13 @@ TEST_CASE("ZeroFloatsInHugePages gives zeroed, 2 MiB-aligned float32 memory, or 
   CHECK(t->abs().sum().item<float>() == 0.0f);
   t->fill_(1.0f);  // writable
   CHECK(t->sum().item<float>() == 3.0f * 1000 * 256);
+  absl::StatusOr<at::Tensor> half = ZerosInHugePages({5, 7}, at::kHalf, "a float16 cache");
+  REQUIRE(half.ok());
+  CHECK(half->scalar_type() == at::kHalf);
+  CHECK(half->abs().sum().item<float>() == 0.0f);
   // Far more than any machine has: refused at once, not overcommitted and killed on touch.
   const absl::StatusOr<at::Tensor> huge =
-      ZeroFloatsInHugePages({int64_t{1} << 40, 64}, "an impossible cache");
+      ZerosInHugePages({int64_t{1} << 40, 64}, at::kFloat, "an impossible cache");
   CHECK(huge.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(absl::StrContains(huge.status().message(), "an impossible cache"));
 }

@@ -33,6 +33,10 @@ std::vector<Subject> Subjects() {
   auto cpu = LoadModel({.path = Stories260k(), .num_threads = 2});
   REQUIRE(cpu.ok());
   out.push_back({"cpu", nullptr, std::move(*cpu)});
+  auto cpu_half_kv =
+      LoadModel({.path = Stories260k(), .kv_cache_dtype = "float16", .num_threads = 2});
+  REQUIRE(cpu_half_kv.ok());
+  out.push_back({"cpu, float16 KV cache", nullptr, std::move(*cpu_half_kv)});
   Subject fake{"fake", std::make_unique<FakeDeviceMemory>(int64_t{64} << 20), nullptr};
   fake.runner = std::make_unique<FakeRunner>(FakeRunnerOptions{}, *fake.memory);
   out.push_back(std::move(fake));
@@ -217,6 +221,24 @@ TEST_CASE("the fake runner's injected faults: a step too large for memory, an er
   CHECK(RunStep(runner, blocks, {{2, {5}, 0}, {3, {6}, 0}, {4, {7}, 0}}, out).code() ==
         absl::StatusCode::kInternal);
   CHECK(RunStep(runner, blocks, {{5, kPrompts[1], 0}}, out).ok());
+}
+
+TEST_CASE("a float16 KV cache: the same greedy tokens as float32 here, and bad values refused") {
+  // One rounding of each key and value (relative 2^-11) must not change what stories260K says
+  // on these prompts; the runner's exact invariances are checked above as a subject of its own.
+  auto f32 = LoadModel({.path = Stories260k(), .num_threads = 2});
+  auto f16 = LoadModel({.path = Stories260k(), .kv_cache_dtype = "float16", .num_threads = 2});
+  REQUIRE(f32.ok());
+  REQUIRE(f16.ok());
+  CHECK((*f16)->Describe().find("float16 KV") != std::string::npos);
+  CHECK((*f16)->KvBytesPerBlock(16) * 2 == (*f32)->KvBytesPerBlock(16));
+  CHECK(Decode(**f16, kPrompts, 12, false) == Decode(**f32, kPrompts, 12, false));
+  for (const char* bad : {"bfloat16", "half", ""}) {
+    const auto refused = LoadModel({.path = Stories260k(), .kv_cache_dtype = bad});
+    INFO(refused.status().ToString());
+    CHECK(refused.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(refused.status().message().find("model.kv_cache_dtype") != std::string::npos);
+  }
 }
 
 }  // namespace ribbon::testing
