@@ -85,6 +85,7 @@ def main():
     with open(sys.argv[1]) as f:
         d = json.load(f)
     print(f"date {d['date']}, threads {d['threads']}, repeats {d['repeats']}, quick {d['quick']}, "
+          f"KV cache {d.get('kv_cache_dtype', 'float32 (ribbon), float16 (llama.cpp)')}, "
           f"load {d['load_start']} -> {d.get('load_end')}, "
           + (f"read bandwidth {d['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (bench/read_bandwidth)"
              if d.get("bandwidth_kind") == "read" else

