@@ -1,10 +1,7 @@
 #include "core/model/cpu_huge_pages.h"
 
-#include <ATen/ops/from_blob.h>
 #include <sys/mman.h>
 
-#include <cstring>
-#include <memory>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -51,22 +48,6 @@ HugePageMapping& HugePageMapping::operator=(HugePageMapping&& other) noexcept {
 
 HugePageMapping::~HugePageMapping() {
   if (mapping_) munmap(mapping_, mapping_size_);
-}
-
-absl::StatusOr<at::Tensor> ZerosInHugePages(at::IntArrayRef sizes, at::ScalarType dtype,
-                                            const char* what) {
-  int64_t elements = 1;
-  for (const int64_t s : sizes) elements *= s;
-  const size_t bytes = static_cast<size_t>(elements) * c10::elementSize(dtype);
-  absl::StatusOr<HugePageMapping> mapping = HugePageMapping::Map(bytes, what);
-  if (!mapping.ok()) return mapping.status();
-  // Touched now (the pages are zero already): the memory is committed at allocation, where a
-  // shortage shows, not at the first step that reaches it.
-  std::memset(mapping->data(), 0, bytes);
-  auto owner = std::make_shared<HugePageMapping>(*std::move(mapping));
-  void* data = owner->data();
-  return at::from_blob(
-      data, sizes, [owner](void*) mutable { owner.reset(); }, at::TensorOptions().dtype(dtype));
 }
 
 }  // namespace ribbon

@@ -1,18 +1,16 @@
 // HugePageMapping: anonymous memory whose start is 2 MiB-aligned and advised for transparent
-// huge pages, for the CPU runner's streams (packed weights, the KV cache).
+// huge pages, for the CPU runner's packed weights.
 //
-// Why: a decode step streams every weight and a long context's KV once; through 4 KiB pages the
-// same stream reads at about half the rate (one core of the 2-core dev machine: 17 vs 32 GB/s),
-// as the TLB misses every page. The kernel's THP mode is usually "madvise", so nothing gets huge
-// pages without the advice; when the advice is refused (THP off) the memory still works, in
-// 4 KiB pages, and huge_pages() says so.
+// Why: a decode step streams every weight once; through 4 KiB pages the same stream reads at
+// about half the rate (one core of the 2-core dev machine: 17 vs 32 GB/s), as the TLB misses
+// every page. (Not the KV cache: see LlamaCpuRunner::AllocateKvCache.) The kernel's THP mode is
+// usually "madvise", so nothing gets huge pages without the advice; when the advice is refused (THP
+// off) the memory still works, in 4 KiB pages, and huge_pages() says so.
 //
 // Private to core/model. Ownership: the mapping lives until the object (or the tensor made from
 // it) is destroyed. Threads: the pointer may be used from any thread; the object itself is not
 // synchronised.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -43,11 +41,5 @@ class HugePageMapping {
   void* base_ = nullptr;
   bool huge_pages_ = false;
 };
-
-// A tensor of `sizes` and `dtype`, zero-filled and touched (so its memory is committed now, as
-// at::zeros would), in huge pages; the mapping is freed with the tensor's storage.
-// RESOURCE_EXHAUSTED when it cannot be mapped.
-absl::StatusOr<at::Tensor> ZerosInHugePages(at::IntArrayRef sizes, at::ScalarType dtype,
-                                            const char* what);
 
 }  // namespace ribbon

@@ -19,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/common/status_macros.h"
-#include "core/model/cpu_huge_pages.h"
 #include "core/model/cpu_model.h"
 #include "core/model/cpu_ops.h"
 #include "core/model/cpu_packed_weights.h"
@@ -110,13 +109,14 @@ class LlamaCpuRunner final : public HostSamplingRunner {
     if (num_blocks == 0) return absl::OkStatus();
     absl::Status status = GuardTorch("allocating the KV cache", [&] {
       c10::InferenceMode guard;
-      // In huge pages: a long context's attention streams its K and V rows like the weights.
+      // In ordinary pages, unlike the weights: the cache is sized to most of the machine's
+      // memory, and a huge-page fault may compact memory synchronously (THP defrag "madvise"),
+      // which under another process's memory pressure held a daemon's start-up for minutes;
+      // huge pages had gained a decode step 2.5 % at most.
       const int64_t slots = static_cast<int64_t>(num_blocks) * block_size;
       const at::ScalarType type = kv_dtype_ == kernels::KvDtype::kFloat16 ? at::kHalf : at::kFloat;
-      ASSIGN_OR_RETURN(k_cache_,
-                       ZerosInHugePages({c_.num_layers, slots, c_.kv_size()}, type, "the K cache"));
-      ASSIGN_OR_RETURN(v_cache_,
-                       ZerosInHugePages({c_.num_layers, slots, c_.kv_size()}, type, "the V cache"));
+      k_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, type);
+      v_cache_ = at::zeros({c_.num_layers, slots, c_.kv_size()}, type);
       return absl::OkStatus();
     });
     if (!status.ok()) {

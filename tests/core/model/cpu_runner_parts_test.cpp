@@ -1,16 +1,10 @@
-// Two parts of the CPU runner checked on their own: SiluMul's vectorised exp against libm over
-// the whole range an activation takes (it replaced a scalar std::exp call), and the huge-page
-// tensors the KV cache lives in.
-#include <ATen/ATen.h>
-
+// A part of the CPU runner checked on its own: SiluMul's vectorised exp against libm over the
+// whole range an activation takes (it replaced a scalar std::exp call).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include "absl/strings/match.h"
-
-#include "core/model/cpu_huge_pages.h"
 #include "core/model/cpu_ops.h"
 
 namespace ribbon {
@@ -39,27 +33,6 @@ TEST_CASE("SiluMul agrees with x / (1 + exp(-x)) * up to a few float32 roundings
   // Exactly 0 at 0, and silu(x) -> x for large x.
   CHECK(out[(kInter - 1) / 2] == 0.0f);
   CHECK(out[kInter - 1] == gate_up[kInter - 1] * gate_up[2 * kInter - 1]);
-}
-
-TEST_CASE("ZerosInHugePages gives zeroed, 2 MiB-aligned memory of its dtype, or an error",
-          "[model]") {
-  absl::StatusOr<at::Tensor> t = ZerosInHugePages({3, 1000, 256}, at::kFloat, "a test cache");
-  REQUIRE(t.ok());
-  CHECK(t->scalar_type() == at::kFloat);
-  CHECK(t->sizes() == at::IntArrayRef({3, 1000, 256}));
-  CHECK(reinterpret_cast<uintptr_t>(t->data_ptr()) % (uintptr_t{2} << 20) == 0);
-  CHECK(t->abs().sum().item<float>() == 0.0f);
-  t->fill_(1.0f);  // writable
-  CHECK(t->sum().item<float>() == 3.0f * 1000 * 256);
-  absl::StatusOr<at::Tensor> half = ZerosInHugePages({5, 7}, at::kHalf, "a float16 cache");
-  REQUIRE(half.ok());
-  CHECK(half->scalar_type() == at::kHalf);
-  CHECK(half->abs().sum().item<float>() == 0.0f);
-  // Far more than any machine has: refused at once, not overcommitted and killed on touch.
-  const absl::StatusOr<at::Tensor> huge =
-      ZerosInHugePages({int64_t{1} << 40, 64}, at::kFloat, "an impossible cache");
-  CHECK(huge.status().code() == absl::StatusCode::kResourceExhausted);
-  CHECK(absl::StrContains(huge.status().message(), "an impossible cache"));
 }
 
 }  // namespace
