@@ -160,6 +160,7 @@ class LlamaCpuRunner final : public HostSamplingRunner {
   PackedLinear lm_head_;  // also the float32 embedding table when the two are tied
   std::optional<PackedWeights> packed_;
   at::Tensor k_cache_, v_cache_;  // [layers, slots, kv_heads * head_dim] of kv_dtype_
+  int64_t mean_keys_ = 1;         // of the step being run (MeanVisibleKeys)
   int32_t num_blocks_ = 0;
   int32_t block_size_ = 16;
   // Workspaces sized for `capacity_` rows, reused every step.
@@ -243,8 +244,8 @@ void LlamaCpuRunner::Attention(const StepPlan& plan, int64_t layer, float* qkv, 
   // An item's work: the keys its row sees (the mean over the step), times two passes (scores,
   // values) over head_dim for each query head of its KV heads.
   const int64_t items = kernels::PagedAttentionWorkItems(a);
-  const int64_t work_per_item = MeanVisibleKeys(plan, c_.sliding_window) * 2 * c_.head_dim *
-                                (c_.num_heads / c_.num_kv_heads) * a.kv_heads_per_item;
+  const int64_t work_per_item =
+      mean_keys_ * 2 * c_.head_dim * (c_.num_heads / c_.num_kv_heads) * a.kv_heads_per_item;
   cpu::ParallelItems(items, work_per_item,
                      [&](int64_t item) { kernels::PagedAttentionCpu(a, item, item + 1); });
 }
@@ -290,6 +291,7 @@ absl::Status LlamaCpuRunner::Forward(const StepPlan& plan, std::span<const int32
   rows_ = plan.cu_seqlens.back();
   EnsureWorkspace(rows_);
   const int64_t d = c_.hidden_size;
+  mean_keys_ = MeanVisibleKeys(plan, c_.sliding_window);  // the same for every layer
   Embed(row_tokens.first(rows_), x_.data_ptr<float>());
   for (int64_t layer = 0; layer < c_.num_layers; ++layer) Layer(plan, layer);
 

@@ -154,6 +154,24 @@ void RequireClose(const Shape& shape, uint32_t seed) {
   CHECK(worst < 2e-5);
 }
 
+// 1-4 KV heads of 1..max_group query heads each, and 1-5 sequences of 1..max_kv_len keys that
+// alternate one-row decodes and whole prompts.
+Shape DecodesAndPrompts(std::mt19937& rng, int32_t max_group, int32_t head_dim, int32_t block_size,
+                        int32_t window, int32_t max_kv_len) {
+  Shape s;
+  s.num_kv_heads = 1 + static_cast<int32_t>(rng() % 4);
+  s.num_heads = s.num_kv_heads * (1 + static_cast<int32_t>(rng() % max_group));
+  s.head_dim = head_dim;
+  s.block_size = block_size;
+  s.window = window;
+  for (int32_t i = 0; i < 1 + static_cast<int32_t>(rng() % 5); ++i) {
+    const int32_t kv_len = 1 + static_cast<int32_t>(rng() % max_kv_len);
+    s.kv_lens.push_back(kv_len);
+    s.q_lens.push_back(i % 2 == 0 ? 1 : kv_len);
+  }
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("CPU paged attention equals the reference over varied ribbons", "[kernels][attention]") {
@@ -202,17 +220,8 @@ TEST_CASE("CPU paged attention: items over several KV heads give the same bits a
           "[kernels][attention]") {
   std::mt19937 rng(11);
   for (uint32_t seed = 0; seed < 30; ++seed) {
-    Shape s;
-    s.num_kv_heads = 1 + static_cast<int32_t>(rng() % 4);
-    s.num_heads = s.num_kv_heads * (1 + static_cast<int32_t>(rng() % 4));
-    s.head_dim = seed % 2 == 0 ? 64 : 24;
-    s.block_size = seed % 3 == 0 ? 1 : 16;
-    s.window = seed % 5 == 0 ? 20 : 0;
-    for (int32_t i = 0; i < 1 + static_cast<int32_t>(rng() % 5); ++i) {
-      const int32_t kv_len = 1 + static_cast<int32_t>(rng() % 120);
-      s.kv_lens.push_back(kv_len);
-      s.q_lens.push_back(i % 2 == 0 ? 1 : kv_len);
-    }
+    const Shape s = DecodesAndPrompts(rng, 4, seed % 2 == 0 ? 64 : 24, seed % 3 == 0 ? 1 : 16,
+                                      seed % 5 == 0 ? 20 : 0, 120);
     const Problem p = Make(s, seed);
     const std::vector<float> one = RunKernel(p, seed);
     // Every divisor of num_kv_heads, and 3 where it is not one (then counted as 1).
@@ -231,17 +240,11 @@ TEST_CASE("CPU paged attention over a float16 cache equals float32 over the roun
   // windows, and items over one or several KV heads.
   std::mt19937 rng(5);
   for (uint32_t seed = 0; seed < 24; ++seed) {
-    Shape s;
-    s.num_kv_heads = 1 + static_cast<int32_t>(rng() % 4);
-    s.num_heads = s.num_kv_heads * (1 + static_cast<int32_t>(rng() % 3));
-    s.head_dim = seed % 3 == 0 ? 12 : seed % 3 == 1 ? 64 : 128;
-    s.block_size = seed % 4 == 0 ? 1 : 16;
-    s.window = seed % 5 == 0 ? 30 : 0;
-    for (int32_t i = 0; i < 1 + static_cast<int32_t>(rng() % 5); ++i) {
-      const int32_t kv_len = 1 + static_cast<int32_t>(rng() % 140);
-      s.kv_lens.push_back(kv_len);
-      s.q_lens.push_back(i % 2 == 0 ? 1 : kv_len);
-    }
+    const Shape s = DecodesAndPrompts(rng, 3,
+                                      seed % 3 == 0   ? 12
+                                      : seed % 3 == 1 ? 64
+                                                      : 128,
+                                      seed % 4 == 0 ? 1 : 16, seed % 5 == 0 ? 30 : 0, 140);
     const Problem p = Make(s, seed);
     std::vector<uint16_t> k16(p.k_cache.size()), v16(p.v_cache.size());
     std::vector<float> k_rounded(p.k_cache.size()), v_rounded(p.v_cache.size());

@@ -5,6 +5,7 @@ concurrencies the side-by-side harness runs (1, 8, 32), every streamed token cou
 the server's usage, and the latency percentiles must be consistent. At concurrency 32 the HTTP
 side used to drop connections ("http: Read" failures; the fake server's listen backlog was 5).
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -18,11 +19,12 @@ BENCH = os.path.join(BUILD, "bench", "serving", "ribbon-bench")
 FAKE = os.path.join(BUILD, "bench", "serving", "ribbon-bench-fake-server")
 
 
-@pytest.fixture(scope="module")
-def fake_server():
+@contextlib.contextmanager
+def running_fake(*flags):
+    """The trivial server with `flags`; yields (its ports, a scratch directory)."""
     with tempfile.TemporaryDirectory() as work:
         port_file = os.path.join(work, "ports.json")
-        proc = subprocess.Popen([FAKE, "--port-file", port_file, "--max-seconds", "120"],
+        proc = subprocess.Popen([FAKE, "--port-file", port_file, "--max-seconds", "120", *flags],
                                 stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 30
@@ -34,6 +36,12 @@ def fake_server():
         finally:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fake_server():
+    with running_fake() as server:
+        yield server
 
 
 def run_bench(target, concurrency, requests, out):
@@ -83,22 +91,9 @@ def test_a_paced_server_paces_its_tokens(transport):
     can never end sooner than ttft + 63 * itl, and its tokens come about itl apart (not in
     bunches), which is what the paced floor of bench/peers/side_by_side.py relies on."""
     ttft_us, itl_us = 3000, 1500
-    with tempfile.TemporaryDirectory() as work:
-        port_file = os.path.join(work, "ports.json")
-        proc = subprocess.Popen([FAKE, "--port-file", port_file, "--max-seconds", "120",
-                                 "--ttft-us", str(ttft_us), "--itl-us", str(itl_us)],
-                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 30
-            while not os.path.exists(port_file) or not open(port_file).read():
-                assert proc.poll() is None, "the fake server exited"
-                assert time.time() < deadline, "the fake server did not write its ports"
-                time.sleep(0.05)
-            port = json.load(open(port_file))[transport + "_port"]
-            r = run_bench(f"{transport}://127.0.0.1:{port}", 4, 8, os.path.join(work, "paced.json"))
-        finally:
-            proc.kill()
-            proc.wait()
+    with running_fake("--ttft-us", str(ttft_us), "--itl-us", str(itl_us)) as (ports, work):
+        port = ports[transport + "_port"]
+        r = run_bench(f"{transport}://127.0.0.1:{port}", 4, 8, os.path.join(work, "paced.json"))
     assert r["failed"] == 0 and r["output_tokens"] == 64 * 8, r.get("errors")
     ideal_ms = (ttft_us + 63 * itl_us) / 1000
     assert r["e2e_ms"]["p50"] >= ideal_ms, r["e2e_ms"]
