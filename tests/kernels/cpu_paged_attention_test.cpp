@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/paged_attention_isa.h"
 
 namespace ribbon::kernels {
 namespace {
@@ -106,10 +107,11 @@ std::vector<float> Reference(const Problem& p) {
   return out;
 }
 
-// The kernel over caches k and v of `dtype` (the problem's own float32 ones by default).
-std::vector<float> RunKernel(const Problem& p, uint32_t split_seed, int32_t kv_heads_per_item = 1,
-                             const void* k = nullptr, const void* v = nullptr,
-                             KvDtype dtype = KvDtype::kFloat32) {
+// `isa`'s build of the kernel over caches k and v of `dtype` (the problem's own float32 ones by
+// default).
+std::vector<float> RunKernel(const Problem& p, AttentionIsa isa, uint32_t split_seed,
+                             int32_t kv_heads_per_item = 1, const void* k = nullptr,
+                             const void* v = nullptr, KvDtype dtype = KvDtype::kFloat32) {
   const Shape& s = p.shape;
   std::vector<float> out(p.q.size(), -7.0f);
   PagedAttentionArgs a;
@@ -136,21 +138,24 @@ std::vector<float> RunKernel(const Problem& p, uint32_t split_seed, int32_t kv_h
   const int64_t items = PagedAttentionWorkItems(a);
   for (int64_t begin = 0; begin < items;) {
     const int64_t end = std::min<int64_t>(items, begin + 1 + rng() % 5);
-    PagedAttentionCpu(a, begin, end);
+    PagedAttentionCpuWith(isa, a, begin, end);
     begin = end;
   }
   return out;
 }
 
-void RequireClose(const Shape& shape, uint32_t seed) {
+const char* IsaName(AttentionIsa isa) { return isa == AttentionIsa::kAvx512 ? "avx512" : "avx2"; }
+
+void RequireClose(const Shape& shape, AttentionIsa isa, uint32_t seed) {
   const Problem p = Make(shape, seed);
   const std::vector<float> want = Reference(p);
-  const std::vector<float> got = RunKernel(p, seed + 1);
+  const std::vector<float> got = RunKernel(p, isa, seed + 1);
   double worst = 0;
   for (size_t i = 0; i < want.size(); ++i)
     worst = std::max(worst, double(std::abs(want[i] - got[i])));
-  INFO("heads " << shape.num_heads << "/" << shape.num_kv_heads << " head_dim " << shape.head_dim
-                << " block " << shape.block_size << " window " << shape.window << " seed " << seed);
+  INFO("isa " << IsaName(isa) << " heads " << shape.num_heads << "/" << shape.num_kv_heads
+              << " head_dim " << shape.head_dim << " block " << shape.block_size << " window "
+              << shape.window << " seed " << seed);
   CHECK(worst < 2e-5);
 }
 
@@ -172,9 +177,19 @@ Shape DecodesAndPrompts(std::mt19937& rng, int32_t max_group, int32_t head_dim, 
   return s;
 }
 
+// Every build of the kernel (paged_attention_isa.h) is checked the same way; one this CPU cannot
+// run is skipped (the AVX2 build always runs: it is the library's floor).
+#define FOR_EACH_ISA(isa)                                                                 \
+  const AttentionIsa isa = GENERATE(AttentionIsa::kAvx2, AttentionIsa::kAvx512);          \
+  if (!AttentionIsaAvailable(isa)) {                                                      \
+    WARN("this CPU cannot run the " << IsaName(isa) << " build of the attention kernel"); \
+    return;                                                                               \
+  }
+
 }  // namespace
 
 TEST_CASE("CPU paged attention equals the reference over varied ribbons", "[kernels][attention]") {
+  FOR_EACH_ISA(isa)
   std::mt19937 rng(42);
   const int32_t head_dims[] = {8, 64, 128};
   const int32_t groups[] = {1, 2, 4};
@@ -198,42 +213,45 @@ TEST_CASE("CPU paged attention equals the reference over varied ribbons", "[kern
       s.kv_lens.push_back(kv_len);
       s.q_lens.push_back(q_len);
     }
-    RequireClose(s, seed);
+    RequireClose(s, isa, seed);
   }
 }
 
 TEST_CASE("CPU paged attention: tiles spanning many one-row sequences and one long prompt",
           "[kernels][attention]") {
+  FOR_EACH_ISA(isa)
   Shape decodes{8, 2, 64, 16, 0, {}, {}};
   for (int32_t i = 0; i < 21; ++i) {
     decodes.kv_lens.push_back(3 + 17 * i);
     decodes.q_lens.push_back(1);
   }
-  RequireClose(decodes, 7);
+  RequireClose(decodes, isa, 7);
   Shape long_prompt{4, 4, 32, 16, 0, {700}, {700}};
-  RequireClose(long_prompt, 8);
+  RequireClose(long_prompt, isa, 8);
   Shape windowed{4, 1, 16, 16, 48, {300, 5, 260}, {300, 5, 37}};
-  RequireClose(windowed, 9);
+  RequireClose(windowed, isa, 9);
 }
 
 TEST_CASE("CPU paged attention: items over several KV heads give the same bits as one each",
           "[kernels][attention]") {
+  FOR_EACH_ISA(isa)
   std::mt19937 rng(11);
   for (uint32_t seed = 0; seed < 30; ++seed) {
     const Shape s = DecodesAndPrompts(rng, 4, seed % 2 == 0 ? 64 : 24, seed % 3 == 0 ? 1 : 16,
                                       seed % 5 == 0 ? 20 : 0, 120);
     const Problem p = Make(s, seed);
-    const std::vector<float> one = RunKernel(p, seed);
+    const std::vector<float> one = RunKernel(p, isa, seed);
     // Every divisor of num_kv_heads, and 3 where it is not one (then counted as 1).
     for (int32_t per_item : {2, 3, 4, s.num_kv_heads}) {
       INFO("kv heads " << s.num_kv_heads << " per item " << per_item << " seed " << seed);
-      CHECK(RunKernel(p, seed + 7, per_item) == one);
+      CHECK(RunKernel(p, isa, seed + 7, per_item) == one);
     }
   }
 }
 
 TEST_CASE("CPU paged attention over a float16 cache equals float32 over the rounded values",
           "[kernels][attention]") {
+  FOR_EACH_ISA(isa)
   // The float16 path widens each element exactly and changes nothing else, so its outputs are
   // bit for bit those of a float32 cache holding the same rounded values: every path (head dims
   // that take the vector walks and 12, which takes the scalar one), decodes and prompts,
@@ -258,12 +276,12 @@ TEST_CASE("CPU paged attention over a float16 cache equals float32 over the roun
       INFO("heads " << s.num_heads << "/" << s.num_kv_heads << " head_dim " << s.head_dim
                     << " per item " << per_item << " seed " << seed);
       const std::vector<float> want =
-          RunKernel(p, seed, per_item, k_rounded.data(), v_rounded.data(), KvDtype::kFloat32);
+          RunKernel(p, isa, seed, per_item, k_rounded.data(), v_rounded.data(), KvDtype::kFloat32);
       const std::vector<float> got =
-          RunKernel(p, seed + 3, per_item, k16.data(), v16.data(), KvDtype::kFloat16);
+          RunKernel(p, isa, seed + 3, per_item, k16.data(), v16.data(), KvDtype::kFloat16);
       CHECK(got == want);
       // And the rounding is a real change: the unrounded cache gives other bits.
-      if (seed == 1 && per_item == 1) CHECK(RunKernel(p, seed) != want);
+      if (seed == 1 && per_item == 1) CHECK(RunKernel(p, isa, seed) != want);
     }
   }
 }
