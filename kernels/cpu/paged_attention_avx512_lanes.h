@@ -30,7 +30,8 @@ inline __m512 Load16(const uint16_t* p) {  // 16 float16 widened exactly
 // not depend on which of the 8 places it took.
 inline __m256 SumEight(const __m512* p) {
   const auto pair = [](__m512 a, __m512 b) {
-    return _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, a, b), _mm512_maskz_unpackhi_ps(kAll, a, b));
+    return _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, a, b),
+                         _mm512_maskz_unpackhi_ps(kAll, a, b));
   };
   const auto quad = [](__m512 a, __m512 b) {
     const __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
