@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -11,7 +12,10 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
+constexpr size_t kSmallPage = size_t{4} << 10;
+
 size_t RoundUp(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
+size_t RoundDown(size_t bytes, size_t to) { return bytes / to * to; }
 
 }  // namespace
 
@@ -48,6 +52,15 @@ HugePageMapping& HugePageMapping::operator=(HugePageMapping&& other) noexcept {
 
 HugePageMapping::~HugePageMapping() {
   if (mapping_) munmap(mapping_, mapping_size_);
+}
+
+bool AdviseHugePages(std::span<std::byte> allocation, size_t offset, size_t bytes) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(allocation.data());
+  const uintptr_t lo = std::max(RoundDown(base + offset, kHugePage), RoundUp(base, kSmallPage));
+  const uintptr_t hi = std::min(RoundUp(base + offset + bytes, kHugePage),
+                                RoundDown(base + allocation.size(), kSmallPage));
+  if (lo >= hi) return false;
+  return madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0;
 }
 
 }  // namespace ribbon

@@ -1,10 +1,19 @@
-// A part of the CPU runner checked on its own: SiluMul's vectorised exp against libm over the
-// whole range an activation takes (it replaced a scalar std::exp call).
+// Parts of the CPU runner checked on their own: SiluMul's vectorised exp against libm over the
+// whole range an activation takes (it replaced a scalar std::exp call); AdviseHugePages' advice
+// reaching exactly the pages asked for, never memory outside the allocation (read back from the
+// kernel's /proc/self/smaps).
+#include <sys/mman.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "core/model/cpu_huge_pages.h"
 #include "core/model/cpu_ops.h"
 
 namespace ribbon {
@@ -33,6 +42,65 @@ TEST_CASE("SiluMul agrees with x / (1 + exp(-x)) * up to a few float32 roundings
   // Exactly 0 at 0, and silu(x) -> x for large x.
   CHECK(out[(kInter - 1) / 2] == 0.0f);
   CHECK(out[kInter - 1] == gate_up[kInter - 1] * gate_up[2 * kInter - 1]);
+}
+
+constexpr uintptr_t kMiB = uintptr_t{1} << 20;
+
+// The [start, end) ranges of this process's mappings inside [lo, hi) that carry the huge-page
+// advice ("hg" among smaps' VmFlags).
+std::vector<std::pair<uintptr_t, uintptr_t>> AdvisedRanges(uintptr_t lo, uintptr_t hi) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::vector<std::pair<uintptr_t, uintptr_t>> advised;
+  uintptr_t start = 0, end = 0;
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.rfind("VmFlags:", 0) == 0) {
+      if (start < hi && end > lo && (line + " ").find(" hg ") != std::string::npos) {
+        advised.emplace_back(std::max(start, lo), std::min(end, hi));
+      }
+      continue;
+    }
+    const size_t dash = line.find('-');
+    if (dash == std::string::npos || dash > 16 || line.find(' ') < dash) continue;
+    start = std::stoull(line.substr(0, dash), nullptr, 16);
+    end = std::stoull(line.substr(dash + 1, line.find(' ') - dash - 1), nullptr, 16);
+  }
+  return advised;
+}
+
+bool TransparentHugePagesOff() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(f, mode);
+  return mode.empty() || mode.find("[never]") != std::string::npos;
+}
+
+TEST_CASE("AdviseHugePages advises the 2 MiB pages asked for, inside the allocation only",
+          "[model]") {
+  if (TransparentHugePagesOff()) {
+    WARN("transparent huge pages are off on this machine: nothing to check");
+    return;
+  }
+  // 12 MiB mapped; the "allocation" starts 4 KiB past a 2 MiB boundary and ends 4 KiB short of
+  // one, so its first and last 2 MiB pages straddle its edges.
+  const size_t mapped = 12 * kMiB;
+  void* map = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(map != MAP_FAILED);
+  const uintptr_t region = reinterpret_cast<uintptr_t>(map);
+  const uintptr_t aligned = (region + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
+  const uintptr_t begin = aligned + 4096, end = aligned + 8 * kMiB - 4096;
+  std::span<std::byte> allocation(reinterpret_cast<std::byte*>(begin), end - begin);
+
+  // One byte 3 MiB in: exactly the 2 MiB page holding it.
+  REQUIRE(AdviseHugePages(allocation, 3 * kMiB, 1));
+  const uintptr_t page = (begin + 3 * kMiB) / (2 * kMiB) * (2 * kMiB);
+  CHECK(AdvisedRanges(region, region + mapped) ==
+        std::vector<std::pair<uintptr_t, uintptr_t>>{{page, page + 2 * kMiB}});
+
+  // The whole allocation: everything in it, and nothing of the straddling pages outside it.
+  REQUIRE(AdviseHugePages(allocation, 0, allocation.size()));
+  CHECK(AdvisedRanges(region, region + mapped) ==
+        std::vector<std::pair<uintptr_t, uintptr_t>>{{begin, end}});
+  munmap(map, mapped);
 }
 
 }  // namespace
