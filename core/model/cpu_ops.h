@@ -32,6 +32,10 @@ void ApplyRope(float* x, int64_t rows, int64_t row_stride, int64_t num_heads, in
 
 // out[r, i] = silu(gate_up[r, i]) * gate_up[r, inter + i].
 void SiluMul(const float* gate_up, float* out, int64_t rows, int64_t inter);
+// The same for columns [c0, c1) only, on the calling thread (each element computed exactly as
+// SiluMul computes it).
+void SiluMulColumns(const float* gate_up, float* out, int64_t rows, int64_t inter, int64_t c0,
+                    int64_t c1);
 
 // out[r] = table[ids[r]] (rows of `dim`).
 void GatherRows(const float* table, const int32_t* ids, float* out, int64_t rows, int64_t dim);

@@ -94,6 +94,34 @@ void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows
   });
 }
 
+bool PackedGemmSiluMul(const PackedLinear& gate_up, const float* in, float* gate_up_out, float* act,
+                       int64_t rows, int64_t inter) {
+  if (rows > kRangeRows || inter % kernels::kPanelWidth != 0 || gate_up.n != 2 * inter) {
+    return false;
+  }
+  const kernels::PackedGemmArgs args{.a = in,
+                                     .lda = gate_up.k,
+                                     .packed = gate_up.data,
+                                     .n = gate_up.n,
+                                     .k = gate_up.k,
+                                     .out = gate_up_out,
+                                     .ldo = gate_up.n,
+                                     .m = rows,
+                                     .accumulate = false,
+                                     .dtype = gate_up.dtype};
+  const int64_t half = inter / kernels::kPanelWidth;  // the gate's panels; the up's follow
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), half);
+  const int64_t work = rows * 2 * half * gate_up.k * kernels::kPanelWidth / threads;
+  cpu::ParallelItems(threads, work, [&](int64_t t) {
+    const int64_t p0 = half * t / threads, p1 = half * (t + 1) / threads;
+    kernels::PackedGemmCpu(args, p0, p1, 0, rows);
+    kernels::PackedGemmCpu(args, half + p0, half + p1, 0, rows);
+    cpu::SiluMulColumns(gate_up_out, act, rows, inter, p0 * kernels::kPanelWidth,
+                        p1 * kernels::kPanelWidth);
+  });
+  return true;
+}
+
 void GatherPackedRows(const PackedLinear& w, const int32_t* ids, float* out, int64_t rows) {
   at::parallel_for(0, rows, std::max<int64_t>(1, 4096 / w.k), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)

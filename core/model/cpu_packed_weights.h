@@ -53,6 +53,16 @@ class PackedWeights {
 // out[rows, n] = in[rows, k] @ w^T, or += when `accumulate` (rows contiguous: lda = k, ldo = n).
 void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows, bool accumulate);
 
+// A decode-sized step's gate/up GEMM and SiLU-mul in one pass of the threads: gate_up_out[rows,
+// 2 * inter] = in @ gate_up^T as PackedGemm computes it, and act[rows, inter] as cpu::SiluMul
+// computes it from that, bit for bit. Each thread takes a range of gate columns and the matching
+// up columns, then SiLU-muls its own outputs while they are in its cache, where one GEMM and a
+// SiluMul after it left every activation half on the other core. False, having done nothing, when
+// the step is not decode-sized or inter is not a whole number of panels (gate_up.n must be
+// 2 * inter): then the caller runs PackedGemm and cpu::SiluMul.
+bool PackedGemmSiluMul(const PackedLinear& gate_up, const float* in, float* gate_up_out, float* act,
+                       int64_t rows, int64_t inter);
+
 // out[r] = row ids[r] of the weight (a tied embedding read from the packed LM head).
 void GatherPackedRows(const PackedLinear& w, const int32_t* ids, float* out, int64_t rows);
 

@@ -300,9 +300,11 @@ void LlamaCpuRunner::Layer(const StepPlan& plan, int64_t layer) {
 
   cpu::RmsNorm(x, w.mlp_norm.data_ptr<float>(), h, t, d, d, d, eps);
   float* gate_up = gate_up_.data_ptr<float>();
-  PackedGemm(lin.gate_up, h, gate_up, t, /*accumulate=*/false);
   float* act = act_.data_ptr<float>();
-  cpu::SiluMul(gate_up, act, t, f);
+  if (!PackedGemmSiluMul(lin.gate_up, h, gate_up, act, t, f)) {
+    PackedGemm(lin.gate_up, h, gate_up, t, /*accumulate=*/false);
+    cpu::SiluMul(gate_up, act, t, f);
+  }
   PackedGemm(lin.down, act, x, t, /*accumulate=*/true);
 }
 

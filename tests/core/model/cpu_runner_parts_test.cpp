@@ -1,13 +1,16 @@
 // Parts of the CPU runner checked on their own: SiluMul's vectorised exp against libm over the
-// whole range an activation takes (it replaced a scalar std::exp call); AdviseHugePages' advice
+// whole range an activation takes (it replaced a scalar std::exp call); the fused gate/up GEMM
+// and SiLU-mul of a decode step against the two run one after the other; AdviseHugePages' advice
 // reaching exactly the pages asked for, never memory outside the allocation (read back from the
 // kernel's /proc/self/smaps).
 #include <sys/mman.h>
 
+#include <ATen/ops/randn.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <random>
 #include <span>
 #include <string>
 #include <utility>
@@ -15,6 +18,7 @@
 
 #include "core/model/cpu_huge_pages.h"
 #include "core/model/cpu_ops.h"
+#include "core/model/cpu_packed_weights.h"
 
 namespace ribbon {
 namespace {
@@ -42,6 +46,36 @@ TEST_CASE("SiluMul agrees with x / (1 + exp(-x)) * up to a few float32 roundings
   // Exactly 0 at 0, and silu(x) -> x for large x.
   CHECK(out[(kInter - 1) / 2] == 0.0f);
   CHECK(out[kInter - 1] == gate_up[kInter - 1] * gate_up[2 * kInter - 1]);
+}
+
+TEST_CASE("PackedGemmSiluMul equals PackedGemm then SiluMul, bit for bit", "[model]") {
+  // inter 320 (5 panels: uneven thread shares), k 96; float32 and bfloat16 weights; rows from a
+  // lone decode to the largest decode-sized step, and one past it, which it declines.
+  constexpr int64_t kInter = 320, kK = 96;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const kernels::PackedDtype dtype :
+       {kernels::PackedDtype::kFloat32, kernels::PackedDtype::kBFloat16}) {
+    at::Tensor w = at::randn({2 * kInter, kK});
+    at::Tensor* weights[] = {&w};
+    std::vector<PackedLinear> linears;
+    auto packed = PackedWeights::Pack(weights, dtype, &linears);
+    REQUIRE(packed.ok());
+    for (const int64_t rows : {1, 3, 8, 48}) {
+      std::vector<float> in(rows * kK);
+      for (float& x : in) x = normal(rng);
+      std::vector<float> want_gate_up(rows * 2 * kInter), want_act(rows * kInter);
+      PackedGemm(linears[0], in.data(), want_gate_up.data(), rows, /*accumulate=*/false);
+      cpu::SiluMul(want_gate_up.data(), want_act.data(), rows, kInter);
+      std::vector<float> gate_up(rows * 2 * kInter, -1.0f), act(rows * kInter, -1.0f);
+      INFO("rows " << rows << " bfloat16 " << (dtype == kernels::PackedDtype::kBFloat16));
+      REQUIRE(PackedGemmSiluMul(linears[0], in.data(), gate_up.data(), act.data(), rows, kInter));
+      CHECK(gate_up == want_gate_up);
+      CHECK(act == want_act);
+    }
+    std::vector<float> in(49 * kK), gate_up(49 * 2 * kInter), act(49 * kInter);
+    CHECK_FALSE(PackedGemmSiluMul(linears[0], in.data(), gate_up.data(), act.data(), 49, kInter));
+  }
 }
 
 constexpr uintptr_t kMiB = uintptr_t{1} << 20;
