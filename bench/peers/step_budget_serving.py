@@ -3,11 +3,12 @@
 One ribbond per configuration on the same model, all up at once (idle ones cost nothing), the
 same KV capacity as the side-by-side harness (bench/peers/servers.py); every one runs the memory
 probe at start, as ribbond does by default, and `auto` also its step-time sweep
-(core/memory/step_budget.h); its chosen budget is read from its log. Then R alternating rounds (the order reverses every round) of the serving load of
-side_by_side.py: ribbon-bench closed loop at concurrency C, 128-token prompts, 64 new tokens,
-greedy with EOS ignored. Prints per configuration the median output tok/s and TTFT p50 / p90,
-auto's throughput as a share of the best fixed budget's, and auto's TTFT p90 against the largest
-fixed budget's. Prints figures; passes nothing.
+(core/memory/step_budget.h); its chosen budget is read from its log. Then R alternating rounds
+(the order reverses every round) of the serving load of side_by_side.py: ribbon-bench closed
+loop at concurrency C, 128-token prompts, 64 new tokens, greedy with EOS ignored. Prints per
+configuration the median output tok/s and TTFT p50 / p90, auto's throughput as a share of the
+best fixed budget's, and auto's TTFT p90 against the largest fixed budget's. Prints figures;
+passes nothing.
 
   step_budget_serving.py --ribbon-build build --model build/models/llama-100m \\
       [--budgets 128,512,2048,4096] [--repeats 5] [--concurrency 32] [--requests 64] --out F.json

@@ -59,17 +59,27 @@ absl::StatusOr<PackedWeights> PackedWeights::Pack(std::span<at::Tensor* const> t
   return packed;
 }
 
+namespace {
+
+// The kernel's arguments for `rows` contiguous rows against `w` (lda = k, ldo = n).
+kernels::PackedGemmArgs ArgsOf(const PackedLinear& w, const float* in, float* out, int64_t rows,
+                               bool accumulate) {
+  return {.a = in,
+          .lda = w.k,
+          .packed = w.data,
+          .n = w.n,
+          .k = w.k,
+          .out = out,
+          .ldo = w.n,
+          .m = rows,
+          .accumulate = accumulate,
+          .dtype = w.dtype};
+}
+
+}  // namespace
+
 void PackedGemm(const PackedLinear& w, const float* in, float* out, int64_t rows, bool accumulate) {
-  const kernels::PackedGemmArgs args{.a = in,
-                                     .lda = w.k,
-                                     .packed = w.data,
-                                     .n = w.n,
-                                     .k = w.k,
-                                     .out = out,
-                                     .ldo = w.n,
-                                     .m = rows,
-                                     .accumulate = accumulate,
-                                     .dtype = w.dtype};
+  const kernels::PackedGemmArgs args = ArgsOf(w, in, out, rows, accumulate);
   // The tiny GEMMs of a small model stay on one thread (ParallelItems).
   const int64_t panels = kernels::PackedPanels(w.n);
   if (rows <= kRangeRows) {
@@ -99,16 +109,7 @@ bool PackedGemmSiluMul(const PackedLinear& gate_up, const float* in, float* gate
   if (rows > kRangeRows || inter % kernels::kPanelWidth != 0 || gate_up.n != 2 * inter) {
     return false;
   }
-  const kernels::PackedGemmArgs args{.a = in,
-                                     .lda = gate_up.k,
-                                     .packed = gate_up.data,
-                                     .n = gate_up.n,
-                                     .k = gate_up.k,
-                                     .out = gate_up_out,
-                                     .ldo = gate_up.n,
-                                     .m = rows,
-                                     .accumulate = false,
-                                     .dtype = gate_up.dtype};
+  const kernels::PackedGemmArgs args = ArgsOf(gate_up, in, gate_up_out, rows, false);
   const int64_t half = inter / kernels::kPanelWidth;  // the gate's panels; the up's follow
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), half);
   const int64_t work = rows * 2 * half * gate_up.k * kernels::kPanelWidth / threads;

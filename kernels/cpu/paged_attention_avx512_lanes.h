@@ -130,34 +130,4 @@ void AllValueLanes(const float* const* probs, float* const* outs, int32_t hd, Wa
   for (; c < hd; c += 16) avx512_lanes::ValueLanes<G, 1>(probs, outs, c, walk);
 }
 
-// out[g * hd ...] += probs[g * head_stride + t] * v_t for one KV head's `group` query heads over
-// one walk of its value rows (hd a multiple of 16), 4 heads at a time.
-template <typename Walk>
-void RunValues(const float* probs, size_t head_stride, float* out, int32_t group, int32_t hd,
-               Walk&& walk) {
-  for (int32_t g0 = 0; g0 < group; g0 += 4) {
-    const float* p[4];
-    float* outs[4];
-    const int32_t heads = std::min(4, group - g0);
-    for (int32_t g = 0; g < heads; ++g) {
-      p[g] = probs + (g0 + g) * head_stride;
-      outs[g] = out + (g0 + g) * hd;
-    }
-    switch (heads) {
-      case 1:
-        avx512_lanes::AllValueLanes<1>(p, outs, hd, walk);
-        break;
-      case 2:
-        avx512_lanes::AllValueLanes<2>(p, outs, hd, walk);
-        break;
-      case 3:
-        avx512_lanes::AllValueLanes<3>(p, outs, hd, walk);
-        break;
-      default:
-        avx512_lanes::AllValueLanes<4>(p, outs, hd, walk);
-        break;
-    }
-  }
-}
-
 }  // namespace ribbon::kernels::avx512_lanes

@@ -264,12 +264,6 @@ void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& r
     keys.ForEachKeyOfRun(
         run, [&](int32_t t, int64_t off) { fn(t, values + off + head_offset); }, ahead, floats);
   };
-#ifdef RIBBON_ATTENTION_AVX512
-  if (hd % 16 == 0) {
-    avx512_lanes::RunValues(probs, static_cast<size_t>(len), out, group, hd, walk);
-    return;
-  }
-#endif
 #ifdef RIBBON_ATTENTION_AVX2
   if (hd % 8 == 0) {
     for (int32_t g0 = 0; g0 < group; g0 += 4) {
@@ -280,18 +274,25 @@ void RunValues(const PagedAttentionArgs& a, const RowKeys& keys, const KeyRun& r
         p[g] = probs + static_cast<size_t>(g0 + g) * len;
         outs[g] = out + (g0 + g) * hd;
       }
+      // G heads' value sums 16 lanes wide where the build and head_dim allow, else 8.
+      const auto lanes = [&]<int G>() {
+#ifdef RIBBON_ATTENTION_AVX512
+        if (hd % 16 == 0) return avx512_lanes::AllValueLanes<G>(p, outs, hd, walk);
+#endif
+        AllValueLanes<G>(p, outs, hd, walk);
+      };
       switch (heads) {
         case 1:
-          AllValueLanes<1>(p, outs, hd, walk);
+          lanes.template operator()<1>();
           break;
         case 2:
-          AllValueLanes<2>(p, outs, hd, walk);
+          lanes.template operator()<2>();
           break;
         case 3:
-          AllValueLanes<3>(p, outs, hd, walk);
+          lanes.template operator()<3>();
           break;
         default:
-          AllValueLanes<4>(p, outs, hd, walk);
+          lanes.template operator()<4>();
           break;
       }
     }
